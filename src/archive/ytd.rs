@@ -1,0 +1,488 @@
+//! Streaming reader for the `window.YTD.<name>.partN = [ … ]` files.
+//!
+//! A DM data file can be hundreds of megabytes. It is never held whole:
+//! [`for_each_element`] reads it in chunks, finds each top-level array
+//! element with a small byte scanner (strings, escapes and nesting), and
+//! hands the element's bytes to a callback, which parses it with
+//! `serde_json::from_slice`. X splits conversations into elements of at
+//! most 1000 messages, so memory is bounded by the largest element, not by
+//! the file.
+//!
+//! The wrapper is handled the robust way: a UTF-8 BOM is skipped, everything
+//! up to and including the first `=` is dropped (the global name changed
+//! over the years, so it is never matched), and a trailing `;` is allowed.
+
+use std::io::{self, Read};
+
+use memchr::memchr2;
+
+/// Where a parse problem is, and what it is.
+#[derive(Debug)]
+pub struct JsError {
+    /// 1-based line in the file.
+    pub line: u64,
+    /// 1-based byte column in that line.
+    pub column: u64,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// Errors of [`for_each_element`].
+#[derive(Debug)]
+pub enum ScanError {
+    /// Reading failed (for a ZIP entry: also a failed CRC check).
+    Io(io::Error),
+    /// The text is not the expected JSON.
+    Syntax(JsError),
+}
+
+/// Position of an element's first byte.
+#[derive(Debug, Clone, Copy)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based byte column.
+    pub column: u64,
+}
+
+const CHUNK: usize = 1 << 20;
+const PREFIX_WINDOW: usize = 1024;
+
+/// Reads the whole file and parses it as one JSON value (after the prefix).
+/// For the small files only: `manifest.js`, `account.js`.
+pub fn parse_small<T: serde::de::DeserializeOwned>(mut reader: impl Read) -> Result<T, ScanError> {
+    let mut text = Vec::new();
+    reader.read_to_end(&mut text).map_err(ScanError::Io)?;
+    let (start, pos) = skip_prefix(&text).map_err(ScanError::Syntax)?;
+    let mut body = &text[start..];
+    // trailing whitespace and `;`
+    while let Some((&last, rest)) = body.split_last() {
+        if last.is_ascii_whitespace() || last == b';' {
+            body = rest;
+        } else {
+            break;
+        }
+    }
+    serde_json::from_slice(body).map_err(|e| ScanError::Syntax(locate(pos, &e)))
+}
+
+/// Calls `on_element` with the bytes of every element of the top-level
+/// array, in order. Stops at the first syntax error; elements before it
+/// have been delivered.
+///
+/// # Errors
+/// [`ScanError::Io`] when reading fails, [`ScanError::Syntax`] with the
+/// line and column when the text is not a JSON array after the prefix, or
+/// when `on_element` rejects an element (its `serde_json` error position is
+/// translated to the file's).
+pub fn for_each_element<R: Read>(
+    mut reader: R,
+    mut on_element: impl FnMut(&[u8], Pos) -> Result<(), serde_json::Error>,
+) -> Result<u64, ScanError> {
+    let mut buf = vec![0u8; CHUNK];
+    // Fill at least the prefix window so the `=` can be found.
+    let mut filled = 0;
+    while filled < PREFIX_WINDOW {
+        let n = read_some(&mut reader, &mut buf[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    let (start, start_pos) = skip_prefix(&buf[..filled]).map_err(ScanError::Syntax)?;
+    let mut sc = Scanner {
+        state: State::BeforeArray,
+        line: start_pos.line,
+        line_start: start as i64 - (start_pos.column as i64 - 1),
+        offset: 0,
+        depth: 0,
+        in_str: false,
+        esc: false,
+        elem: Vec::new(),
+        elem_pos: Pos { line: 0, column: 0 },
+        count: 0,
+    };
+    let mut chunk_start = start;
+    loop {
+        sc.feed(&buf[chunk_start..filled], chunk_start, &mut on_element)?;
+        sc.offset += filled as u64;
+        sc.line_start -= filled as i64;
+        chunk_start = 0;
+        filled = read_some(&mut reader, &mut buf)?;
+        if filled == 0 {
+            break;
+        }
+    }
+    match sc.state {
+        State::AfterArray => Ok(sc.count),
+        State::BeforeArray => Err(sc.error("no JSON array after the `window.YTD… =` prefix")),
+        _ => Err(sc.error("the file ends before its closing `]`: it is cut short")),
+    }
+}
+
+fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize, ScanError> {
+    loop {
+        match reader.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ScanError::Io(e)),
+        }
+    }
+}
+
+/// Finds where the JSON starts: after a BOM and the `… =` prefix.
+fn skip_prefix(head: &[u8]) -> Result<(usize, Pos), JsError> {
+    let bom = if head.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let window = &head[bom..head.len().min(bom + PREFIX_WINDOW)];
+    let eq = window.iter().position(|&b| b == b'=');
+    let bracket = window.iter().position(|&b| b == b'[' || b == b'{');
+    let start = match (eq, bracket) {
+        (Some(e), Some(b)) if b < e => bom, // plain JSON, no prefix
+        (Some(e), _) => bom + e + 1,
+        (None, Some(_)) => bom,
+        (None, None) => {
+            return Err(JsError {
+                line: 1,
+                column: 1,
+                detail:
+                    "no `window.YTD.<name>.partN = ` prefix and no JSON in the first 1024 bytes"
+                        .into(),
+            })
+        }
+    };
+    let line = 1 + head[..start].iter().filter(|&&b| b == b'\n').count() as u64;
+    let line_start = head[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    Ok((
+        start,
+        Pos {
+            line,
+            column: (start - line_start) as u64 + 1,
+        },
+    ))
+}
+
+/// Translates a serde_json error inside an element to a file position.
+fn locate(start: Pos, e: &serde_json::Error) -> JsError {
+    let (line, column) = if e.line() <= 1 {
+        (
+            start.line,
+            start.column + (e.column() as u64).saturating_sub(1),
+        )
+    } else {
+        (start.line + e.line() as u64 - 1, e.column() as u64)
+    };
+    // serde_json appends " at line L column C" (element-relative): drop it.
+    let mut detail = e.to_string();
+    if let Some(i) = detail.rfind(" at line ") {
+        detail.truncate(i);
+    }
+    JsError {
+        line,
+        column: column.max(1),
+        detail,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    BeforeArray,
+    ExpectFirst,
+    ExpectNext,
+    InElem,
+    AfterElem,
+    AfterArray,
+}
+
+struct Scanner {
+    state: State,
+    line: u64,
+    /// Offset of the current line's first byte, relative to the current chunk buffer.
+    line_start: i64,
+    /// Bytes consumed before the current buffer.
+    offset: u64,
+    depth: u32,
+    in_str: bool,
+    esc: bool,
+    elem: Vec<u8>,
+    elem_pos: Pos,
+    count: u64,
+}
+
+impl Scanner {
+    fn error(&self, detail: &str) -> ScanError {
+        ScanError::Syntax(JsError {
+            line: self.line,
+            column: 1,
+            detail: detail.into(),
+        })
+    }
+
+    fn error_at(&self, i: usize, detail: String) -> ScanError {
+        ScanError::Syntax(JsError {
+            line: self.line,
+            column: (i as i64 - self.line_start + 1).max(1) as u64,
+            detail,
+        })
+    }
+
+    /// Scans `data`, which sits at `base` in the chunk buffer.
+    fn feed(
+        &mut self,
+        data: &[u8],
+        base: usize,
+        on_element: &mut impl FnMut(&[u8], Pos) -> Result<(), serde_json::Error>,
+    ) -> Result<(), ScanError> {
+        let mut i = 0;
+        let mut elem_from = 0; // start of the element's bytes in `data`
+        let n = data.len();
+        while i < n {
+            let b = data[i];
+            match self.state {
+                State::InElem => {
+                    if self.in_str {
+                        if self.esc {
+                            self.esc = false;
+                            i += 1;
+                            continue;
+                        }
+                        match memchr2(b'"', b'\\', &data[i..]) {
+                            None => i = n,
+                            Some(k) => {
+                                i += k;
+                                if data[i] == b'\\' {
+                                    self.esc = true;
+                                } else {
+                                    self.in_str = false;
+                                }
+                                i += 1;
+                            }
+                        }
+                        continue;
+                    }
+                    match b {
+                        b'"' => self.in_str = true,
+                        b'{' | b'[' => self.depth += 1,
+                        b'}' | b']' => {
+                            self.depth -= 1;
+                            if self.depth == 0 {
+                                let bytes: &[u8] = if self.elem.is_empty() {
+                                    &data[elem_from..=i]
+                                } else {
+                                    self.elem.extend_from_slice(&data[elem_from..=i]);
+                                    &self.elem
+                                };
+                                let pos = self.elem_pos;
+                                on_element(bytes, pos)
+                                    .map_err(|e| ScanError::Syntax(locate(pos, &e)))?;
+                                self.elem.clear();
+                                self.count += 1;
+                                self.state = State::AfterElem;
+                            }
+                        }
+                        b'\n' => self.newline(base + i),
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                _ if b == b'\n' => {
+                    self.newline(base + i);
+                    i += 1;
+                }
+                _ if b.is_ascii_whitespace() => i += 1,
+                State::BeforeArray => {
+                    if b != b'[' {
+                        return Err(self.error_at(
+                            base + i,
+                            format!("expected `[` after the prefix, found `{}`", b as char),
+                        ));
+                    }
+                    self.state = State::ExpectFirst;
+                    i += 1;
+                }
+                State::ExpectFirst | State::ExpectNext => match b {
+                    b']' if self.state == State::ExpectFirst => {
+                        self.state = State::AfterArray;
+                        i += 1;
+                    }
+                    b']' => return Err(self.error_at(base + i, "trailing comma before `]`".into())),
+                    b'{' | b'[' => {
+                        self.state = State::InElem;
+                        self.depth = 0;
+                        self.elem_pos = Pos {
+                            line: self.line,
+                            column: (base as i64 + i as i64 - self.line_start + 1) as u64,
+                        };
+                        elem_from = i;
+                        // the bracket itself is counted by the InElem arm
+                    }
+                    _ => {
+                        return Err(self.error_at(
+                            base + i,
+                            format!("expected an object in the array, found `{}`", b as char),
+                        ))
+                    }
+                },
+                State::AfterElem => match b {
+                    b',' => {
+                        self.state = State::ExpectNext;
+                        i += 1;
+                    }
+                    b']' => {
+                        self.state = State::AfterArray;
+                        i += 1;
+                    }
+                    _ => {
+                        return Err(self.error_at(
+                            base + i,
+                            format!("expected `,` or `]`, found `{}`", b as char),
+                        ))
+                    }
+                },
+                State::AfterArray => {
+                    if b != b';' {
+                        return Err(self.error_at(
+                            base + i,
+                            format!("unexpected `{}` after the closing `]`", b as char),
+                        ));
+                    }
+                    i += 1;
+                }
+            }
+        }
+        if self.state == State::InElem {
+            self.elem.extend_from_slice(&data[elem_from..]);
+        }
+        Ok(())
+    }
+
+    fn newline(&mut self, at: usize) {
+        self.line += 1;
+        self.line_start = at as i64 + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elements(text: &str) -> Result<Vec<String>, ScanError> {
+        let mut out = Vec::new();
+        for_each_element(text.as_bytes(), |b, _| {
+            out.push(String::from_utf8(b.to_vec()).unwrap());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn syntax(r: Result<Vec<String>, ScanError>) -> JsError {
+        match r {
+            Err(ScanError::Syntax(e)) => e,
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrapper_variants() {
+        let forms = [
+            "window.YTD.direct_messages.part0 = [ {\"a\" : 1}, {\"b\" : \"x]}\"} ]",
+            "window.YTD.direct_message.part0 = [\n  {\"a\":1},\n  {\"b\":\"x]}\"}\n];\n",
+            "\u{feff}window.YTD.direct_messages.part0 = [{\"a\":1},{\"b\":\"x]}\"}]",
+            "[{\"a\":1},{\"b\":\"x]}\"}]",
+        ];
+        for f in forms {
+            let e = elements(f).unwrap_or_else(|e| panic!("{f}: {e:?}"));
+            assert_eq!(e.len(), 2, "{f}");
+            assert!(e[1].contains("x]}"), "{f}");
+        }
+    }
+
+    #[test]
+    fn empty_arrays() {
+        for f in [
+            "window.YTD.direct_messages_group.part0 = [ ]",
+            "window.YTD.direct_messages_group.part0 = [];",
+            "window.YTD.direct_messages_group.part0 = []\n",
+        ] {
+            assert!(elements(f).unwrap().is_empty(), "{f}");
+        }
+    }
+
+    #[test]
+    fn escapes_and_quotes_inside_strings() {
+        let e = elements(r#"x = [{"t":"a \"quoted\" [ { \\"}, {"t":"\\\""}]"#).unwrap();
+        assert_eq!(e.len(), 2);
+    }
+
+    #[test]
+    fn tiny_chunks_give_the_same_elements() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(self.0.len()).min(3);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let text =
+            "window.YTD.x.part0 = [\n {\"s\":\"a\\\\\\\"b{[\"},\n {\"n\":[1,2,{\"m\":3}]}\n]";
+        let mut got = Vec::new();
+        for_each_element(Trickle(text.as_bytes()), |b, p| {
+            got.push((String::from_utf8(b.to_vec()).unwrap(), p.line, p.column));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, "{\"s\":\"a\\\\\\\"b{[\"}");
+        assert_eq!((got[0].1, got[0].2), (2, 2));
+        assert_eq!((got[1].1, got[1].2), (3, 2));
+    }
+
+    #[test]
+    fn errors_have_file_positions() {
+        // kolib's invalid_json fixture shape: `[` closed by `}`.
+        let text = "window.YTD.direct_messages.part0 = [\n  {\n    \"dmConversation\": {\n      \"messages\": [\n    }\n  }\n];\n";
+        let mut seen = 0;
+        let r = for_each_element(text.as_bytes(), |b, _| {
+            seen += 1;
+            serde_json::from_slice::<serde_json::Value>(b).map(|_| ())
+        });
+        let e = match r {
+            Err(ScanError::Syntax(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(seen, 1);
+        assert_eq!(e.line, 5, "{e:?}");
+        assert_eq!(e.column, 5, "{e:?}");
+    }
+
+    #[test]
+    fn cut_short_and_trailing_garbage() {
+        let e = syntax(elements("x = [ {\"a\":1}, {\"b\":"));
+        assert!(e.detail.contains("cut short"), "{e:?}");
+        let e = syntax(elements("x = [ {\"a\":1}, ]"));
+        assert!(e.detail.contains("trailing comma"), "{e:?}");
+        let e = syntax(elements("x = [ {\"a\":1} ] oops"));
+        assert!(e.detail.contains("after the closing"), "{e:?}");
+        let e = syntax(elements("hello"));
+        assert!(e.detail.contains("prefix"), "{e:?}");
+        let e = syntax(elements("x = "));
+        assert!(e.detail.contains("no JSON array"), "{e:?}");
+    }
+
+    #[test]
+    fn small_object_files() {
+        let v: serde_json::Value = parse_small(
+            "window.__THAR_CONFIG = {\n \"userInfo\" : {\"accountId\" : \"1\"}\n}".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(v["userInfo"]["accountId"], "1");
+    }
+}

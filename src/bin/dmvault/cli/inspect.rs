@@ -1,0 +1,108 @@
+//! `dmvault inspect`.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use dmvault::inspect::{inspect, InspectReport};
+use dmvault::progress::{Progress, Quiet};
+
+use super::Global;
+use crate::exit::Code;
+use crate::progress::Bars;
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// X archives: .zip files or unpacked folders, of any year.
+    #[arg(required = true, value_name = "ARCHIVE")]
+    pub archives: Vec<PathBuf>,
+}
+
+pub fn run(args: &InspectArgs, global: &Global) -> Result<Code> {
+    let mut failed = 0;
+    let mut partial = false;
+    let mut out = io::stdout().lock();
+    for (i, path) in args.archives.iter().enumerate() {
+        let bars;
+        let progress: &dyn Progress = if crate::show_progress(global) {
+            bars = Bars::new(path.display().to_string());
+            &bars
+        } else {
+            &Quiet
+        };
+        match inspect(path, progress) {
+            Ok(report) => {
+                partial |= report.partial;
+                if global.json {
+                    writeln!(out, "{}", serde_json::to_string(&report)?)?;
+                } else if !global.quiet {
+                    if i > 0 {
+                        writeln!(out)?;
+                    }
+                    print_human(&mut out, &report)?;
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                out.flush()?;
+                crate::report_error(&anyhow::Error::new(e), global.json);
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed == args.archives.len() {
+        Code::Error
+    } else if failed > 0 || partial {
+        Code::Partial
+    } else {
+        Code::Ok
+    })
+}
+
+fn print_human(out: &mut impl Write, r: &InspectReport) -> io::Result<()> {
+    writeln!(out, "{}", r.archive)?;
+    writeln!(
+        out,
+        "  generation   {} ({})",
+        r.generation.as_str(),
+        r.generation.describe()
+    )?;
+    let owner = match (&r.account_id, &r.username) {
+        (Some(id), Some(u)) => format!("{id} (@{u})"),
+        (Some(id), None) => id.clone(),
+        (None, Some(u)) => format!("@{u}"),
+        (None, None) => "unknown (no account.js or manifest)".into(),
+    };
+    writeln!(out, "  account      {owner}")?;
+    writeln!(
+        out,
+        "  messages     {} in {} conversations ({} one-to-one, {} group)",
+        r.messages,
+        r.conversations.one_to_one + r.conversations.group,
+        r.conversations.one_to_one,
+        r.conversations.group
+    )?;
+    writeln!(
+        out,
+        "  media        {} references: {} found, {} missing; {} orphan files",
+        r.media_refs, r.media_found, r.media_missing, r.media_orphans
+    )?;
+    let k = &r.media_by_kind;
+    writeln!(
+        out,
+        "  by kind      {} images, {} GIFs, {} videos",
+        k.image, k.gif, k.video
+    )?;
+    if r.encrypted_events > 0 {
+        writeln!(
+            out,
+            "  encrypted    {} XChat events (cannot be imported)",
+            r.encrypted_events
+        )?;
+    }
+    for w in &r.warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
+    Ok(())
+}

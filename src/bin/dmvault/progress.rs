@@ -1,0 +1,58 @@
+//! Progress bars on the terminal (indicatif), implementing the library's
+//! [`dmvault::progress::Progress`].
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Draws one bar per phase on stderr.
+pub struct Bars {
+    bar: Mutex<Option<ProgressBar>>,
+    prefix: String,
+}
+
+impl Bars {
+    /// Bars whose lines start with `prefix` (e.g. the archive's name).
+    pub fn new(prefix: impl Into<String>) -> Bars {
+        Bars {
+            bar: Mutex::new(None),
+            prefix: prefix.into(),
+        }
+    }
+}
+
+impl dmvault::progress::Progress for Bars {
+    fn phase(&self, name: &str, total: Option<u64>) {
+        let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = slot.take() {
+            old.finish_and_clear();
+        }
+        let bar = match total {
+            Some(t) => ProgressBar::new(t).with_style(
+                ProgressStyle::with_template(
+                    "{prefix} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            ),
+            None => ProgressBar::new_spinner(),
+        };
+        bar.set_prefix(self.prefix.clone());
+        bar.set_message(name.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        *slot = Some(bar);
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            b.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            b.finish_and_clear();
+        }
+    }
+}
