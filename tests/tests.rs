@@ -1,1 +1,10 @@
+//! The integration tests: one binary, one module per area (see
+//! docs/testing.md). They run the real `dmvault` program on real ZIP files
+//! and folders: the committed fixtures, the samples in ../shared, and
+//! archives the tests build from them.
 
+mod util;
+
+mod cli_errors;
+mod fixtures;
+mod samples;
