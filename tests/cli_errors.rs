@@ -18,7 +18,11 @@ fn usage_errors_exit_2_and_help_exits_0() {
 fn missing_path_is_named() {
     let o = dmvault(["inspect", "/nonexistent/archive.zip"]);
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("/nonexistent/archive.zip"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent/archive.zip"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -29,8 +33,14 @@ fn a_text_file_is_not_a_zip() {
     let o = dmvault(["inspect".as_ref(), p.as_os_str()]);
     assert_eq!(code(&o), 1);
     let e = stderr(&o);
-    assert!(e.contains("notes.zip") && e.contains("not a ZIP file"), "{e}");
-    assert!(e.contains("hint:") && e.contains("Download an archive"), "{e}");
+    assert!(
+        e.contains("notes.zip") && e.contains("not a ZIP file"),
+        "{e}"
+    );
+    assert!(
+        e.contains("hint:") && e.contains("Download an archive"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -67,7 +77,10 @@ fn a_zip_that_is_no_x_archive() {
     let o = dmvault(["inspect".as_ref(), zip.as_os_str()]);
     assert_eq!(code(&o), 1);
     let e = stderr(&o);
-    assert!(e.contains("photos.zip") && e.contains("not an X archive"), "{e}");
+    assert!(
+        e.contains("photos.zip") && e.contains("not an X archive"),
+        "{e}"
+    );
 }
 
 fn small_archive(dir: &std::path::Path) {
@@ -95,7 +108,11 @@ fn small_archive(dir: &std::path::Path) {
 ]"#,
     )
     .unwrap();
-    fs::write(dir.join("data/direct_messages_media/1000000000000000001-abc.jpg"), b"jpeg").unwrap();
+    fs::write(
+        dir.join("data/direct_messages_media/1000000000000000001-abc.jpg"),
+        b"jpeg",
+    )
+    .unwrap();
 }
 
 #[test]
@@ -105,14 +122,21 @@ fn symlinks_out_of_the_folder_are_never_followed() {
     small_archive(&dir);
     let secret = tmp.path().join("secret.jpg");
     fs::write(&secret, b"private").unwrap();
-    std::os::unix::fs::symlink(&secret, dir.join("data/direct_messages_media/2000000000000000002-x.jpg")).unwrap();
+    std::os::unix::fs::symlink(
+        &secret,
+        dir.join("data/direct_messages_media/2000000000000000002-x.jpg"),
+    )
+    .unwrap();
     let o = dmvault(["inspect".as_ref(), "--json".as_ref(), dir.as_os_str()]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let v = &json_lines(&o)[0];
     assert_eq!(v["media_found"], 1);
     assert_eq!(v["media_orphans"], 0, "the link was not counted as a file");
     let w = v["warnings"].to_string();
-    assert!(w.contains("2000000000000000002-x.jpg") && w.contains("not followed"), "{w}");
+    assert!(
+        w.contains("2000000000000000002-x.jpg") && w.contains("not followed"),
+        "{w}"
+    );
 }
 
 #[test]
@@ -123,9 +147,20 @@ fn entries_with_absolute_paths_or_dotdot_are_skipped_and_named() {
     let zip = tmp.path().join("slip.zip");
     zip_dir(&dir, &zip, "");
     // Append evil entries to a copy.
-    let mut w = zip::ZipWriter::new_append(fs::OpenOptions::new().read(true).write(true).open(&zip).unwrap()).unwrap();
+    let mut w = zip::ZipWriter::new_append(
+        fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&zip)
+            .unwrap(),
+    )
+    .unwrap();
     let opts = zip::write::SimpleFileOptions::default();
-    for name in ["../evil.js", "/abs/evil.jpg", "data/direct_messages_media/../../escape.jpg"] {
+    for name in [
+        "../evil.js",
+        "/abs/evil.jpg",
+        "data/direct_messages_media/../../escape.jpg",
+    ] {
         w.start_file(name, opts).unwrap();
         std::io::Write::write_all(&mut w, b"evil").unwrap();
     }
@@ -148,7 +183,12 @@ fn one_bad_archive_among_good_ones_exits_3() {
     small_archive(&good);
     let bad = tmp.path().join("bad.zip");
     fs::write(&bad, "nope").unwrap();
-    let o = dmvault(["inspect".as_ref(), "--json".as_ref(), good.as_os_str(), bad.as_os_str()]);
+    let o = dmvault([
+        "inspect".as_ref(),
+        "--json".as_ref(),
+        good.as_os_str(),
+        bad.as_os_str(),
+    ]);
     assert_eq!(code(&o), 3);
     let lines = json_lines(&o);
     assert_eq!(lines.len(), 1);

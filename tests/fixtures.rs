@@ -23,7 +23,11 @@ fn archives_with_expectations() -> Vec<(PathBuf, Value)> {
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(out.len() >= 5, "expected the fixtures of every generation, found {}", out.len());
+    assert!(
+        out.len() >= 5,
+        "expected the fixtures of every generation, found {}",
+        out.len()
+    );
     out
 }
 
@@ -53,7 +57,12 @@ fn every_fixture_gives_its_expected_figures_as_zip_and_folder() {
         let tmp = tempfile::tempdir().unwrap();
         unzip(&zip, tmp.path());
         let from_folder = inspect_json(tmp.path());
-        assert_eq!(figures(&from_folder), figures(&got), "{}: folder and zip differ", zip.display());
+        assert_eq!(
+            figures(&from_folder),
+            figures(&got),
+            "{}: folder and zip differ",
+            zip.display()
+        );
     }
 }
 
@@ -69,13 +78,18 @@ fn bad_fixtures_fail_with_their_documented_code() {
         let o = dmvault(["inspect".as_ref(), p.as_os_str()]);
         assert_eq!(code(&o), 1, "{name}");
         let e = stderr(&o);
-        assert!(e.contains(name) && e.contains(needle) && e.contains("hint:"), "{name}: {e}");
+        assert!(
+            e.contains(name) && e.contains(needle) && e.contains("hint:"),
+            "{name}: {e}"
+        );
         assert!(stdout(&o).is_empty(), "{name}");
     }
     for name in ["invalid-json", "unsafe-paths"] {
         let p = dir.join(format!("{name}.zip"));
-        let expected: Value =
-            serde_json::from_str(&fs::read_to_string(dir.join(format!("{name}.expected.json"))).unwrap()).unwrap();
+        let expected: Value = serde_json::from_str(
+            &fs::read_to_string(dir.join(format!("{name}.expected.json"))).unwrap(),
+        )
+        .unwrap();
         let o = dmvault(["inspect".as_ref(), "--json".as_ref(), p.as_os_str()]);
         assert_eq!(code(&o), 3, "{name}: partial");
         let got = &json_lines(&o)[0];
@@ -83,8 +97,17 @@ fn bad_fixtures_fail_with_their_documented_code() {
             assert_eq!(got[f], expected[f], "{name}: {f}");
         }
         if let Some(bad) = expected.get("bad_file") {
-            let at = format!("{}:{}:{}: invalid JSON", bad["path"].as_str().unwrap(), bad["line"], bad["column"]);
-            assert!(got["warnings"].to_string().contains(&at), "{name}: want {at} in {}", got["warnings"]);
+            let at = format!(
+                "{}:{}:{}: invalid JSON",
+                bad["path"].as_str().unwrap(),
+                bad["line"],
+                bad["column"]
+            );
+            assert!(
+                got["warnings"].to_string().contains(&at),
+                "{name}: want {at} in {}",
+                got["warnings"]
+            );
         }
     }
 }

@@ -33,7 +33,9 @@ fn build_from_sample(sample: &Path, dst: &Path) -> usize {
     let mut n = 0;
     for line in listing.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        let [path, size, sha] = cols[..] else { continue };
+        let [path, size, sha] = cols[..] else {
+            continue;
+        };
         // One listing gives "BAD" for a size: any size will do.
         let size: usize = size.parse().unwrap_or(1000);
         let content: Vec<u8> = sha.bytes().cycle().take(size).collect();
@@ -57,11 +59,22 @@ fn check_sample(name: &str, expected: serde_json::Value) {
     for (k, want) in expected.as_object().unwrap() {
         assert_eq!(&from_folder[k], want, "{name} (folder): {k}");
     }
-    assert_eq!(figures(&from_folder), figures(&from_zip), "{name}: folder and zip differ");
+    assert_eq!(
+        figures(&from_folder),
+        figures(&from_zip),
+        "{name}: folder and zip differ"
+    );
     assert_eq!(from_folder["generation"], "g4_manifest");
     // Every listed media file is some reference's file.
-    assert_eq!(from_folder["media_found"], from_folder["media_refs"], "{name}");
-    assert_eq!(from_folder["media_found"].as_u64().unwrap() as usize, media, "{name}");
+    assert_eq!(
+        from_folder["media_found"], from_folder["media_refs"],
+        "{name}"
+    );
+    assert_eq!(
+        from_folder["media_found"].as_u64().unwrap() as usize,
+        media,
+        "{name}"
+    );
     assert_eq!(from_folder["media_missing"], 0);
     assert_eq!(from_folder["media_orphans"], 0);
     assert_eq!(from_folder["encrypted_events"], 0);
@@ -167,7 +180,10 @@ fn kolib_comprehensive_semicolons_edits_and_missing_media() {
     assert_eq!(v["media_found"], 4);
     assert_eq!(v["media_missing"], 1);
     assert_eq!(v["media_orphans"], 0);
-    assert_eq!(v["media_by_kind"], json!({"image": 1, "gif": 2, "video": 2}));
+    assert_eq!(
+        v["media_by_kind"],
+        json!({"image": 1, "gif": 2, "video": 2})
+    );
 }
 
 #[test]
@@ -193,9 +209,17 @@ fn tobeofuse_all_group_event_types() {
 fn kolib_edge_files() {
     let root = shared().join("samples/memreyagci-kolib");
     // A missing optional field and a missing senderId are both kept.
-    for (case, warn) in [("missing_optional_fields", None), ("missing_required_fields", Some("no senderId"))] {
+    for (case, warn) in [
+        ("missing_optional_fields", None),
+        ("missing_required_fields", Some("no senderId")),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
-        synthetic_archive(tmp.path(), Some(&root.join(case).join("direct-messages.js")), None, &[]);
+        synthetic_archive(
+            tmp.path(),
+            Some(&root.join(case).join("direct-messages.js")),
+            None,
+            &[],
+        );
         let v = inspect_json(tmp.path());
         assert_eq!(v["messages"], 1, "{case}");
         let warnings = v["warnings"].to_string();
@@ -205,11 +229,21 @@ fn kolib_edge_files() {
     }
     // The same id twice is one message.
     let tmp = tempfile::tempdir().unwrap();
-    synthetic_archive(tmp.path(), Some(&root.join("duplicate_ids/direct-messages.js")), None, &[]);
+    synthetic_archive(
+        tmp.path(),
+        Some(&root.join("duplicate_ids/direct-messages.js")),
+        None,
+        &[],
+    );
     assert_eq!(inspect_json(tmp.path())["messages"], 1);
     // An empty export is valid.
     let tmp = tempfile::tempdir().unwrap();
-    synthetic_archive(tmp.path(), Some(&root.join("empty/direct-messages.js")), None, &[]);
+    synthetic_archive(
+        tmp.path(),
+        Some(&root.join("empty/direct-messages.js")),
+        None,
+        &[],
+    );
     let v = inspect_json(tmp.path());
     assert_eq!(v["messages"], 0);
     assert_eq!(v["conversations"], json!({"one_to_one": 0, "group": 0}));
@@ -225,12 +259,19 @@ fn kolib_invalid_json_names_line_and_column() {
         Some(&shared().join("samples/toBeOfUse-Twitter-Archive-Browser/group_dms_test.js")),
         &[],
     );
-    let o = dmvault(["inspect".as_ref(), "--json".as_ref(), tmp.path().as_os_str()]);
+    let o = dmvault([
+        "inspect".as_ref(),
+        "--json".as_ref(),
+        tmp.path().as_os_str(),
+    ]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let v = &json_lines(&o)[0];
     // The group file was still read.
     assert_eq!(v["conversations"]["group"], 2);
     assert_eq!(v["messages"], 4);
     let warnings = v["warnings"].to_string();
-    assert!(warnings.contains("data/direct-messages.js:6:5: invalid JSON"), "{warnings}");
+    assert!(
+        warnings.contains("data/direct-messages.js:6:5: invalid JSON"),
+        "{warnings}"
+    );
 }

@@ -85,7 +85,11 @@ pub fn zip_dir(src: &Path, dst: &Path, prefix: &str) {
         .collect();
     files.sort();
     for f in files {
-        let rel = f.strip_prefix(src).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         w.start_file(format!("{prefix}{rel}"), opts).unwrap();
         io::copy(&mut File::open(&f).unwrap(), &mut w).unwrap();
     }
@@ -97,7 +101,9 @@ pub fn unzip(src: &Path, dst: &Path) {
     let mut z = zip::ZipArchive::new(File::open(src).unwrap()).unwrap();
     for i in 0..z.len() {
         let mut f = z.by_index(i).unwrap();
-        let Some(rel) = f.enclosed_name() else { continue };
+        let Some(rel) = f.enclosed_name() else {
+            continue;
+        };
         let out = dst.join(rel);
         if f.is_dir() {
             fs::create_dir_all(&out).unwrap();

@@ -34,6 +34,7 @@ impl Rng {
     }
 }
 
+#[rustfmt::skip]
 const WORDS: &[&str] = &[
     "hey", "lol", "see", "you", "tomorrow", "the", "video", "is", "so", "good", "&amp;", "thanks", "what", "time",
     "are", "we", "meeting", "haha", "ok", "sounds", "great", "did", "watch", "it", "yet", "love", "this", "photo",
@@ -56,7 +57,11 @@ fn write_dm_file(path: &Path, target: u64) -> io::Result<(u64, u64)> {
     let mut first = true;
     while w.n < target {
         let other = 100_000_000 + rng.below(1_000_000_000_000);
-        let (a, b) = if other < owner { (other, owner) } else { (owner, other) };
+        let (a, b) = if other < owner {
+            (other, owner)
+        } else {
+            (owner, other)
+        };
         let chunk = 1 + rng.below(1000);
         if !first {
             write!(w, ",")?;
@@ -68,7 +73,11 @@ fn write_dm_file(path: &Path, target: u64) -> io::Result<(u64, u64)> {
         )?;
         for i in 0..chunk {
             id += 1 + rng.below(1 << 40);
-            let (from, to) = if rng.below(2) == 0 { (owner, other) } else { (other, owner) };
+            let (from, to) = if rng.below(2) == 0 {
+                (owner, other)
+            } else {
+                (other, owner)
+            };
             let nwords = 1 + rng.below(25);
             let mut text = String::new();
             for k in 0..nwords {
@@ -80,7 +89,9 @@ fn write_dm_file(path: &Path, target: u64) -> io::Result<(u64, u64)> {
             let with_media = rng.below(10) == 0;
             let (media_urls, urls) = if with_media {
                 media += 1;
-                let token: String = (0..8).map(|_| (b'a' + rng.below(26) as u8) as char).collect();
+                let token: String = (0..8)
+                    .map(|_| (b'a' + rng.below(26) as u8) as char)
+                    .collect();
                 (
                     format!("\"https://ton.twitter.com/dm/{id}/{}/{token}.jpg\"", id - 7),
                     format!(
@@ -172,7 +183,11 @@ sys.stdout.write(p.stdout.decode()[:4000])";
         .args(cmd)
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
     let mut it = first.split_whitespace().map(|x| x.parse::<f64>().unwrap());
@@ -190,7 +205,10 @@ fn inspect_bench(work: &Path, size: u64, label: &str) {
     let zip = work.join(format!("dm-{label}.zip"));
     let meta = work.join(format!("dm-{label}.counts"));
     if !zip.exists() || !js.exists() || !meta.exists() {
-        eprintln!("bench: generating a {label} direct-messages.js and its ZIP in {}", work.display());
+        eprintln!(
+            "bench: generating a {label} direct-messages.js and its ZIP in {}",
+            work.display()
+        );
         let (messages, media) = write_dm_file(&js, size).unwrap();
         write_zip(&js, &zip).unwrap();
         fs::write(&meta, format!("{messages} {media}")).unwrap();
@@ -205,19 +223,32 @@ fn inspect_bench(work: &Path, size: u64, label: &str) {
     let bin = env!("CARGO_BIN_EXE_dmvault");
     let (t_dm, rss_dm, out) = measure(&[bin, "inspect", "--json", zip.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("inspect --json output");
-    assert_eq!(v["messages"].as_u64(), Some(messages), "inspect counted every message");
+    assert_eq!(
+        v["messages"].as_u64(),
+        Some(messages),
+        "inspect counted every message"
+    );
     assert_eq!(v["media_refs"].as_u64(), Some(media));
     let (t_py, rss_py, out) = measure(&["python3", "-c", PY_PARSE, js.to_str().unwrap()]);
     let py_events: u64 = out.trim().parse().unwrap();
     assert_eq!(py_events, messages, "python read the same messages");
 
     let mib = js_len as f64 / (1 << 20) as f64;
-    println!("## inspect: data/direct-messages.js of {mib:.0} MiB ({messages} messages), ZIP of {:.0} MiB", zip_len as f64 / (1 << 20) as f64);
+    println!(
+        "## inspect: data/direct-messages.js of {mib:.0} MiB ({messages} messages), ZIP of {:.0} MiB",
+        zip_len as f64 / (1 << 20) as f64
+    );
     println!();
     println!("| reader | input | wall s | MB/s | peak RSS MiB |");
     println!("|---|---|---|---|---|");
-    println!("| dmvault inspect | deflated ZIP | {t_dm:.2} | {:.0} | {rss_dm:.0} |", js_len as f64 / 1e6 / t_dm);
-    println!("| python3 json.loads | unpacked file | {t_py:.2} | {:.0} | {rss_py:.0} |", js_len as f64 / 1e6 / t_py);
+    println!(
+        "| dmvault inspect | deflated ZIP | {t_dm:.2} | {:.0} | {rss_dm:.0} |",
+        js_len as f64 / 1e6 / t_dm
+    );
+    println!(
+        "| python3 json.loads | unpacked file | {t_py:.2} | {:.0} | {rss_py:.0} |",
+        js_len as f64 / 1e6 / t_py
+    );
     println!();
     let speedup = t_py / t_dm;
     println!(
