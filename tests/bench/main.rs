@@ -199,7 +199,7 @@ t=open(sys.argv[1],encoding='utf-8').read()\n\
 d=json.loads(t[t.index('=')+1:])\n\
 print(sum(len(c['dmConversation']['messages']) for c in d))";
 
-fn inspect_bench(work: &Path, size: u64, label: &str) {
+fn inspect_bench(work: &Path, size: u64, label: &str, verdict: bool) {
     fs::create_dir_all(work).unwrap();
     let js = work.join(format!("direct-messages-{label}.js"));
     let zip = work.join(format!("dm-{label}.zip"));
@@ -251,6 +251,9 @@ fn inspect_bench(work: &Path, size: u64, label: &str) {
     );
     println!();
     let speedup = t_py / t_dm;
+    if !verdict {
+        return;
+    }
     println!(
         "dmvault is {speedup:.1}x faster than Python (goal >= 3x: {}); peak RSS {rss_dm:.0} MiB (goal < 256 MiB: {})",
         if speedup >= 3.0 { "met" } else { "NOT met" },
@@ -267,11 +270,11 @@ fn main() {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(1u64 << 30);
-        inspect_bench(&work, size, &format!("{}m", size >> 20));
+        inspect_bench(&work, size, &format!("{}m", size >> 20), true);
     } else {
         // Smoke run: the generator and the harness on 2 MiB.
         let tmp = std::env::temp_dir().join(format!("dmvault-bench-smoke-{}", std::process::id()));
-        inspect_bench(&tmp, 2 << 20, "smoke");
+        inspect_bench(&tmp, 2 << 20, "smoke", false);
         let _ = fs::remove_dir_all(tmp);
     }
 }
