@@ -19,6 +19,16 @@ pub enum ErrorKind {
     Input,
     /// Anything else (bugs, unexpected I/O failures).
     Other,
+    /// There is no vault at the given path.
+    NoVault,
+    /// Another process holds the vault's lock.
+    Locked,
+    /// No key fits the vault (or none was given).
+    NoKey,
+    /// The vault's own files are damaged or were tampered with.
+    Integrity,
+    /// The user interrupted the operation; it can be resumed.
+    Interrupted,
 }
 
 /// An error of the dmvault library.
@@ -78,6 +88,76 @@ pub enum Error {
         /// What the parser reported.
         detail: String,
     },
+    /// No vault at this path.
+    #[error("{path}: no dmvault vault here")]
+    NoVault {
+        /// The path given as the vault.
+        path: PathBuf,
+    },
+    /// `init` on a folder that is not empty.
+    #[error("{path}: cannot create a vault here: the folder exists and is not empty")]
+    NotEmpty {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// Another process holds the vault's lock.
+    #[error("{path}: the vault is locked by another dmvault process (waited {waited_s} s)")]
+    Locked {
+        /// The vault.
+        path: PathBuf,
+        /// How long we waited.
+        waited_s: u64,
+    },
+    /// No key fits the vault. Deliberately says nothing else.
+    #[error("no key fits this vault")]
+    NoKeyFits,
+    /// No unlock method was given.
+    #[error("no key given to unlock the vault")]
+    NoKeyGiven,
+    /// An identity file that holds no age X25519 identity.
+    #[error("{path}: not an age identity file (expected lines starting with AGE-SECRET-KEY-1)")]
+    BadIdentityFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The vault was made by a newer dmvault, or is damaged.
+    #[error("{path}: unsupported vault format ({detail})")]
+    VaultFormat {
+        /// The vault's format file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A catalog segment failed authentication or is missing.
+    #[error("catalog segment {segment}: {detail}")]
+    Catalog {
+        /// The segment's file name.
+        segment: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A stored object could not be read back as written.
+    #[error("object {object}: {detail}")]
+    Object {
+        /// The object id (short form).
+        object: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Encryption or decryption failed.
+    #[error("encryption failed: {0}")]
+    Crypto(String),
+    /// The operating system gave no random bytes.
+    #[error("no random bytes from the operating system: {0}")]
+    Random(String),
+    /// Work was interrupted on request; what was committed stays.
+    #[error(
+        "interrupted; everything committed so far is kept, run the same command again to finish"
+    )]
+    Interrupted,
+    /// A filter or option has a bad value.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Error {
@@ -90,6 +170,18 @@ impl Error {
             | Error::NotXArchive { .. }
             | Error::Entry { .. }
             | Error::Json { .. } => ErrorKind::Input,
+            Error::NoVault { .. } => ErrorKind::NoVault,
+            Error::Locked { .. } => ErrorKind::Locked,
+            Error::NoKeyFits | Error::NoKeyGiven | Error::BadIdentityFile { .. } => {
+                ErrorKind::NoKey
+            }
+            Error::Catalog { .. } | Error::Object { .. } => ErrorKind::Integrity,
+            Error::Interrupted => ErrorKind::Interrupted,
+            Error::NotEmpty { .. }
+            | Error::VaultFormat { .. }
+            | Error::Crypto(_)
+            | Error::Random(_)
+            | Error::Invalid(_) => ErrorKind::Other,
         }
     }
 
@@ -112,6 +204,24 @@ impl Error {
             Error::Json { .. } => {
                 "This data file is damaged or was edited by hand; the other files were still read. Fix the file or use a fresh copy of the archive."
             }
+            Error::NoVault { .. } => {
+                "Check --vault (or DMVAULT_VAULT), or create a vault there with `dmvault init --vault PATH`."
+            }
+            Error::NotEmpty { .. } => "Choose a new or empty folder for the vault.",
+            Error::Locked { .. } => {
+                "Another import or key change is running on this vault; wait for it to finish, or raise --lock-wait."
+            }
+            Error::NoKeyFits => "Check which identity file or passphrase you gave.",
+            Error::NoKeyGiven => {
+                "Give an identity file with -i FILE (or DMVAULT_IDENTITY), or a passphrase with DMVAULT_PASSPHRASE or --passphrase-file."
+            }
+            Error::BadIdentityFile { .. } => "Give the identity file that `dmvault init` or `age-keygen` created.",
+            Error::VaultFormat { .. } => "Use the dmvault version that made this vault, or a newer one.",
+            Error::Catalog { .. } | Error::Object { .. } => {
+                "Run `dmvault verify` to see everything that is wrong; importing the archives again heals missing or damaged content."
+            }
+            Error::Interrupted => "Run the same command again; it continues where it stopped.",
+            Error::Crypto(_) | Error::Random(_) | Error::Invalid(_) => return None,
         })
     }
 

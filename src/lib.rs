@@ -28,9 +28,15 @@
 pub mod archive;
 pub mod dm;
 mod error;
+pub mod export;
+#[doc(hidden)]
+pub mod fault;
+pub mod import;
 pub mod inspect;
 pub mod media;
 pub mod progress;
+pub mod query;
 pub mod time;
+pub mod vault;
 
 pub use error::{Error, ErrorKind, Result};

@@ -8,3 +8,5 @@ mod util;
 mod cli_errors;
 mod fixtures;
 mod samples;
+mod vault;
+mod vault_safety;

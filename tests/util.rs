@@ -125,3 +125,114 @@ pub fn figures(v: &Value) -> Value {
     o.remove("warnings");
     v
 }
+
+/// A temp folder with a home, a vault and its identity, and a way to run
+/// `dmvault` against them with a clean environment.
+pub struct TestVault {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestVault {
+    /// Creates the vault with `dmvault init` (identity created in the temp home).
+    pub fn new() -> TestVault {
+        let t = TestVault {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let o = t.run(["init"]);
+        assert_eq!(code(&o), 0, "init: {}", stderr(&o));
+        t
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn vault(&self) -> PathBuf {
+        self.dir.path().join("vault")
+    }
+
+    pub fn identity(&self) -> PathBuf {
+        self.home().join(".config/dmvault/identity.txt")
+    }
+
+    /// A command with HOME and DMVAULT_VAULT set, everything else scrubbed.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dmvault"));
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("DMVAULT_") || k == "XDG_CONFIG_HOME" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("HOME", self.home())
+            .env("DMVAULT_VAULT", self.vault());
+        cmd
+    }
+
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd().args(args).output().expect("run dmvault")
+    }
+
+    /// `import --json` of fixture archives; must exit 0. Returns the summary line.
+    pub fn import(&self, names: &[&str]) -> Value {
+        let mut args: Vec<std::ffi::OsString> = vec!["import".into(), "--json".into()];
+        args.extend(names.iter().map(|n| fixture(n).into_os_string()));
+        let o = self.run(&args);
+        assert_eq!(code(&o), 0, "import {names:?}: {}", stderr(&o));
+        let lines = json_lines(&o);
+        let last = lines.last().expect("a summary").clone();
+        assert_eq!(last["message_type"], "summary");
+        last
+    }
+
+    pub fn stats(&self) -> Value {
+        let o = self.run(["stats", "--json"]);
+        assert_eq!(code(&o), 0, "stats: {}", stderr(&o));
+        json_lines(&o).remove(0)
+    }
+
+    /// `stats` without `bytes_stored`, which differs between two vaults
+    /// holding the same content (age headers carry random padding).
+    pub fn content_stats(&self) -> Value {
+        without_stored(self.stats())
+    }
+
+    pub fn ls(&self, extra: &[&str]) -> Vec<Value> {
+        let mut args = vec!["ls", "--json"];
+        args.extend_from_slice(extra);
+        let o = self.run(&args);
+        assert_eq!(code(&o), 0, "ls: {}", stderr(&o));
+        json_lines(&o)
+    }
+}
+
+/// Every regular file under `dir`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Unix seconds as RFC 3339 (UTC, milliseconds).
+pub fn rfc3339_secs(secs: u64) -> String {
+    dmvault::time::Timestamp(secs as i64 * 1000).to_string()
+}
+
+/// Drops `bytes_stored` from a stats object.
+pub fn without_stored(mut v: Value) -> Value {
+    v.as_object_mut().unwrap().remove("bytes_stored");
+    v
+}

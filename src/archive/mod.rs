@@ -14,7 +14,7 @@
 pub mod source;
 pub mod ytd;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -588,6 +588,12 @@ impl Archive {
         self.media.as_deref().unwrap_or_default()
     }
 
+    /// The media files listed by an earlier [`Archive::media_files`] call
+    /// (empty before it).
+    pub fn cached_media_files(&self) -> &[MediaFile] {
+        self.media.as_deref().unwrap_or_default()
+    }
+
     fn list_media(&mut self) -> Vec<MediaFile> {
         let mut out = Vec::new();
         let archive = self.path.clone();
@@ -658,6 +664,66 @@ impl Archive {
             }
         }
         out
+    }
+}
+
+/// An independent reader of an archive's media files, for parallel
+/// workers: each has its own handle on the ZIP file (or folder).
+pub struct MediaReader {
+    path: PathBuf,
+    container: Container,
+    nested: HashMap<String, zip::ZipArchive<source::NestedReader>>,
+}
+
+impl MediaReader {
+    /// Opens one media file for streaming.
+    pub fn open(&mut self, file: &MediaFile) -> Result<Box<dyn Read + '_>> {
+        match &file.location {
+            MediaLocation::Entry(p) => self.container.open_entry(&self.path, p),
+            MediaLocation::Nested { zip, entry } => {
+                if !self.nested.contains_key(zip) {
+                    let z =
+                        self.container
+                            .open_nested_zip(&self.path, zip, MAX_NESTED_IN_MEMORY)?;
+                    self.nested.insert(zip.clone(), z);
+                }
+                let z = self.nested.get_mut(zip).expect("just inserted");
+                let f = z.by_name(entry).map_err(|e| Error::Entry {
+                    archive: self.path.clone(),
+                    entry: format!("{zip}!{entry}"),
+                    detail: e.to_string(),
+                })?;
+                Ok(Box::new(f))
+            }
+        }
+    }
+}
+
+impl Archive {
+    /// A new reader of the media files (one per worker thread).
+    pub fn media_reader(&self) -> Result<MediaReader> {
+        let (container, _) = Container::open(&self.path)?;
+        Ok(MediaReader {
+            path: self.path.clone(),
+            container,
+            nested: HashMap::new(),
+        })
+    }
+
+    /// True when the archive is a ZIP file (false: a folder).
+    pub fn is_zip(&self) -> bool {
+        matches!(self.container, Container::Zip(_))
+    }
+
+    /// Every entry of the container (path and size).
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Opens any entry of the container for reading.
+    pub fn open_entry(&mut self, path: &str) -> Result<Box<dyn Read + '_>> {
+        let archive = self.path.clone();
+        self.container.open_entry(&archive, path)
     }
 }
 

@@ -1,21 +1,35 @@
 //! Command-line syntax (clap). Each subcommand's runner lives in its own
 //! module below.
 
+pub mod export;
+pub mod import;
+pub mod init;
 pub mod inspect;
+pub mod key;
+pub mod ls;
+pub mod unlock;
+
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 /// Preserve the photos, GIFs and videos of your Twitter/X direct messages.
 ///
 /// dmvault reads the archives X gives you ("Download an archive of your
-/// data"), ZIP or unpacked folder, from 2018 to today, and links every DM
-/// media file to its message.
+/// data"), ZIP or unpacked folder, from 2018 to today, links every DM media
+/// file to its message, and keeps them in an encrypted vault that merges
+/// all your archives and stores every file once.
+///
+/// Start with:
+///   dmvault init --vault ~/dm-vault            (creates a key in ~/.config/dmvault/)
+///   dmvault import --vault ~/dm-vault twitter-*.zip
+///   dmvault ls --vault ~/dm-vault --kind video
 ///
 /// Exit codes: 0 ok, 1 error, 2 usage, 3 partial (some input unreadable),
 /// 4 integrity problems, 10 no vault, 11 locked, 12 no key fits,
 /// 130 interrupted. See docs/cli.md.
 #[derive(Debug, Parser)]
-#[command(name = "dmvault", version, max_term_width = 100)]
+#[command(name = "dmvault", version, max_term_width = 100, verbatim_doc_comment)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -37,6 +51,63 @@ pub struct Global {
     pub no_progress: bool,
 }
 
+/// Where the vault is and how to unlock it.
+#[derive(Debug, Args, Clone)]
+pub struct VaultArgs {
+    /// The vault folder.
+    #[arg(long, env = "DMVAULT_VAULT", value_name = "PATH")]
+    pub vault: PathBuf,
+    /// An age identity file that unlocks the vault
+    /// [default: ~/.config/dmvault/identity.txt when it exists].
+    #[arg(short = 'i', long, env = "DMVAULT_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Read the passphrase from the first line of this file (or set
+    /// DMVAULT_PASSPHRASE; without either, dmvault asks on the terminal).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// Selects media references (ls, export).
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Only this conversation (its id, e.g. 12345-67890 or a group id).
+    #[arg(long, value_name = "ID")]
+    pub conversation: Option<String>,
+    /// Only media sent by this user id.
+    #[arg(long, value_name = "USER_ID")]
+    pub sender: Option<String>,
+    /// Only media sent on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only media sent up to this date (inclusive) or before this time.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Only this kind of media.
+    #[arg(long, value_parser = ["image", "gif", "video"])]
+    pub kind: Option<String>,
+    /// Only media seen in this archive (its file name, number, or SHA-256 prefix).
+    #[arg(long, value_name = "ARCHIVE")]
+    pub archive: Option<String>,
+}
+
+impl FilterArgs {
+    pub fn to_filter(&self, missing: bool) -> anyhow::Result<dmvault::query::Filter> {
+        use dmvault::query::Filter;
+        let mut f = Filter::default();
+        f.conversation = self.conversation.clone();
+        f.sender = self.sender.clone();
+        f.since = self.since.as_deref().map(Filter::parse_since).transpose()?;
+        f.until = self.until.as_deref().map(Filter::parse_until).transpose()?;
+        f.kind = self
+            .kind
+            .as_deref()
+            .and_then(dmvault::media::MediaKind::parse);
+        f.archive = self.archive.clone();
+        f.missing = missing;
+        Ok(f)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what X archives hold: messages, conversations, DM media found,
@@ -45,11 +116,64 @@ pub enum Command {
     /// Reads each archive (a .zip as downloaded, or the folder it was
     /// unpacked into) without changing or unpacking anything, and prints a
     /// summary per archive. With --json, one JSON object per archive, one
-    /// per line.
+    /// per line. Needs no vault.
     ///
     /// Examples:
     ///   dmvault inspect twitter-2024-11-09.zip
     ///   dmvault inspect --json ~/archives/*.zip | jq .media_missing
     #[command(verbatim_doc_comment)]
     Inspect(inspect::InspectArgs),
+    /// Create a new, empty vault.
+    ///
+    /// With no key given, dmvault creates an age identity file at
+    /// ~/.config/dmvault/identity.txt (mode 0600; or uses the one already
+    /// there) and prints its public key. Keep that file safe and separate
+    /// from the vault: without it (or another key you add) the vault cannot
+    /// be opened by anyone.
+    ///
+    /// Examples:
+    ///   dmvault init --vault ~/dm-vault
+    ///   dmvault init --vault ~/dm-vault -i ~/keys/dmvault.txt
+    ///   DMVAULT_PASSPHRASE_FILE=... dmvault init --vault /mnt/usb/vault --passphrase
+    #[command(verbatim_doc_comment)]
+    Init(init::InitArgs),
+    /// Import archives into the vault: messages merged by id, every media
+    /// file stored once, encrypted.
+    ///
+    /// Archives can be given in any order and any number; importing one again
+    /// adds nothing. An interrupted import (Ctrl-C, a crash, a full disk)
+    /// leaves the vault consistent; run the same command again to finish.
+    ///
+    /// Examples:
+    ///   dmvault import --vault ~/dm-vault twitter-2021.zip twitter-2024.zip
+    ///   dmvault import --vault ~/dm-vault --dry-run ~/Downloads/twitter-*.zip
+    #[command(verbatim_doc_comment)]
+    Import(import::ImportArgs),
+    /// List the media references the vault holds.
+    ///
+    /// One line per stored media reference (orphan files included); with
+    /// --missing, the references whose file no archive had. --json prints
+    /// one object per line.
+    ///
+    /// Examples:
+    ///   dmvault ls --vault ~/dm-vault --kind video --since 2023-01-01
+    ///   dmvault ls --vault ~/dm-vault --missing --json
+    #[command(verbatim_doc_comment)]
+    Ls(ls::LsArgs),
+    /// Show what the vault holds, in figures.
+    Stats(ls::StatsArgs),
+    /// Decrypt selected media into a folder, named by conversation, date,
+    /// sender and message, with an index.json describing each file.
+    ///
+    /// Files keep the time the message was sent as their modification time.
+    /// A file already there is never overwritten.
+    ///
+    /// Examples:
+    ///   dmvault export --vault ~/dm-vault ~/dm-export
+    ///   dmvault export --vault ~/dm-vault --conversation 123-456 --kind video ./videos
+    #[command(verbatim_doc_comment)]
+    Export(export::ExportArgs),
+    /// Manage the ways to unlock the vault (identity files, passphrases).
+    #[command(subcommand)]
+    Key(key::KeyCommand),
 }

@@ -4,7 +4,7 @@
 /// What the process exits with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-#[allow(dead_code)] // the vault codes are used by the commands to come
+#[allow(dead_code)] // Ok is the default; not every code is built by name
 pub enum Code {
     /// Everything worked (including "nothing new").
     Ok = 0,

@@ -7,11 +7,15 @@ mod progress;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
 use cli::{Cli, Command};
 use exit::Code;
+
+/// Set by Ctrl-C; long operations stop at the next safe point.
+pub static CANCEL: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -26,20 +30,51 @@ fn main() -> ExitCode {
             };
         }
     };
-    let code = match cli.command {
-        Command::Inspect(args) => cli::inspect::run(&args, &cli.global),
+    let _ = ctrlc::set_handler(|| {
+        if CANCEL.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: stop now. Committed work is safe either way.
+            std::process::exit(Code::Interrupted as i32);
+        }
+        eprintln!("dmvault: stopping after the current step (Ctrl-C again to stop at once)");
+    });
+    let g = &cli.global;
+    let result = match &cli.command {
+        Command::Inspect(a) => cli::inspect::run(a, g),
+        Command::Init(a) => cli::init::run(a, g),
+        Command::Import(a) => cli::import::run(a, g),
+        Command::Ls(a) => cli::ls::run_ls(a, g),
+        Command::Stats(a) => cli::ls::run_stats(a, g),
+        Command::Export(a) => cli::export::run(a, g),
+        Command::Key(k) => cli::key::run(k, g),
     };
-    let code = match code {
+    let code = match result {
         Ok(c) => c,
         Err(e) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            report_error(&e, cli.global.json);
-            Code::Error
+            report_error(&e, g.json);
+            code_for(&e)
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// The exit code for an error, from the library's error kind.
+fn code_for(e: &anyhow::Error) -> Code {
+    use dmvault::ErrorKind as K;
+    match e
+        .chain()
+        .find_map(|c| c.downcast_ref::<dmvault::Error>())
+        .map(|d| d.kind())
+    {
+        Some(K::NoVault) => Code::NoVault,
+        Some(K::Locked) => Code::Locked,
+        Some(K::NoKey) => Code::NoKey,
+        Some(K::Integrity) => Code::Integrity,
+        Some(K::Interrupted) => Code::Interrupted,
+        _ => Code::Error,
+    }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -54,14 +89,22 @@ pub(crate) fn report_error(e: &anyhow::Error, json: bool) {
         .chain()
         .find_map(|c| c.downcast_ref::<dmvault::Error>())
         .and_then(|d| d.hint());
+    print_error(&format!("{e:#}"), hint, json);
+}
+
+/// Same, for a library error that does not stop the command.
+pub(crate) fn report_lib_error(e: &dmvault::Error, json: bool) {
+    print_error(&e.to_string(), e.hint(), json);
+}
+
+fn print_error(message: &str, hint: Option<&str>, json: bool) {
     let mut err = io::stderr().lock();
     if json {
-        let v =
-            serde_json::json!({"message_type": "error", "message": format!("{e:#}"), "hint": hint});
+        let v = serde_json::json!({"message_type": "error", "message": message, "hint": hint});
         let _ = writeln!(err, "{v}");
         return;
     }
-    let _ = writeln!(err, "dmvault: error: {e:#}");
+    let _ = writeln!(err, "dmvault: error: {message}");
     if let Some(h) = hint {
         let _ = writeln!(err, "  hint: {h}");
     }

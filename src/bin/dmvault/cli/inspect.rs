@@ -46,7 +46,7 @@ pub fn run(args: &InspectArgs, global: &Global) -> Result<Code> {
             Err(e) => {
                 failed += 1;
                 out.flush()?;
-                crate::report_error(&anyhow::Error::new(e), global.json);
+                crate::report_lib_error(&e, global.json);
             }
         }
     }

@@ -1,0 +1,129 @@
+//! `dmvault import`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use dmvault::import::{import, ArchiveSummary, ImportOptions};
+use dmvault::progress::{Progress, Quiet};
+
+use super::{unlock, Global, VaultArgs};
+use crate::exit::Code;
+use crate::progress::Bars;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub vault: VaultArgs,
+    /// X archives: .zip files or unpacked folders, in any order.
+    #[arg(required = true, value_name = "ARCHIVE")]
+    pub archives: Vec<PathBuf>,
+    /// Read and hash everything and say what would be added; write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// How long to wait for another import on the same vault to finish.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_wait: u64,
+}
+
+pub fn bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
+    let mut vault = unlock::open(&args.vault)?;
+    if !args.dry_run {
+        vault.lock(Duration::from_secs(args.lock_wait))?;
+        vault.reload()?;
+    }
+    let bars;
+    let progress: &dyn Progress = if crate::show_progress(global) {
+        bars = Bars::new("import");
+        &bars
+    } else {
+        &Quiet
+    };
+    let opts = ImportOptions::default().dry_run(args.dry_run);
+    let json = global.json;
+    let quiet = global.quiet;
+    let verb = if args.dry_run { "would add" } else { "added" };
+    let on_archive = |a: &ArchiveSummary| {
+        let mut out = std::io::stdout().lock();
+        if json {
+            let mut v = serde_json::to_value(a).unwrap_or_default();
+            v["message_type"] = "archive".into();
+            let _ = writeln!(out, "{v}");
+        } else if !quiet {
+            if a.already_imported {
+                let _ = writeln!(
+                    out,
+                    "{}: already imported, nothing new ({} media files stored)",
+                    a.archive, a.media_known
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{}: {} messages ({verb} {}); {} media files: {} new, {} already stored; {} references without a file; {} orphan files; {verb} {}",
+                    a.archive, a.messages_seen, a.messages_new, a.media_seen, a.media_new, a.media_known,
+                    a.media_missing, a.media_orphans, bytes(a.bytes_new)
+                );
+            }
+            for p in &a.problems {
+                let _ = writeln!(out, "  problem: {p}");
+            }
+        }
+    };
+    let on_error = |_: &std::path::Path, e: &dmvault::Error| crate::report_lib_error(e, json);
+    let result = import(
+        &mut vault,
+        &args.archives,
+        &opts,
+        progress,
+        &crate::CANCEL,
+        on_archive,
+        on_error,
+    );
+    progress.finish();
+    let summary = result?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let mut v = serde_json::to_value(&summary)?;
+        v["message_type"] = "summary".into();
+        writeln!(out, "{v}")?;
+    } else if !quiet {
+        if summary.messages_new == 0 && summary.media_new == 0 && !args.dry_run {
+            writeln!(
+                out,
+                "nothing new: the vault already holds everything in these archives"
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{} {} messages and {} media files ({}) from {} archives",
+                if args.dry_run { "would add" } else { "added" },
+                summary.messages_new,
+                summary.media_new,
+                bytes(summary.bytes_new),
+                summary.archives
+            )?;
+        }
+    }
+    Ok(if summary.partial {
+        Code::Partial
+    } else {
+        Code::Ok
+    })
+}

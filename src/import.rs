@@ -1,0 +1,911 @@
+//! `import`: archives into the vault, merged by message id, media stored
+//! once per content.
+//!
+//! # Algorithm
+//! For each archive:
+//!
+//! 1. **Fingerprint.** BLAKE3 of the ZIP file (of the DM files for a
+//!    folder). An archive whose import completed before, and all of whose
+//!    objects are still in place, is done: nothing is read again. This is
+//!    what makes a re-import fast; it is safe because equal BLAKE3 means
+//!    equal bytes, and the catalog records an archive as complete only
+//!    after everything in it was stored. An archive that is known but
+//!    incomplete, or whose objects are gone, is imported again (this heals).
+//! 2. **Messages.** The DM files are streamed; a message id new to the
+//!    vault becomes a record, a known one gains this archive as provenance.
+//!    Records are committed in segments as they accumulate.
+//! 3. **Media.** Every file of the DM media folders is hashed (keyed BLAKE3
+//!    for the object name, BLAKE3 and SHA-256 for users) and, if its content
+//!    is new, encrypted into an object, in parallel (rayon), streamed
+//!    (a file larger than 4 MiB is never held in memory). Batches of
+//!    objects are made durable with one filesystem sync, then the segment
+//!    that refers to them is committed. Files already stored from this
+//!    archive by an interrupted run are skipped.
+//! 4. **Done.** The last segment marks the archive complete.
+//!
+//! Killed at any moment, the vault stays consistent: a segment only names
+//! objects that were durable before it was written; objects written after
+//! the last segment are adopted (after checking them) by the next run.
+//!
+//! # Threading
+//! Media are processed on the rayon pool; do not call this from inside it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::archive::{Archive, MediaFile, MediaReader};
+use crate::dm::{ConversationKind, Event};
+use crate::error::{Error, Result};
+use crate::media::{MediaIndex, MediaKind};
+use crate::progress::Progress;
+use crate::time::Timestamp;
+use crate::vault::catalog::{
+    orphan_prefix, ArchiveRecord, ConversationRecord, FileFacts, MediaRecord, MessageRecord,
+    NameChange, ObjectRecord, OrphanRecord, Record,
+};
+use crate::vault::keys::hex;
+use crate::vault::store::{fill, Digests, Hashers, ObjectId};
+use crate::vault::Vault;
+
+/// Files up to this size are read into memory and hashed before anything
+/// is encrypted; larger ones are streamed.
+const SMALL_FILE: u64 = 4 << 20;
+/// Commit a segment after this many message records.
+const MESSAGE_BATCH: usize = 20_000;
+/// Commit a segment after this many media files, or bytes of media.
+const MEDIA_BATCH_FILES: usize = 256;
+const MEDIA_BATCH_BYTES: u64 = 256 << 20;
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ImportOptions {
+    /// Read and hash everything, write nothing.
+    pub dry_run: bool,
+}
+
+impl ImportOptions {
+    /// Sets `dry_run`.
+    pub fn dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
+    }
+}
+
+/// What importing one archive did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ArchiveSummary {
+    /// The path as given.
+    pub archive: String,
+    /// The archive was imported completely before and is intact: nothing to do.
+    pub already_imported: bool,
+    /// Messages in the archive.
+    pub messages_seen: u64,
+    /// Messages new to the vault.
+    pub messages_new: u64,
+    /// Media files in the archive's DM media folders.
+    pub media_seen: u64,
+    /// Files whose content was new to the vault (new objects).
+    pub media_new: u64,
+    /// Files whose content the vault already held.
+    pub media_known: u64,
+    /// References without a file in this archive.
+    pub media_missing: u64,
+    /// Files no reference of this archive points to.
+    pub media_orphans: u64,
+    /// Plaintext bytes of the new objects.
+    pub bytes_new: u64,
+    /// Problems that left part of the archive unread (the rest was imported).
+    pub problems: Vec<String>,
+}
+
+/// What a whole import did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportSummary {
+    /// Archives read (not counting those that could not be opened).
+    pub archives: u64,
+    /// See [`ArchiveSummary`]; these are sums over the archives.
+    pub messages_new: u64,
+    /// Sum.
+    pub media_seen: u64,
+    /// Sum.
+    pub media_new: u64,
+    /// Sum.
+    pub media_known: u64,
+    /// Sum.
+    pub media_missing: u64,
+    /// Sum.
+    pub media_orphans: u64,
+    /// Sum.
+    pub bytes_new: u64,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Some input could not be read.
+    #[serde(skip)]
+    pub partial: bool,
+}
+
+impl ImportSummary {
+    fn add(&mut self, a: &ArchiveSummary) {
+        self.archives += 1;
+        self.messages_new += a.messages_new;
+        self.media_seen += a.media_seen;
+        self.media_new += a.media_new;
+        self.media_known += a.media_known;
+        self.media_missing += a.media_missing;
+        self.media_orphans += a.media_orphans;
+        self.bytes_new += a.bytes_new;
+        self.partial |= !a.problems.is_empty();
+    }
+}
+
+/// Imports archives into an unlocked, locked vault.
+///
+/// `on_archive` is called after each archive with what it did; an archive
+/// that cannot be opened is reported through `on_error` and the others
+/// are still imported.
+///
+/// # Errors
+/// Vault errors (I/O, a damaged catalog) stop the import; everything
+/// committed before stays. [`Error::Interrupted`] when `cancel` was set.
+pub fn import(
+    vault: &mut Vault,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+    mut on_archive: impl FnMut(&ArchiveSummary),
+    mut on_error: impl FnMut(&Path, &Error),
+) -> Result<ImportSummary> {
+    let mut total = ImportSummary {
+        dry_run: opts.dry_run,
+        ..Default::default()
+    };
+    for path in paths {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        let mut archive = match Archive::open(path) {
+            Ok(a) => a,
+            Err(e) => {
+                on_error(path, &e);
+                total.partial = true;
+                continue;
+            }
+        };
+        let summary = import_one(vault, &mut archive, path, opts, progress, cancel)?;
+        total.add(&summary);
+        on_archive(&summary);
+    }
+    progress.finish();
+    Ok(total)
+}
+
+struct Fingerprint {
+    blake3: String,
+    sha256: Option<String>,
+    size: u64,
+}
+
+/// BLAKE3 (and, when asked, SHA-256) of a ZIP file, or of a folder's DM
+/// files (their paths, sizes and contents, in order).
+fn fingerprint(
+    archive: &mut Archive,
+    with_sha256: bool,
+    progress: &dyn Progress,
+) -> Result<Fingerprint> {
+    let path = archive.path().to_owned();
+    if archive.is_zip() {
+        let size = std::fs::metadata(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .len();
+        progress.phase(
+            "1/4 Fingerprinting",
+            Some(size * if with_sha256 { 2 } else { 1 }),
+        );
+        let mut b = blake3::Hasher::new();
+        b.update_mmap_rayon(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        progress.advance(size);
+        let sha256 = if with_sha256 {
+            let mut f = File::open(&path).map_err(|e| Error::io(&path, e))?;
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = fill(&mut f, &mut buf).map_err(|e| Error::io(&path, e))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                progress.advance(n as u64);
+            }
+            Some(hex(&h.finalize()))
+        } else {
+            None
+        };
+        return Ok(Fingerprint {
+            blake3: b.finalize().to_hex().to_string(),
+            sha256,
+            size,
+        });
+    }
+    // A folder: the DM files and media, which is what an import reads.
+    archive.media_files();
+    let mut files: Vec<(String, u64)> = archive
+        .dm_files()
+        .iter()
+        .map(|f| (f.path.clone(), f.size))
+        .chain(
+            archive
+                .cached_media_files()
+                .iter()
+                .filter_map(|m| match &m.location {
+                    crate::archive::MediaLocation::Entry(p) => Some((p.clone(), m.size)),
+                    crate::archive::MediaLocation::Nested { .. } => None,
+                }),
+        )
+        .collect();
+    let nested: BTreeSet<String> = archive
+        .cached_media_files()
+        .iter()
+        .filter_map(|m| match &m.location {
+            crate::archive::MediaLocation::Nested { zip, .. } => Some(zip.clone()),
+            _ => None,
+        })
+        .collect();
+    for z in nested {
+        let size = archive
+            .entries()
+            .iter()
+            .find(|e| e.path == z)
+            .map_or(0, |e| e.size);
+        files.push((z, size));
+    }
+    files.sort();
+    let size: u64 = files.iter().map(|f| f.1).sum();
+    progress.phase("1/4 Fingerprinting", Some(size));
+    let mut b = blake3::Hasher::new();
+    let mut s = with_sha256.then(Sha256::new);
+    let mut buf = vec![0u8; 1 << 20];
+    for (p, sz) in &files {
+        let head = format!("{p}\0{sz}\0");
+        b.update(head.as_bytes());
+        if let Some(s) = s.as_mut() {
+            s.update(head.as_bytes());
+        }
+        let mut r = archive.open_entry(p)?;
+        loop {
+            let n = fill(&mut r, &mut buf).map_err(|e| Error::io(path.join(p), e))?;
+            if n == 0 {
+                break;
+            }
+            b.update(&buf[..n]);
+            if let Some(s) = s.as_mut() {
+                s.update(&buf[..n]);
+            }
+            progress.advance(n as u64);
+        }
+    }
+    Ok(Fingerprint {
+        blake3: b.finalize().to_hex().to_string(),
+        sha256: s.map(|s| hex(&s.finalize())),
+        size,
+    })
+}
+
+/// A reference of this archive, resolved to a media file or missing.
+struct RefTodo {
+    message: String,
+    url: String,
+    ordinal: u32,
+    kind: MediaKind,
+    file: Option<usize>,
+}
+
+/// What processing one media file gave.
+enum FileOutcome {
+    /// Hashed and stored (or found stored).
+    Stored {
+        digests: Digests,
+        stored: u64,
+        new: bool,
+    },
+    /// Already stored from this archive by an earlier run.
+    Skipped,
+    /// Could not be read.
+    Failed(String),
+}
+
+fn import_one(
+    vault: &mut Vault,
+    archive: &mut Archive,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<ArchiveSummary> {
+    let mut sum = ArchiveSummary {
+        archive: path.display().to_string(),
+        ..Default::default()
+    };
+    let media: Vec<MediaFile> = archive.media_files().to_vec();
+    sum.media_seen = media.len() as u64;
+
+    // 1. Fingerprint: an archive imported completely before is done.
+    let fp = fingerprint(archive, false, progress)?;
+    let known = vault.catalog.archive_by_blake3(&fp.blake3).cloned();
+    if let Some((rec, true)) = &known {
+        if objects_intact(vault, rec.n)? {
+            sum.already_imported = true;
+            sum.media_known = sum.media_seen;
+            let n = rec.n;
+            sum.messages_seen = vault
+                .catalog
+                .messages
+                .values()
+                .filter(|m| m.archives.contains(&n))
+                .count() as u64;
+            sum.media_missing = vault
+                .catalog
+                .media
+                .values()
+                .filter(|m| m.archives.contains(&n) && !m.file_archives.contains(&n))
+                .count() as u64;
+            sum.media_orphans = vault
+                .catalog
+                .orphans
+                .values()
+                .filter(|o| o.archives.contains(&n))
+                .count() as u64;
+            return Ok(sum);
+        }
+    }
+    let mut pending: Vec<Record> = Vec::new();
+    let n = match &known {
+        Some((rec, _)) => rec.n,
+        None => {
+            let n = vault.catalog.archives.len() as u32 + 1;
+            let sha256 = match fp.sha256 {
+                Some(s) => s,
+                None => fingerprint(archive, true, progress)?
+                    .sha256
+                    .unwrap_or_default(),
+            };
+            let info = archive.info();
+            pending.push(Record::Archive(ArchiveRecord {
+                n,
+                name: path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |s| s.to_string_lossy().into_owned(),
+                ),
+                size: fp.size,
+                sha256,
+                blake3: fp.blake3.clone(),
+                generation: info.generation.as_str().to_owned(),
+                generation_date: info.generation_date.clone(),
+                account_id: info.account_id.clone(),
+                username: info.username.clone(),
+                imported_at: now(),
+            }));
+            n
+        }
+    };
+
+    // 2. Messages.
+    let mut index = MediaIndex::new(
+        media
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.clone(), m.group, i)),
+    );
+    let mut refs: Vec<RefTodo> = Vec::new();
+    let mut seen_refs: HashSet<(String, String)> = HashSet::new();
+    let mut seen_ids: HashSet<String> = HashSet::new();
+    let mut convs: HashMap<String, ConversationRecord> = HashMap::new();
+    progress.phase("2/4 Reading messages", Some(archive.dm_bytes()));
+    let report = archive.read_conversations(progress, |chunk| {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        let group = chunk.kind == ConversationKind::Group;
+        let conv = convs
+            .entry(chunk.conversation_id.clone())
+            .or_insert_with(|| ConversationRecord {
+                id: chunk.conversation_id.clone(),
+                kind: chunk.kind,
+                archive: n,
+                participants: Vec::new(),
+                names: Vec::new(),
+            });
+        for event in &chunk.events {
+            for p in event.participant_ids() {
+                if !conv.participants.iter().any(|x| x == p) {
+                    conv.participants.push(p.to_owned());
+                }
+            }
+            if let Event::ConversationNameUpdate(g) = event {
+                if let Some(name) = &g.name {
+                    conv.names.push(NameChange {
+                        at: g.created_at,
+                        name: name.clone(),
+                        by: g.initiating_user_id.clone(),
+                    });
+                }
+            }
+            let Event::Message(m) = event else { continue };
+            if !group {
+                for p in m.recipient_id.iter().filter(|r| r.as_str() != "0") {
+                    if !conv.participants.iter().any(|x| x == p) {
+                        conv.participants.push(p.clone());
+                    }
+                }
+            }
+            if !seen_ids.insert(m.id.clone()) {
+                continue;
+            }
+            sum.messages_seen += 1;
+            match vault.catalog.messages.get(&m.id) {
+                None => {
+                    sum.messages_new += 1;
+                    pending.push(Record::Message(MessageRecord {
+                        id: m.id.clone(),
+                        conversation: chunk.conversation_id.clone(),
+                        sender: m.sender_id.clone(),
+                        recipient: m.recipient_id.clone(),
+                        created_at: m.created_at,
+                        text: m.text.clone(),
+                        welcome: m.welcome,
+                        reactions: m.reactions.clone(),
+                        edits: m.edit_history.clone(),
+                        urls: m.urls.clone(),
+                        archive: n,
+                    }))
+                }
+                Some(s) if !s.archives.contains(&n) => pending.push(Record::Seen {
+                    message: m.id.clone(),
+                    archive: n,
+                }),
+                Some(_) => {}
+            }
+            for (ordinal, url) in m.media_urls.iter().enumerate() {
+                if !seen_refs.insert((m.id.clone(), url.clone())) {
+                    continue;
+                }
+                refs.push(RefTodo {
+                    message: m.id.clone(),
+                    url: url.clone(),
+                    ordinal: ordinal as u32,
+                    kind: MediaKind::from_url(url),
+                    file: index.resolve(&m.id, url, group).copied(),
+                });
+            }
+        }
+        if pending.len() >= MESSAGE_BATCH {
+            commit(vault, std::mem::take(&mut pending), opts.dry_run)?;
+        }
+        Ok(())
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            commit(vault, std::mem::take(&mut pending), opts.dry_run)?;
+            return Err(e);
+        }
+    };
+    sum.problems
+        .extend(report.problems.iter().map(|e| e.to_string()));
+    sum.problems.extend(
+        archive
+            .warnings()
+            .iter()
+            .filter(|w| w.contains("not read"))
+            .cloned(),
+    );
+    if archive.skipped_entries() > 0 && sum.problems.is_empty() {
+        sum.problems.push(format!(
+            "{} entries were skipped as unsafe",
+            archive.skipped_entries()
+        ));
+    }
+    for (_, c) in convs {
+        let known = vault.catalog.conversations.get(&c.id);
+        let adds = match known {
+            None => true,
+            Some(k) => {
+                !k.archives.contains(&n)
+                    || c.participants.iter().any(|p| !k.participants.contains(p))
+                    || c.names.iter().any(|x| !k.names.contains(x))
+            }
+        };
+        if adds {
+            pending.push(Record::Conversation(c));
+        }
+    }
+
+    // Missing references are recorded now; found ones once their file is stored.
+    let mut by_file: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, r) in refs.iter().enumerate() {
+        match r.file {
+            Some(f) => by_file.entry(f).or_default().push(i),
+            None => {
+                sum.media_missing += 1;
+                let known = vault.catalog.media.get(&(r.message.clone(), r.url.clone()));
+                if known.is_none_or(|k| !k.archives.contains(&n)) {
+                    pending.push(Record::Media(MediaRecord {
+                        message: r.message.clone(),
+                        url: r.url.clone(),
+                        ordinal: r.ordinal,
+                        kind: r.kind,
+                        original_name: None,
+                        file: None,
+                        archive: n,
+                    }));
+                }
+            }
+        }
+    }
+    let orphan_set: HashSet<usize> = (0..media.len())
+        .filter(|i| !by_file.contains_key(i))
+        .collect();
+    sum.media_orphans = orphan_set.len() as u64;
+    commit(vault, std::mem::take(&mut pending), opts.dry_run)?;
+
+    // 3. Media, in batches.
+    let done_orphans: HashSet<&str> = vault
+        .catalog
+        .orphans
+        .values()
+        .filter(|o| o.archives.contains(&n))
+        .map(|o| o.record.name.as_str())
+        .collect();
+    let skip: Vec<bool> = (0..media.len())
+        .map(|i| match by_file.get(&i) {
+            Some(rs) => rs.iter().all(|&r| {
+                let r = &refs[r];
+                vault
+                    .catalog
+                    .media
+                    .get(&(r.message.clone(), r.url.clone()))
+                    .is_some_and(|k| k.file_archives.contains(&n) && k.file.is_some())
+            }),
+            None => done_orphans.contains(media[i].name.as_str()),
+        })
+        .collect();
+    let total_bytes: u64 = media
+        .iter()
+        .zip(&skip)
+        .filter(|(_, s)| !**s)
+        .map(|(m, _)| m.size)
+        .sum();
+    progress.phase("3/4 Storing media", Some(total_bytes));
+    let mut failed = false;
+    let made_here: Mutex<HashSet<ObjectId>> = Mutex::new(HashSet::new());
+    let todo: Vec<usize> = (0..media.len()).collect();
+    let archive: &Archive = archive;
+    let mut start = 0;
+    while start < todo.len() {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        let mut end = start;
+        let mut bytes = 0;
+        while end < todo.len() && end - start < MEDIA_BATCH_FILES && bytes < MEDIA_BATCH_BYTES {
+            bytes += media[todo[end]].size;
+            end += 1;
+        }
+        let batch = &todo[start..end];
+        start = end;
+        let outcomes: Vec<(usize, FileOutcome)> = batch
+            .par_iter()
+            .map_init(
+                || archive.media_reader(),
+                |reader, &i| {
+                    if skip[i] {
+                        return (i, FileOutcome::Skipped);
+                    }
+                    if cancel.load(Ordering::Relaxed) {
+                        return (i, FileOutcome::Failed("interrupted".into()));
+                    }
+                    let out = match reader {
+                        Ok(r) => store_file(vault, r, &media[i], opts.dry_run, &made_here),
+                        Err(e) => FileOutcome::Failed(e.to_string()),
+                    };
+                    progress.advance(media[i].size);
+                    (i, out)
+                },
+            )
+            .collect();
+        let mut any_new = false;
+        for (i, out) in outcomes {
+            let file = &media[i];
+            match out {
+                FileOutcome::Skipped => sum.media_known += 1,
+                FileOutcome::Failed(why) => {
+                    if why != "interrupted" {
+                        sum.problems.push(format!("{}: {why}", file.location));
+                    }
+                    failed = true;
+                }
+                FileOutcome::Stored {
+                    digests,
+                    stored,
+                    new,
+                } => {
+                    let facts = FileFacts {
+                        size: digests.size,
+                        blake3: hex(&digests.blake3),
+                        sha256: hex(&digests.sha256),
+                        object: digests.object,
+                    };
+                    if new {
+                        any_new = true;
+                        sum.media_new += 1;
+                        sum.bytes_new += digests.size;
+                        pending.push(Record::Object(ObjectRecord {
+                            id: digests.object,
+                            size: digests.size,
+                            stored,
+                        }));
+                    } else {
+                        sum.media_known += 1;
+                        if !vault.catalog.objects.contains_key(&digests.object)
+                            && !pending
+                                .iter()
+                                .any(|r| matches!(r, Record::Object(o) if o.id == digests.object))
+                        {
+                            // adopted from an interrupted run
+                            pending.push(Record::Object(ObjectRecord {
+                                id: digests.object,
+                                size: digests.size,
+                                stored,
+                            }));
+                        }
+                    }
+                    match by_file.get(&i) {
+                        Some(rs) => {
+                            for &r in rs {
+                                let r = &refs[r];
+                                pending.push(Record::Media(MediaRecord {
+                                    message: r.message.clone(),
+                                    url: r.url.clone(),
+                                    ordinal: r.ordinal,
+                                    kind: r.kind,
+                                    original_name: Some(file.name.clone()),
+                                    file: Some(facts.clone()),
+                                    archive: n,
+                                }));
+                            }
+                        }
+                        None => pending.push(Record::Orphan(OrphanRecord {
+                            name: file.name.clone(),
+                            prefix: orphan_prefix(&file.name),
+                            group: file.group,
+                            file: facts,
+                            archive: n,
+                        })),
+                    }
+                }
+            }
+        }
+        if !pending.is_empty() {
+            if any_new && !opts.dry_run {
+                crate::fault::point("sync");
+                let objects = vault.path().join("objects");
+                crate::vault::fsutil::sync_filesystem(&objects)
+                    .map_err(|e| Error::io(&objects, e))?;
+            }
+            commit(vault, std::mem::take(&mut pending), opts.dry_run)?;
+        }
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+
+    // 4. Done.
+    progress.phase("4/4 Committing", None);
+    if !failed && report.problems.is_empty() {
+        let done = vault
+            .catalog
+            .archives
+            .get(n as usize - 1)
+            .is_some_and(|a| a.1);
+        if !done {
+            pending.push(Record::ArchiveDone { n, at: now() });
+        }
+    }
+    commit(vault, pending, opts.dry_run)?;
+    Ok(sum)
+}
+
+/// Commits records as a segment, or in a dry run folds them into the
+/// in-memory catalog only, so later archives of the same run see them.
+fn commit(vault: &mut Vault, records: Vec<Record>, dry_run: bool) -> Result<()> {
+    if dry_run {
+        vault.apply_in_memory(records);
+        Ok(())
+    } else {
+        vault.commit(records)
+    }
+}
+
+/// Hashes one media file and stores it unless its content is stored.
+fn store_file(
+    vault: &Vault,
+    reader: &mut MediaReader,
+    file: &MediaFile,
+    dry_run: bool,
+    made_here: &Mutex<HashSet<ObjectId>>,
+) -> FileOutcome {
+    let store = vault.store();
+    let id_key = vault.secret().id_key();
+    let mut r = match reader.open(file) {
+        Ok(r) => r,
+        Err(e) => return FileOutcome::Failed(e.to_string()),
+    };
+    let known = |id: &ObjectId| {
+        vault.catalog.objects.contains_key(id)
+            || made_here
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(id)
+    };
+    let read_err = |e: std::io::Error| FileOutcome::Failed(format!("cannot be read: {e}"));
+    if file.size <= SMALL_FILE || dry_run {
+        let mut h = Hashers::new(id_key);
+        let mut data = Vec::with_capacity(if dry_run { 0 } else { file.size as usize });
+        let mut buf = vec![0u8; (1 << 20).min(file.size as usize + 1)];
+        loop {
+            let n = match fill(&mut r, &mut buf) {
+                Ok(n) => n,
+                Err(e) => return read_err(e),
+            };
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            if !dry_run {
+                data.extend_from_slice(&buf[..n]);
+            }
+        }
+        let d = h.finish();
+        if known(&d.object) {
+            return FileOutcome::Stored {
+                digests: d,
+                stored: vault.catalog.objects.get(&d.object).map_or(0, |o| o.stored),
+                new: false,
+            };
+        }
+        if dry_run {
+            made_here
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(d.object);
+            return FileOutcome::Stored {
+                digests: d,
+                stored: 0,
+                new: true,
+            };
+        }
+        if let Some(out) = adopt(vault, &d, made_here) {
+            return out;
+        }
+        return match store.put_bytes(&d.object, &data) {
+            Ok((stored, new)) => {
+                made_here
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(d.object);
+                FileOutcome::Stored {
+                    digests: d,
+                    stored,
+                    new,
+                }
+            }
+            Err(e) => FileOutcome::Failed(format!("cannot be stored: {e}")),
+        };
+    }
+    let staged = match store.stage(id_key, &mut r) {
+        Ok(s) => s,
+        Err(e) => return read_err(e),
+    };
+    let d = staged.digests;
+    if known(&d.object) {
+        store.discard(staged);
+        return FileOutcome::Stored {
+            digests: d,
+            stored: vault.catalog.objects.get(&d.object).map_or(0, |o| o.stored),
+            new: false,
+        };
+    }
+    if let Some(out) = adopt(vault, &d, made_here) {
+        store.discard(staged);
+        return out;
+    }
+    match store.commit(staged) {
+        Ok((stored, new)) => {
+            made_here
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(d.object);
+            FileOutcome::Stored {
+                digests: d,
+                stored,
+                new,
+            }
+        }
+        Err(e) => FileOutcome::Failed(format!("cannot be stored: {e}")),
+    }
+}
+
+/// An object file that exists but that the catalog does not name was left
+/// by an interrupted run. It is adopted when it decrypts to exactly the
+/// expected content; otherwise it is removed so that it is written anew.
+fn adopt(vault: &Vault, d: &Digests, made_here: &Mutex<HashSet<ObjectId>>) -> Option<FileOutcome> {
+    let store = vault.store();
+    let stored = store.stored_size(&d.object).ok()??;
+    match store.rehash(
+        &d.object,
+        vault.secret().identity(),
+        vault.secret().id_key(),
+    ) {
+        Ok(got) if got == *d => {
+            made_here
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(d.object);
+            // `new: true` so that an Object record is written for it.
+            Some(FileOutcome::Stored {
+                digests: *d,
+                stored,
+                new: true,
+            })
+        }
+        _ => {
+            let _ = std::fs::remove_file(store.path(&d.object));
+            None
+        }
+    }
+}
+
+/// Every object the archive's references and orphans use still exists
+/// with its recorded size.
+fn objects_intact(vault: &Vault, n: u32) -> Result<bool> {
+    let store = vault.store();
+    let mut ids: BTreeSet<ObjectId> = BTreeSet::new();
+    for m in vault.catalog.media.values() {
+        if m.file_archives.contains(&n) {
+            if let Some(f) = &m.file {
+                ids.insert(f.object);
+            }
+        }
+    }
+    for o in vault.catalog.orphans.values() {
+        if o.archives.contains(&n) {
+            ids.insert(o.record.file.object);
+        }
+    }
+    for id in ids {
+        let want = vault.catalog.objects.get(&id).map(|o| o.stored);
+        let have = store
+            .stored_size(&id)
+            .map_err(|e| Error::io(store.path(&id), e))?;
+        if have.is_none() || want != have {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn now() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(d.as_millis() as i64)
+}

@@ -1,0 +1,407 @@
+//! The vault: init, import and merge, idempotence, ls, stats, export.
+//! Real age encryption and the committed fixture archives throughout.
+
+use std::collections::BTreeSet;
+use std::fs;
+
+use serde_json::{json, Value};
+
+use crate::util::*;
+
+const SERIES: [&str; 3] = ["series-2021.zip", "series-2022.zip", "series-2023.zip"];
+
+fn expected(name: &str) -> Value {
+    let p = repo().join("fixtures/archives").join(name);
+    serde_json::from_str(&fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[test]
+fn each_archive_alone_gives_the_figures_inspect_gives() {
+    for name in ["g1-2018", "g2-2019", "g3-2020", "g4-2024", "g5-2026"] {
+        let v = TestVault::new();
+        let e = expected(&format!("{name}.expected.json"));
+        let s = v.import(&[&format!("{name}.zip")]);
+        assert_eq!(s["archives"], 1, "{name}");
+        assert_eq!(s["messages_new"], e["messages"], "{name}");
+        assert_eq!(s["media_missing"], e["media_missing"], "{name}");
+        assert_eq!(s["media_orphans"], e["media_orphans"], "{name}");
+        let st = v.stats();
+        assert_eq!(st["archives"], 1, "{name}");
+        assert_eq!(st["messages"], e["messages"], "{name}");
+        assert_eq!(st["conversations"], e["conversations"], "{name}");
+        let refs = e["media_found"].as_u64().unwrap() + e["media_orphans"].as_u64().unwrap();
+        assert_eq!(st["references"], refs, "{name}");
+        assert_eq!(st["missing_references"], e["media_missing"], "{name}");
+        assert_eq!(v.ls(&[]).len() as u64, refs, "{name}");
+        assert_eq!(
+            v.ls(&["--missing"]).len() as u64,
+            e["media_missing"].as_u64().unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn yearly_series_merges_exactly() {
+    let v = TestVault::new();
+    let s = v.import(&SERIES);
+    let e = expected("series.expected.json");
+    assert_eq!(s["archives"], 3);
+    assert_eq!(s["messages_new"], e["messages"]);
+    assert_eq!(s["media_seen"], e["media_files"]);
+    assert_eq!(s["media_new"], e["distinct_media_contents"]);
+    assert_eq!(
+        s["media_known"].as_u64().unwrap(),
+        e["media_files"].as_u64().unwrap() - e["distinct_media_contents"].as_u64().unwrap()
+    );
+    let st = v.stats();
+    assert_eq!(st["archives"], 3);
+    assert_eq!(st["messages"], e["messages"]);
+    assert_eq!(st["conversations"], e["conversations"]);
+    // every reference found after the merge, plus the orphans nobody claims
+    let refs = e["media_found"].as_u64().unwrap() + e["media_orphans"].as_u64().unwrap();
+    assert_eq!(st["references"], refs);
+    assert_eq!(st["missing_references"], e["media_missing"]);
+    assert_eq!(st["objects"], e["distinct_media_contents"]);
+    assert!(st["bytes_stored"].as_u64().unwrap() > st["bytes_plain"].as_u64().unwrap());
+
+    // The 2022 orphan whose message only 2021 has is an ordinary reference now.
+    let linked = &e["orphans_linked"][0];
+    let rows = v.ls(&[]);
+    let row = rows
+        .iter()
+        .find(|r| r["message_id"] == linked["message_id"])
+        .expect("the linked orphan's message is listed");
+    assert_eq!(row["orphan"], false);
+    let archives: Vec<&str> = row["archives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        archives.contains(&"series-2021.zip") && archives.contains(&"series-2022.zip"),
+        "{archives:?}"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r["orphan"] == true).count() as u64,
+        e["media_orphans"].as_u64().unwrap()
+    );
+    // Ids are strings, times RFC 3339 UTC.
+    for r in &rows {
+        assert!(r["message_id"].is_string());
+        assert_eq!(r["integrity"], "unchecked");
+        if let Some(t) = r["created_at"].as_str() {
+            assert!(t.ends_with('Z') && t.len() == 24, "{t}");
+        }
+    }
+}
+
+fn normalised_rows(v: &TestVault) -> BTreeSet<String> {
+    v.ls(&[])
+        .into_iter()
+        .map(|mut r| {
+            let mut a: Vec<Value> = r["archives"].as_array().unwrap().clone();
+            a.sort_by_key(|x| x.to_string());
+            r["archives"] = Value::Array(a);
+            // Object names are keyed with each vault's own secret.
+            r.as_object_mut().unwrap().remove("object");
+            r.to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn any_order_gives_the_same_vault() {
+    let reference = TestVault::new();
+    reference.import(&SERIES);
+    let want_stats = reference.content_stats();
+    let want_rows = normalised_rows(&reference);
+    for order in [
+        vec![SERIES[2], SERIES[1], SERIES[0]],
+        vec![SERIES[1], SERIES[2], SERIES[0]],
+    ] {
+        let v = TestVault::new();
+        v.import(&order);
+        assert_eq!(v.content_stats(), want_stats, "{order:?}");
+        assert_eq!(normalised_rows(&v), want_rows, "{order:?}");
+    }
+    // One invocation per archive, newest first.
+    let v = TestVault::new();
+    for a in [SERIES[2], SERIES[0], SERIES[1]] {
+        v.import(&[a]);
+    }
+    assert_eq!(v.content_stats(), want_stats);
+    assert_eq!(normalised_rows(&v), want_rows);
+}
+
+#[test]
+fn importing_again_adds_nothing_and_says_so() {
+    let v = TestVault::new();
+    v.import(&SERIES);
+    let before = files_under(&v.vault());
+    let stats = v.stats();
+    let o = v.run([
+        "import".as_ref(),
+        fixture(SERIES[0]).as_os_str(),
+        fixture(SERIES[1]).as_os_str(),
+    ]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("nothing new"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("already imported"), "{}", stdout(&o));
+    let s = v.import(&SERIES);
+    assert_eq!(s["messages_new"], 0);
+    assert_eq!(s["media_new"], 0);
+    assert_eq!(s["bytes_new"], 0);
+    assert_eq!(s["media_known"], s["media_seen"]);
+    assert_eq!(v.stats(), stats);
+    assert_eq!(files_under(&v.vault()), before, "no file was added");
+
+    // The same archive as a folder: different container, same content.
+    let tmp = tempfile::tempdir().unwrap();
+    unzip(&fixture(SERIES[1]), tmp.path());
+    let o = v.run(["import".as_ref(), "--json".as_ref(), tmp.path().as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let last = json_lines(&o).pop().unwrap();
+    assert_eq!(last["messages_new"], 0);
+    assert_eq!(last["media_new"], 0);
+    assert_eq!(v.stats()["messages"], stats["messages"]);
+}
+
+#[test]
+fn dry_run_says_what_would_be_added_and_writes_nothing() {
+    let v = TestVault::new();
+    v.import(&[SERIES[0]]);
+    let before: Vec<(std::path::PathBuf, u64)> = files_under(&v.vault())
+        .into_iter()
+        .map(|p| {
+            let n = fs::metadata(&p).unwrap().len();
+            (p, n)
+        })
+        .collect();
+    let o = v.run([
+        "import".as_ref(),
+        "--dry-run".as_ref(),
+        "--json".as_ref(),
+        fixture(SERIES[1]).as_os_str(),
+        fixture(SERIES[2]).as_os_str(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let dry = json_lines(&o).pop().unwrap();
+    assert_eq!(dry["dry_run"], true);
+    let after: Vec<(std::path::PathBuf, u64)> = files_under(&v.vault())
+        .into_iter()
+        .map(|p| {
+            let n = fs::metadata(&p).unwrap().len();
+            (p, n)
+        })
+        .collect();
+    assert_eq!(before, after, "a dry run wrote to the vault");
+    // What it announced is what the real import does.
+    let real = v.import(&[SERIES[1], SERIES[2]]);
+    for k in [
+        "messages_new",
+        "media_new",
+        "media_known",
+        "media_missing",
+        "media_orphans",
+        "bytes_new",
+        "media_seen",
+    ] {
+        assert_eq!(dry[k], real[k], "{k}");
+    }
+    assert_eq!(real["dry_run"], false);
+}
+
+#[test]
+fn summary_line_has_every_field() {
+    let v = TestVault::new();
+    let s = v.import(&["g4-2024.zip"]);
+    for k in [
+        "archives",
+        "messages_new",
+        "media_seen",
+        "media_new",
+        "media_known",
+        "media_missing",
+        "media_orphans",
+        "bytes_new",
+        "dry_run",
+    ] {
+        assert!(s.get(k).is_some(), "summary lacks {k}: {s}");
+    }
+    // g4 holds the same JPEG bytes under two names: one object, one dedup hit.
+    assert_eq!(
+        s["media_new"].as_u64().unwrap() + s["media_known"].as_u64().unwrap(),
+        s["media_seen"].as_u64().unwrap()
+    );
+    assert!(s["media_known"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn ls_filters() {
+    let v = TestVault::new();
+    v.import(&["g4-2024.zip", "g3-2020.zip"]);
+    let all = v.ls(&[]);
+    let e4 = expected("g4-2024.expected.json");
+    let e3 = expected("g3-2020.expected.json");
+    for (kind, key) in [("image", "image"), ("gif", "gif"), ("video", "video")] {
+        let rows = v.ls(&["--kind", kind]);
+        assert!(rows.iter().all(|r| r["kind"] == kind));
+        let refs_of_kind = all.iter().filter(|r| r["kind"] == kind).count();
+        assert_eq!(rows.len(), refs_of_kind);
+        let _ = key;
+    }
+    assert_eq!(
+        v.ls(&["--kind", "video"])
+            .iter()
+            .filter(|r| r["orphan"] == false)
+            .count() as u64,
+        e4["media_by_kind"]["video"].as_u64().unwrap()
+            + e3["media_by_kind"]["video"].as_u64().unwrap()
+            - v.ls(&["--missing", "--kind", "video"]).len() as u64
+    );
+    // --archive by file name
+    let g3 = v.ls(&["--archive", "g3-2020.zip"]);
+    assert_eq!(
+        g3.len() as u64,
+        e3["media_found"].as_u64().unwrap() + e3["media_orphans"].as_u64().unwrap()
+    );
+    // --conversation and --sender select exactly the rows with that value
+    let some = all
+        .iter()
+        .find(|r| r["conversation_id"].is_string())
+        .unwrap();
+    let conv = some["conversation_id"].as_str().unwrap();
+    let rows = v.ls(&["--conversation", conv]);
+    assert_eq!(
+        rows.len(),
+        all.iter().filter(|r| r["conversation_id"] == conv).count()
+    );
+    let sender = some["sender_id"].as_str().unwrap();
+    let rows = v.ls(&["--sender", sender]);
+    assert!(!rows.is_empty() && rows.iter().all(|r| r["sender_id"] == sender));
+    // --since/--until split the dated rows exactly
+    let mut dates: Vec<&str> = all
+        .iter()
+        .filter_map(|r| r["created_at"].as_str())
+        .collect();
+    dates.sort();
+    let mid = &dates[dates.len() / 2][..10];
+    let since = v.ls(&["--since", mid]);
+    let until = v.ls(&["--until", mid]);
+    let on_mid = dates.iter().filter(|d| d.starts_with(mid)).count();
+    assert_eq!(since.len() + until.len(), dates.len() + on_mid);
+    assert!(since
+        .iter()
+        .all(|r| r["created_at"].as_str().unwrap()[..10] >= *mid));
+    // --missing lists references without a file
+    let missing = v.ls(&["--missing"]);
+    assert_eq!(
+        missing.len() as u64,
+        e4["media_missing"].as_u64().unwrap() + e3["media_missing"].as_u64().unwrap()
+    );
+    assert!(missing
+        .iter()
+        .all(|r| r["object"].is_null() && r["size"].is_null()));
+    // bad filter values are usage errors, named
+    let o = v.run(["ls", "--since", "last tuesday"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("last tuesday"), "{}", stderr(&o));
+    let o = v.run(["ls", "--kind", "sticker"]);
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn export_restores_files_with_names_times_and_index() {
+    let v = TestVault::new();
+    v.import(&SERIES);
+    let out = v.dir.path().join("export");
+    let o = v.run(["export".as_ref(), "--json".as_ref(), out.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = v.ls(&[]);
+    let index: Vec<Value> =
+        serde_json::from_str(&fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index.len(), rows.len());
+    for e in &index {
+        let p = out.join(e["path"].as_str().unwrap());
+        let bytes = fs::read(&p).unwrap();
+        assert_eq!(bytes.len() as u64, e["size"].as_u64().unwrap());
+        use sha2::Digest;
+        assert_eq!(
+            crate::util::hex(&sha2::Sha256::digest(&bytes)),
+            e["sha256"].as_str().unwrap()
+        );
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.contains(':'), "{name}");
+        if e["orphan"] == false {
+            // <conversation>/<YYYY-MM-DD_HHMMSS> <sender> <message id>[-n].<ext>
+            let conv = p
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert_eq!(conv, e["conversation_id"].as_str().unwrap());
+            let t = e["created_at"].as_str().unwrap();
+            let want = format!(
+                "{}_{}{}{} {} {}",
+                &t[..10],
+                &t[11..13],
+                &t[14..16],
+                &t[17..19],
+                e["sender_id"].as_str().unwrap(),
+                e["message_id"].as_str().unwrap()
+            );
+            assert!(name.starts_with(&want), "{name} vs {want}");
+            let mtime = fs::metadata(&p).unwrap().modified().unwrap();
+            let secs = mtime
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let want_secs = rows
+                .iter()
+                .find(|r| r["message_id"] == e["message_id"])
+                .map(|r| r["created_at"].as_str().unwrap().to_owned())
+                .unwrap();
+            assert_eq!(
+                &crate::util::rfc3339_secs(secs)[..19],
+                &want_secs[..19],
+                "{name}"
+            );
+        } else {
+            assert!(e["path"].as_str().unwrap().starts_with("orphans/"));
+        }
+    }
+    // Again: nothing written, nothing changed.
+    let o = v.run(["export".as_ref(), "--json".as_ref(), out.as_os_str()]);
+    assert_eq!(code(&o), 0);
+    let s = json_lines(&o).pop().unwrap();
+    assert_eq!(s["written"], 0);
+    assert_eq!(s["unchanged"].as_u64().unwrap() as usize, rows.len());
+    // A different file in the way is never overwritten.
+    let victim = out.join(index[0]["path"].as_str().unwrap());
+    fs::write(&victim, b"my own file").unwrap();
+    let o = v.run(["export".as_ref(), out.as_os_str()]);
+    assert_eq!(code(&o), 3);
+    assert!(stdout(&o).contains("different file"), "{}", stdout(&o));
+    assert_eq!(fs::read(&victim).unwrap(), b"my own file");
+    // Filters apply: only videos.
+    let vids = v.dir.path().join("videos");
+    let o = v.run([
+        "export".as_ref(),
+        "--kind".as_ref(),
+        "video".as_ref(),
+        vids.as_os_str(),
+    ]);
+    assert_eq!(code(&o), 0);
+    let index: Vec<Value> =
+        serde_json::from_str(&fs::read_to_string(vids.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index.len(),
+        rows.iter().filter(|r| r["kind"] == "video").count()
+    );
+    assert!(index.iter().all(|e| e["kind"] == "video"));
+    let _ = json!(null);
+}
