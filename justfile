@@ -31,8 +31,21 @@ check:
 fmt:
     cargo fmt --all
 
-# benchmarks (release build; writes large files under tests/bench/work)
+# benchmarks against restic and borg, installed first if missing (release build; large files in tests/bench/work)
 bench:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    missing=()
+    for p in restic borgbackup; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+      sudo=""
+      [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      echo "bench: installing ${missing[*]}" >&2
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
     cargo bench --bench bench
 
 # regenerate the synthetic fixture archives (needs python3 and ffmpeg)

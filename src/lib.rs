@@ -22,7 +22,7 @@
 //! # Ok::<(), dmvault::Error>(())
 //! ```
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod archive;
@@ -34,6 +34,8 @@ pub mod fault;
 pub mod import;
 pub mod inspect;
 pub mod media;
+#[cfg(feature = "ffmpeg")]
+pub mod probe;
 pub mod progress;
 pub mod query;
 pub mod time;

@@ -142,6 +142,17 @@ impl<W: Write> Write for CountingWriter<W> {
     }
 }
 
+/// `data/manifest.js` of the bench archives: DM files and media folders as
+/// X lists them.
+const MANIFEST: &str = r#"window.__THAR_CONFIG = {
+  "userInfo" : { "accountId" : "1062514387293179904", "userName" : "bench", "displayName" : "Bench" },
+  "archiveInfo" : { "sizeBytes" : "0", "generationDate" : "2026-11-01T00:00:00.000Z", "isPartialArchive" : false, "maxPartSizeBytes" : "53687091200" },
+  "dataTypes" : {
+    "directMessages" : { "mediaDirectory" : "data/direct_messages_media", "files" : [ { "fileName" : "data/direct-messages.js", "globalName" : "YTD.direct_messages.part0", "count" : "0" } ] },
+    "directMessagesGroup" : { "mediaDirectory" : "data/direct_messages_group_media", "files" : [ ] }
+  }
+}"#;
+
 /// Builds `<name>.zip` holding `twitter-bench/data/direct-messages.js`
 /// (deflated), a manifest and an account file.
 fn write_zip(js: &Path, zip_path: &Path) -> io::Result<()> {
@@ -151,16 +162,7 @@ fn write_zip(js: &Path, zip_path: &Path) -> io::Result<()> {
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(true);
     w.start_file("twitter-bench/data/manifest.js", deflated)?;
-    w.write_all(
-        br#"window.__THAR_CONFIG = {
-  "userInfo" : { "accountId" : "1062514387293179904", "userName" : "bench", "displayName" : "Bench" },
-  "archiveInfo" : { "sizeBytes" : "0", "generationDate" : "2026-11-01T00:00:00.000Z", "isPartialArchive" : false, "maxPartSizeBytes" : "53687091200" },
-  "dataTypes" : {
-    "directMessages" : { "mediaDirectory" : "data/direct_messages_media", "files" : [ { "fileName" : "data/direct-messages.js", "globalName" : "YTD.direct_messages.part0", "count" : "0" } ] },
-    "directMessagesGroup" : { "mediaDirectory" : "data/direct_messages_group_media", "files" : [ ] }
-  }
-}"#,
-    )?;
+    w.write_all(MANIFEST.as_bytes())?;
     w.start_file("twitter-bench/data/direct-messages.js", deflated)?;
     io::copy(&mut File::open(js)?, &mut w)?;
     w.finish()?.flush()?;
@@ -170,6 +172,11 @@ fn write_zip(js: &Path, zip_path: &Path) -> io::Result<()> {
 /// Wall seconds and peak RSS (MiB) of a command, measured by Python's
 /// `resource.getrusage(RUSAGE_CHILDREN)` around it.
 fn measure(cmd: &[&str]) -> (f64, f64, String) {
+    measure_env(cmd, &[])
+}
+
+/// [`measure`] with extra environment variables for the command.
+fn measure_env(cmd: &[&str], env: &[(&str, &str)]) -> (f64, f64, String) {
     let harness = "import resource,subprocess,sys,time\n\
 t=time.perf_counter()\n\
 p=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE)\n\
@@ -181,6 +188,7 @@ sys.stdout.write(p.stdout.decode()[:4000])";
         .arg("-c")
         .arg(harness)
         .args(cmd)
+        .envs(env.iter().copied())
         .output()
         .expect("python3 runs");
     assert!(
@@ -262,6 +270,646 @@ fn inspect_bench(work: &Path, size: u64, label: &str, verdict: bool) {
     println!();
 }
 
+// ---------------------------------------------------------------------------
+// Import benchmark (issue 3)
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Image,
+    Gif,
+    Video,
+}
+
+/// One distinct content of the media corpus: regenerated from its seed.
+struct Content {
+    seed: u64,
+    size: u64,
+    kind: Kind,
+}
+
+/// What the generated media corpus holds (cached next to it).
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Corpus {
+    /// Media files (each referenced by one message).
+    files: u64,
+    /// Distinct contents among them.
+    distinct: u64,
+    /// Bytes of all media files.
+    bytes: u64,
+    /// Bytes of the distinct contents.
+    distinct_bytes: u64,
+    /// Messages in `direct-messages.js` (with and without media).
+    messages: u64,
+    images: u64,
+    gifs: u64,
+    videos: u64,
+}
+
+impl Corpus {
+    fn to_line(&self) -> String {
+        format!(
+            "{} {} {} {} {} {} {} {}",
+            self.files,
+            self.distinct,
+            self.bytes,
+            self.distinct_bytes,
+            self.messages,
+            self.images,
+            self.gifs,
+            self.videos
+        )
+    }
+    fn parse(s: &str) -> Option<Corpus> {
+        let v: Vec<u64> = s
+            .split_whitespace()
+            .map(|x| x.parse().ok())
+            .collect::<Option<_>>()?;
+        let [files, distinct, bytes, distinct_bytes, messages, images, gifs, videos] = v[..] else {
+            return None;
+        };
+        Some(Corpus {
+            files,
+            distinct,
+            bytes,
+            distinct_bytes,
+            messages,
+            images,
+            gifs,
+            videos,
+        })
+    }
+    fn dup_bytes(&self) -> u64 {
+        self.bytes - self.distinct_bytes
+    }
+}
+
+/// A size in `lo..hi`, skewed toward `lo` (the product of two uniform
+/// draws, so the mean is a quarter of the way up); integers only, so the
+/// corpus is the same everywhere.
+fn skewed(rng: &mut Rng, lo: u64, hi: u64) -> u64 {
+    let p = (hi - lo) as u128 * rng.below(1 << 16) as u128 * rng.below(1 << 16) as u128;
+    lo + (p >> 32) as u64
+}
+
+fn token(rng: &mut Rng, len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    (0..len)
+        .map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize] as char)
+        .collect()
+}
+
+/// One `messageCreate` in the 2021+ layout, with at most one media URL.
+fn message_json(id: u64, from: u64, to: u64, text: &str, media: Option<(&str, &str)>) -> String {
+    let (media_urls, urls) = match media {
+        Some((url, tco)) => (
+            format!("\"{url}\""),
+            format!(
+                "\n            {{\n              \"url\" : \"https://t.co/{tco}\",\n              \"expanded\" : \"https://twitter.com/messages/media/{id}\",\n              \"display\" : \"pic.twitter.com/{tco}\"\n            }}\n          "
+            ),
+        ),
+        None => (" ".to_owned(), " ".to_owned()),
+    };
+    let secs = 1_400_000_000 + (id >> 22) / 1000 % 300_000_000;
+    format!(
+        "\n        {{\n          \"messageCreate\" : {{\n            \"recipientId\" : \"{to}\",\n            \"reactions\" : [ ],\n            \"urls\" : [{urls}],\n            \"text\" : \"{text}\",\n            \"mediaUrls\" : [{media_urls}],\n            \"senderId\" : \"{from}\",\n            \"id\" : \"{id}\",\n            \"createdAt\" : \"{}\",\n            \"editHistory\" : [ ]\n          }}\n        }}",
+        iso(secs, id % 1000),
+    )
+}
+
+/// Writes `size` pseudo-random (incompressible) bytes from `seed` to `out`.
+fn write_content(
+    seed: u64,
+    size: u64,
+    buf: &mut [u8],
+    out: &mut [&mut dyn Write],
+) -> io::Result<()> {
+    let mut rng = Rng(seed);
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        for c in buf[..n.div_ceil(8) * 8].chunks_exact_mut(8) {
+            c.copy_from_slice(&rng.next().to_le_bytes());
+        }
+        for w in out.iter_mut() {
+            w.write_all(&buf[..n])?;
+        }
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// Generates the import corpus: an X archive ZIP (nested one folder deep,
+/// manifest, `direct-messages.js` with one message per media file and some
+/// text-only messages, media entries Deflated as X stores them) holding at
+/// least `target` bytes of incompressible media of which at least 20 % are
+/// duplicates (the same bytes under another name, for another message),
+/// and the same media files unpacked in the folder `dir`. Sizes are divided
+/// by `scale` (1 for the real bench).
+fn write_media_corpus(zip_path: &Path, dir: &Path, target: u64, scale: u64) -> io::Result<Corpus> {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    // 1. What to write: contents, and the file (content) of each media message.
+    let mut contents: Vec<Content> = Vec::new();
+    let mut files: Vec<usize> = Vec::new();
+    let (mut total, mut distinct) = (0u64, 0u64);
+    while total < target || (total - distinct) * 5 < total {
+        let short_of_dups = (total - distinct) * 4 < total;
+        let c = if !contents.is_empty() && short_of_dups && rng.below(2) == 0 {
+            rng.below(contents.len() as u64) as usize
+        } else {
+            let kind = match rng.below(100) {
+                0..70 => Kind::Image,
+                70..85 => Kind::Gif,
+                _ => Kind::Video,
+            };
+            let (lo, hi) = match kind {
+                Kind::Image => (50_000, 1_000_000),
+                Kind::Gif => (200_000, 3_000_000),
+                Kind::Video => (2_000_000, 60_000_000),
+            };
+            let size = skewed(&mut rng, lo / scale, hi / scale);
+            contents.push(Content {
+                seed: rng.next() | 1,
+                size,
+                kind,
+            });
+            distinct += size;
+            contents.len() - 1
+        };
+        total += contents[c].size;
+        files.push(c);
+    }
+    let mut corpus = Corpus {
+        files: files.len() as u64,
+        distinct: contents.len() as u64,
+        bytes: total,
+        distinct_bytes: distinct,
+        ..Default::default()
+    };
+
+    // 2. direct-messages.js: conversations of 1-20 media messages, with
+    // 0-4 text messages before each; media file names follow X's rule.
+    let owner: u64 = 1_062_514_387_293_179_904;
+    let mut js = String::from("window.YTD.direct_messages.part0 = [");
+    let mut names: Vec<String> = Vec::new();
+    let mut id: u64 = 1_500_000_000_000_000_000;
+    let mut next_file = 0;
+    while next_file < files.len() {
+        let other = 100_000_000 + rng.below(1_000_000_000_000);
+        let (a, b) = if other < owner {
+            (other, owner)
+        } else {
+            (owner, other)
+        };
+        if next_file > 0 {
+            js.push(',');
+        }
+        js.push_str(&format!(
+            "\n  {{\n    \"dmConversation\" : {{\n      \"conversationId\" : \"{a}-{b}\",\n      \"messages\" : ["
+        ));
+        let media_here = (1 + rng.below(20) as usize).min(files.len() - next_file);
+        let mut first = true;
+        for _ in 0..media_here {
+            for k in 0..=rng.below(5) {
+                id += 1 + rng.below(1 << 40);
+                let (from, to) = if rng.below(2) == 0 {
+                    (owner, other)
+                } else {
+                    (other, owner)
+                };
+                let nwords = 1 + rng.below(25);
+                let text: Vec<&str> = (0..nwords)
+                    .map(|_| WORDS[rng.below(WORDS.len() as u64) as usize])
+                    .collect();
+                let media = if k == 0 {
+                    let kind = contents[files[next_file]].kind;
+                    let t = token(&mut rng, if kind == Kind::Image { 8 } else { 40 });
+                    let mid = id - 7;
+                    let url = match kind {
+                        Kind::Image => {
+                            corpus.images += 1;
+                            format!("https://ton.twitter.com/dm/{id}/{mid}/{t}.jpg")
+                        }
+                        Kind::Gif => {
+                            corpus.gifs += 1;
+                            format!("https://video.twimg.com/dm_gif/{mid}/{t}.mp4")
+                        }
+                        Kind::Video => {
+                            corpus.videos += 1;
+                            format!(
+                                "https://video.twimg.com/dm_video/{mid}/vid/1280x720/{t}.mp4?tag=1"
+                            )
+                        }
+                    };
+                    let ext = if kind == Kind::Image { "jpg" } else { "mp4" };
+                    names.push(format!("{id}-{t}.{ext}"));
+                    next_file += 1;
+                    Some((url, token(&mut rng, 10)))
+                } else {
+                    None
+                };
+                if !first {
+                    js.push(',');
+                }
+                first = false;
+                js.push_str(&message_json(
+                    id,
+                    from,
+                    to,
+                    &text.join(" "),
+                    media.as_ref().map(|(u, t)| (u.as_str(), t.as_str())),
+                ));
+                corpus.messages += 1;
+            }
+        }
+        js.push_str("\n      ]\n    }\n  }");
+    }
+    js.push_str("\n]");
+
+    // 3. The ZIP and the unpacked folder, written together.
+    if dir.exists() {
+        fs::remove_dir_all(dir)?;
+    }
+    fs::create_dir_all(dir)?;
+    let tmp = zip_path.with_extension("zip.tmp");
+    let mut w = zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, File::create(&tmp)?));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("twitter-bench/data/manifest.js", deflated)?;
+    w.write_all(MANIFEST.as_bytes())?;
+    w.start_file("twitter-bench/data/direct-messages.js", deflated)?;
+    w.write_all(js.as_bytes())?;
+    let mut buf = vec![0u8; 1 << 20];
+    for (name, &c) in names.iter().zip(&files) {
+        w.start_file(
+            format!("twitter-bench/data/direct_messages_media/{name}"),
+            deflated,
+        )?;
+        let mut f = BufWriter::with_capacity(1 << 20, File::create(dir.join(name))?);
+        write_content(
+            contents[c].seed,
+            contents[c].size,
+            &mut buf,
+            &mut [&mut w, &mut f],
+        )?;
+        f.flush()?;
+    }
+    w.finish()?.flush()?;
+    fs::rename(tmp, zip_path)?;
+    Ok(corpus)
+}
+
+/// Reads files (recursively) to the end, so they sit in the page cache.
+fn warm(path: &Path) {
+    if path.is_dir() {
+        for e in fs::read_dir(path).unwrap() {
+            warm(&e.unwrap().path());
+        }
+    } else {
+        io::copy(&mut File::open(path).unwrap(), &mut io::sink()).unwrap();
+    }
+}
+
+/// Bytes of the files under `path`.
+fn du(path: &Path) -> u64 {
+    if path.is_dir() {
+        fs::read_dir(path)
+            .unwrap()
+            .map(|e| du(&e.unwrap().path()))
+            .sum()
+    } else {
+        fs::symlink_metadata(path).map_or(0, |m| m.len())
+    }
+}
+
+/// Runs a command (not timed) and returns its stdout; panics on failure.
+fn run(cmd: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The version line of a peer program, or `None` when it is not installed.
+fn peer_version(program: &str, arg: &str) -> Option<String> {
+    let out = Command::new(program).arg(arg).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// One measured run: (tool, first/second, wall s, peak RSS MiB, repo bytes after).
+struct Run {
+    tool: &'static str,
+    run: &'static str,
+    wall: f64,
+    rss: f64,
+    stored: u64,
+}
+
+/// The `--json` lines of an import: (archive line, summary line).
+fn import_lines(out: &str) -> (serde_json::Value, serde_json::Value) {
+    let mut archive = serde_json::Value::Null;
+    let mut summary = serde_json::Value::Null;
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("import --json line");
+        match v["message_type"].as_str() {
+            Some("archive") => archive = v,
+            Some("summary") => summary = v,
+            _ => {}
+        }
+    }
+    assert!(!summary.is_null(), "no summary in {out}");
+    (archive, summary)
+}
+
+/// Import benchmark: dmvault's first and second import of a media-heavy
+/// archive, next to `restic backup` and `borg create` of the same media
+/// unpacked (with `peers`; the smoke run has none and prints no verdict).
+fn import_bench(work: &Path, target: u64, scale: u64, label: &str, peers: bool) {
+    fs::create_dir_all(work).unwrap();
+    let zip = work.join(format!("media-{label}.zip"));
+    let dir = work.join(format!("media-{label}"));
+    let meta = work.join(format!("media-{label}.counts"));
+    let cached = fs::read_to_string(&meta)
+        .ok()
+        .and_then(|s| Corpus::parse(&s))
+        .filter(|_| zip.exists() && dir.is_dir());
+    let corpus = match cached {
+        Some(c) => c,
+        None => {
+            eprintln!(
+                "bench: generating a {label} media archive and its unpacked media in {}",
+                work.display()
+            );
+            let c = write_media_corpus(&zip, &dir, target, scale).unwrap();
+            fs::write(&meta, c.to_line()).unwrap();
+            c
+        }
+    };
+    assert!(corpus.bytes >= target);
+    assert!(
+        corpus.dup_bytes() * 5 >= corpus.bytes,
+        "at least 20 % duplicate bytes"
+    );
+
+    // From scratch: every repository, vault and tool home of a previous run goes.
+    let runs = work.join(format!("import-{label}-runs"));
+    if runs.exists() {
+        fs::remove_dir_all(&runs).unwrap();
+    }
+    let home = runs.join("home");
+    fs::create_dir_all(&home).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let (home_s, config_s, cache_s) = (s(&home), s(&home.join(".config")), s(&home.join(".cache")));
+    let base_env = [
+        ("HOME", home_s.as_str()),
+        ("XDG_CONFIG_HOME", config_s.as_str()),
+        ("XDG_CACHE_HOME", cache_s.as_str()),
+    ];
+    let (zip_s, dir_s) = (s(&zip), s(&dir));
+    // Before each timed run: inputs in the page cache, earlier writes on disk.
+    let settle = || {
+        if peers {
+            warm(&zip);
+            warm(&dir);
+            let _ = Command::new("sync").status();
+        }
+    };
+    let mut results: Vec<Run> = Vec::new();
+
+    // dmvault
+    let bin = env!("CARGO_BIN_EXE_dmvault");
+    let vault = runs.join("vault");
+    let (vault_s, id_s) = (s(&vault), s(&runs.join("identity.txt")));
+    run(
+        &[bin, "init", "--vault", &vault_s, "-i", &id_s, "--json"],
+        &base_env,
+    );
+    let import = [
+        bin,
+        "import",
+        "--vault",
+        &vault_s,
+        "-i",
+        &id_s,
+        "--json",
+        "--no-progress",
+        &zip_s,
+    ];
+    settle();
+    let (wall, rss, out) = measure_env(&import, &base_env);
+    let (archive, sum) = import_lines(&out);
+    assert_eq!(sum["media_seen"].as_u64(), Some(corpus.files), "{out}");
+    assert_eq!(sum["media_new"].as_u64(), Some(corpus.distinct), "{out}");
+    assert_eq!(
+        sum["media_known"].as_u64(),
+        Some(corpus.files - corpus.distinct)
+    );
+    assert_eq!(sum["media_missing"].as_u64(), Some(0), "{out}");
+    assert_eq!(sum["media_orphans"].as_u64(), Some(0), "{out}");
+    assert_eq!(sum["bytes_new"].as_u64(), Some(corpus.distinct_bytes));
+    assert_eq!(sum["messages_new"].as_u64(), Some(corpus.messages));
+    assert_eq!(archive["already_imported"].as_bool(), Some(false));
+    let objects = vault.join("objects");
+    let count_objects = || {
+        fs::read_dir(&objects)
+            .unwrap()
+            .flat_map(|d| fs::read_dir(d.unwrap().path()).unwrap())
+            .filter(|f| {
+                f.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|e| e == "age")
+            })
+            .count() as u64
+    };
+    assert_eq!(
+        count_objects(),
+        corpus.distinct,
+        "one object per distinct content"
+    );
+    results.push(Run {
+        tool: "dmvault import",
+        run: "first",
+        wall,
+        rss,
+        stored: du(&vault),
+    });
+    settle();
+    let (wall, rss, out) = measure_env(&import, &base_env);
+    assert!(out.contains("\"media_new\":0"), "second import: {out}");
+    let (archive, sum) = import_lines(&out);
+    assert_eq!(sum["media_seen"].as_u64(), Some(corpus.files), "{out}");
+    assert_eq!(sum["media_new"].as_u64(), Some(0));
+    assert_eq!(sum["media_known"].as_u64(), Some(corpus.files));
+    assert_eq!(sum["messages_new"].as_u64(), Some(0));
+    assert_eq!(sum["bytes_new"].as_u64(), Some(0));
+    assert_eq!(archive["already_imported"].as_bool(), Some(true));
+    assert_eq!(count_objects(), corpus.distinct);
+    results.push(Run {
+        tool: "dmvault import",
+        run: "second",
+        wall,
+        rss,
+        stored: du(&vault),
+    });
+
+    let mut notes: Vec<String> = Vec::new();
+    if peers {
+        // restic, with its defaults (its cache in the home above)
+        match peer_version("restic", "version") {
+            None => println!(
+                "restic is not installed: skipped (install it with `apt-get install restic`, or run `just bench`, which does)"
+            ),
+            Some(version) => {
+                let repo = runs.join("restic");
+                let repo_s = s(&repo);
+                let mut env = base_env.to_vec();
+                env.push(("RESTIC_PASSWORD", "bench"));
+                env.push(("RESTIC_REPOSITORY", repo_s.as_str()));
+                run(&["restic", "init"], &env);
+                let config = run(&["restic", "cat", "config"], &env);
+                let repo_version = serde_json::from_str::<serde_json::Value>(&config)
+                    .ok()
+                    .and_then(|v| v["version"].as_u64())
+                    .unwrap_or(0);
+                notes.push(format!(
+                    "{version}: repository format v{repo_version}, AES-256 + Poly1305, compression {} (default)",
+                    if repo_version >= 2 { "auto (zstd)" } else { "none (v1 format)" }
+                ));
+                for name in ["first", "second"] {
+                    settle();
+                    let (wall, rss, _) = measure_env(&["restic", "backup", &dir_s], &env);
+                    results.push(Run {
+                        tool: "restic backup",
+                        run: name,
+                        wall,
+                        rss,
+                        stored: du(&repo),
+                    });
+                }
+            }
+        }
+        // borg, repokey encryption, default compression
+        match peer_version("borg", "--version") {
+            None => println!(
+                "borg is not installed: skipped (install it with `apt-get install borgbackup`, or run `just bench`, which does)"
+            ),
+            Some(version) => {
+                let repo = runs.join("borg");
+                let repo_s = s(&repo);
+                let mut env = base_env.to_vec();
+                env.push(("BORG_PASSPHRASE", "bench"));
+                env.push(("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes"));
+                env.push(("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes"));
+                run(&["borg", "init", "--encryption=repokey", &repo_s], &env);
+                notes.push(format!(
+                    "{version}: repokey encryption (AES-256-CTR + HMAC-SHA256), compression lz4 (default)"
+                ));
+                for (name, snap) in [("first", "a1"), ("second", "a2")] {
+                    settle();
+                    let target = format!("{repo_s}::{snap}");
+                    let (wall, rss, _) = measure_env(&["borg", "create", &target, &dir_s], &env);
+                    results.push(Run {
+                        tool: "borg create",
+                        run: name,
+                        wall,
+                        rss,
+                        stored: du(&repo),
+                    });
+                }
+            }
+        }
+    }
+
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    println!(
+        "## import: {:.0} MiB of DM media in {} files ({:.0} MiB distinct in {} contents, {:.1} % duplicate bytes), ZIP of {:.0} MiB",
+        mib(corpus.bytes),
+        corpus.files,
+        mib(corpus.distinct_bytes),
+        corpus.distinct,
+        100.0 * corpus.dup_bytes() as f64 / corpus.bytes as f64,
+        mib(fs::metadata(&zip).unwrap().len()),
+    );
+    println!(
+        "({} images, {} GIFs, {} videos; {} messages)",
+        corpus.images, corpus.gifs, corpus.videos, corpus.messages
+    );
+    println!();
+    println!("| tool | input | run | wall s | MB/s | peak RSS MiB | repository MiB after |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &results {
+        println!(
+            "| {} | {} | {} | {:.2} | {:.0} | {:.0} | {:.0} |",
+            r.tool,
+            if r.tool.starts_with("dmvault") {
+                "deflated ZIP"
+            } else {
+                "unpacked folder"
+            },
+            r.run,
+            r.wall,
+            corpus.bytes as f64 / 1e6 / r.wall,
+            r.rss,
+            mib(r.stored)
+        );
+    }
+    println!();
+    notes.push("dmvault: age (X25519, ChaCha20-Poly1305), no compression".to_owned());
+    for n in &notes {
+        println!("- {n}");
+    }
+    println!();
+    if !peers {
+        return;
+    }
+    let wall = |tool: &str, run: &str| {
+        results
+            .iter()
+            .find(|r| r.tool.starts_with(tool) && r.run == run)
+            .map(|r| r.wall)
+    };
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let dm1 = wall("dmvault", "first").unwrap();
+    let dm2 = wall("dmvault", "second").unwrap();
+    for (peer, goal) in [("borg", 1.5), ("restic", 2.0)] {
+        match wall(peer, "first") {
+            Some(t) => {
+                let ratio = t / dm1;
+                println!(
+                    "- first import: {ratio:.2}x {peer}'s first backup throughput (goal >= {goal}x: {})",
+                    verdict(ratio >= goal)
+                );
+            }
+            None => println!("- first import vs {peer}: not measured ({peer} not installed)"),
+        }
+    }
+    let ratio = dm1 / dm2;
+    println!(
+        "- re-import: {ratio:.1}x faster than the first import (goal >= 10x: {}), media_new 0, one object per distinct content",
+        verdict(ratio >= 10.0)
+    );
+    let rss = results
+        .iter()
+        .filter(|r| r.tool.starts_with("dmvault"))
+        .map(|r| r.rss)
+        .fold(0.0, f64::max);
+    println!(
+        "- dmvault peak RSS {rss:.0} MiB (goal < 200 MiB: {})",
+        verdict(rss < 200.0)
+    );
+    println!();
+}
+
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let work: PathBuf = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/bench/work");
@@ -271,10 +919,13 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(1u64 << 30);
         inspect_bench(&work, size, &format!("{}m", size >> 20), true);
+        import_bench(&work, 1 << 30, 1, "1g", true);
     } else {
-        // Smoke run: the generator and the harness on 2 MiB.
+        // Smoke run: the generators and the harness on a few MiB.
         let tmp = std::env::temp_dir().join(format!("dmvault-bench-smoke-{}", std::process::id()));
         inspect_bench(&tmp, 2 << 20, "smoke", false);
+        // and the import bench on 3 MiB of media (sizes / 64), dmvault only.
+        import_bench(&tmp, 3 << 20, 64, "smoke", false);
         let _ = fs::remove_dir_all(tmp);
     }
 }
