@@ -32,6 +32,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -47,8 +48,8 @@ use crate::media::{MediaIndex, MediaKind};
 use crate::progress::Progress;
 use crate::time::Timestamp;
 use crate::vault::catalog::{
-    orphan_prefix, ArchiveRecord, ConversationRecord, FileFacts, MediaRecord, MessageRecord,
-    NameChange, ObjectRecord, OrphanRecord, Record,
+    orphan_prefix, ArchiveRecord, ConversationRecord, FileFacts, IntegrityRecord, MediaRecord,
+    MessageRecord, NameChange, ObjectRecord, OrphanRecord, Record,
 };
 use crate::vault::keys::hex;
 use crate::vault::store::{fill, Digests, Hashers, ObjectId};
@@ -64,14 +65,32 @@ const MEDIA_BATCH_FILES: usize = 256;
 const MEDIA_BATCH_BYTES: u64 = 256 << 20;
 
 /// How to import.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ImportOptions {
     /// Read and hash everything, write nothing.
     pub dry_run: bool,
+    /// Check every new content with FFmpeg (on by default with the
+    /// `ffmpeg` feature).
+    pub probe: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            dry_run: false,
+            probe: cfg!(feature = "ffmpeg"),
+        }
+    }
 }
 
 impl ImportOptions {
+    /// Sets `probe` (ignored without the `ffmpeg` feature).
+    pub fn probe(mut self, yes: bool) -> Self {
+        self.probe = yes && cfg!(feature = "ffmpeg");
+        self
+    }
+
     /// Sets `dry_run`.
     pub fn dry_run(mut self, yes: bool) -> Self {
         self.dry_run = yes;
@@ -102,6 +121,10 @@ pub struct ArchiveSummary {
     pub media_orphans: u64,
     /// Plaintext bytes of the new objects.
     pub bytes_new: u64,
+    /// Files FFmpeg found damaged (stored all the same).
+    pub media_damaged: u64,
+    /// Files FFmpeg cannot open as media (stored all the same).
+    pub media_unreadable: u64,
     /// Problems that left part of the archive unread (the rest was imported).
     pub problems: Vec<String>,
 }
@@ -125,6 +148,10 @@ pub struct ImportSummary {
     pub media_orphans: u64,
     /// Sum.
     pub bytes_new: u64,
+    /// Sum.
+    pub media_damaged: u64,
+    /// Sum.
+    pub media_unreadable: u64,
     /// Nothing was written.
     pub dry_run: bool,
     /// Some input could not be read.
@@ -142,6 +169,8 @@ impl ImportSummary {
         self.media_missing += a.media_missing;
         self.media_orphans += a.media_orphans;
         self.bytes_new += a.bytes_new;
+        self.media_damaged += a.media_damaged;
+        self.media_unreadable += a.media_unreadable;
         self.partial |= !a.problems.is_empty();
     }
 }
@@ -311,11 +340,13 @@ struct RefTodo {
 
 /// What processing one media file gave.
 enum FileOutcome {
-    /// Hashed and stored (or found stored).
+    /// Hashed and stored (or found stored), and what FFmpeg found when it
+    /// was checked now.
     Stored {
         digests: Digests,
         stored: u64,
         new: bool,
+        probe: Option<Box<crate::integrity::ProbeReport>>,
     },
     /// Already stored from this archive by an earlier run.
     Skipped,
@@ -562,7 +593,7 @@ fn import_one(
         .catalog
         .orphans
         .values()
-        .filter(|o| o.archives.contains(&n))
+        .filter(|o| o.archives.contains(&n) && in_place(vault, &o.record.file.object))
         .map(|o| o.record.name.as_str())
         .collect();
     let skip: Vec<bool> = (0..media.len())
@@ -573,7 +604,10 @@ fn import_one(
                     .catalog
                     .media
                     .get(&(r.message.clone(), r.url.clone()))
-                    .is_some_and(|k| k.file_archives.contains(&n) && k.file.is_some())
+                    .is_some_and(|k| {
+                        k.file_archives.contains(&n)
+                            && k.file.as_ref().is_some_and(|f| in_place(vault, &f.object))
+                    })
             }),
             None => done_orphans.contains(media[i].name.as_str()),
         })
@@ -614,7 +648,7 @@ fn import_one(
                         return (i, FileOutcome::Failed("interrupted".into()));
                     }
                     let out = match reader {
-                        Ok(r) => store_file(vault, r, &media[i], opts.dry_run, &made_here),
+                        Ok(r) => store_file(vault, r, &media[i], opts, &made_here),
                         Err(e) => FileOutcome::Failed(e.to_string()),
                     };
                     progress.advance(media[i].size);
@@ -626,7 +660,19 @@ fn import_one(
         for (i, out) in outcomes {
             let file = &media[i];
             match out {
-                FileOutcome::Skipped => sum.media_known += 1,
+                FileOutcome::Skipped => {
+                    sum.media_known += 1;
+                    let verdict = skipped_object(
+                        vault,
+                        n,
+                        &media[i],
+                        by_file.get(&i).map(Vec::as_slice),
+                        &refs,
+                    )
+                    .and_then(|o| vault.catalog.integrity.get(&o))
+                    .map(|r| r.report.verdict);
+                    count_verdict(&mut sum, verdict);
+                }
                 FileOutcome::Failed(why) => {
                     if why != "interrupted" {
                         sum.problems.push(format!("{}: {why}", file.location));
@@ -637,7 +683,25 @@ fn import_one(
                     digests,
                     stored,
                     new,
+                    probe,
                 } => {
+                    let verdict = match probe.map(|b| *b) {
+                        Some(report) => {
+                            let v = report.verdict;
+                            pending.push(Record::Integrity(IntegrityRecord {
+                                object: digests.object,
+                                report,
+                                checked_at: now(),
+                            }));
+                            Some(v)
+                        }
+                        None => vault
+                            .catalog
+                            .integrity
+                            .get(&digests.object)
+                            .map(|r| r.report.verdict),
+                    };
+                    count_verdict(&mut sum, verdict);
                     let facts = FileFacts {
                         size: digests.size,
                         blake3: hex(&digests.blake3),
@@ -735,12 +799,13 @@ fn commit(vault: &mut Vault, records: Vec<Record>, dry_run: bool) -> Result<()> 
     }
 }
 
-/// Hashes one media file and stores it unless its content is stored.
+/// Hashes one media file, stores it unless its content is stored, and
+/// checks new contents with FFmpeg.
 fn store_file(
     vault: &Vault,
     reader: &mut MediaReader,
     file: &MediaFile,
-    dry_run: bool,
+    opts: &ImportOptions,
     made_here: &Mutex<HashSet<ObjectId>>,
 ) -> FileOutcome {
     let store = vault.store();
@@ -749,66 +814,86 @@ fn store_file(
         Ok(r) => r,
         Err(e) => return FileOutcome::Failed(e.to_string()),
     };
-    let known = |id: &ObjectId| {
-        vault.catalog.objects.contains_key(id)
-            || made_here
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(id)
+    let made = |id: &ObjectId| {
+        made_here
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id)
     };
+    let mark = |id: ObjectId| {
+        made_here
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
+    };
+    // Known: named by the catalog and still in place, or made by this run.
+    let known = |id: &ObjectId| made(id) || in_place(vault, id);
+    let stored_size = |id: &ObjectId| vault.catalog.objects.get(id).map_or(0, |o| o.stored);
+    // Probe contents not checked before (each content once per run).
+    let wants_probe =
+        |id: &ObjectId| opts.probe && !vault.catalog.integrity.contains_key(id) && !made(id);
     let read_err = |e: std::io::Error| FileOutcome::Failed(format!("cannot be read: {e}"));
-    if file.size <= SMALL_FILE || dry_run {
+
+    if file.size <= SMALL_FILE {
+        let mut data = Vec::with_capacity(file.size as usize);
+        if let Err(e) = r.read_to_end(&mut data) {
+            return read_err(e);
+        }
         let mut h = Hashers::new(id_key);
-        let mut data = Vec::with_capacity(if dry_run { 0 } else { file.size as usize });
-        let mut buf = vec![0u8; (1 << 20).min(file.size as usize + 1)];
-        loop {
-            let n = match fill(&mut r, &mut buf) {
-                Ok(n) => n,
-                Err(e) => return read_err(e),
-            };
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            if !dry_run {
-                data.extend_from_slice(&buf[..n]);
-            }
-        }
+        h.update(&data);
         let d = h.finish();
-        if known(&d.object) {
-            return FileOutcome::Stored {
+        let probe_now = wants_probe(&d.object);
+        let out = if known(&d.object) {
+            FileOutcome::Stored {
                 digests: d,
-                stored: vault.catalog.objects.get(&d.object).map_or(0, |o| o.stored),
+                stored: stored_size(&d.object),
                 new: false,
-            };
-        }
-        if dry_run {
-            made_here
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(d.object);
-            return FileOutcome::Stored {
+                probe: None,
+            }
+        } else if opts.dry_run {
+            mark(d.object);
+            FileOutcome::Stored {
                 digests: d,
                 stored: 0,
                 new: true,
-            };
-        }
-        if let Some(out) = adopt(vault, &d, made_here) {
-            return out;
-        }
-        return match store.put_bytes(&d.object, &data) {
-            Ok((stored, new)) => {
-                made_here
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(d.object);
-                FileOutcome::Stored {
-                    digests: d,
-                    stored,
-                    new,
-                }
+                probe: None,
             }
-            Err(e) => FileOutcome::Failed(format!("cannot be stored: {e}")),
+        } else if let Some(out) = adopt(vault, &d, made_here) {
+            out
+        } else {
+            match store.put_bytes(&d.object, &data) {
+                Ok((stored, new)) => {
+                    mark(d.object);
+                    FileOutcome::Stored {
+                        digests: d,
+                        stored,
+                        new,
+                        probe: None,
+                    }
+                }
+                Err(e) => return FileOutcome::Failed(format!("cannot be stored: {e}")),
+            }
+        };
+        return with_probe(out, probe_bytes(probe_now, data, &file.name));
+    }
+    if opts.dry_run {
+        let mut h = Hashers::new(id_key);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match fill(&mut r, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => h.update(&buf[..n]),
+                Err(e) => return read_err(e),
+            }
+        }
+        let d = h.finish();
+        let new = !known(&d.object);
+        mark(d.object);
+        return FileOutcome::Stored {
+            digests: d,
+            stored: 0,
+            new,
+            probe: None,
         };
     }
     let staged = match store.stage(id_key, &mut r) {
@@ -816,31 +901,125 @@ fn store_file(
         Err(e) => return read_err(e),
     };
     let d = staged.digests;
-    if known(&d.object) {
+    let probe_now = wants_probe(&d.object);
+    let out = if known(&d.object) {
         store.discard(staged);
-        return FileOutcome::Stored {
+        FileOutcome::Stored {
             digests: d,
-            stored: vault.catalog.objects.get(&d.object).map_or(0, |o| o.stored),
+            stored: stored_size(&d.object),
             new: false,
-        };
-    }
-    if let Some(out) = adopt(vault, &d, made_here) {
-        store.discard(staged);
-        return out;
-    }
-    match store.commit(staged) {
-        Ok((stored, new)) => {
-            made_here
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(d.object);
-            FileOutcome::Stored {
-                digests: d,
-                stored,
-                new,
-            }
+            probe: None,
         }
-        Err(e) => FileOutcome::Failed(format!("cannot be stored: {e}")),
+    } else if let Some(out) = adopt(vault, &d, made_here) {
+        store.discard(staged);
+        out
+    } else {
+        match store.commit(staged) {
+            Ok((stored, new)) => {
+                mark(d.object);
+                FileOutcome::Stored {
+                    digests: d,
+                    stored,
+                    new,
+                    probe: None,
+                }
+            }
+            Err(e) => return FileOutcome::Failed(format!("cannot be stored: {e}")),
+        }
+    };
+    // A large file is probed from its object, decrypting as FFmpeg reads:
+    // the plaintext is never held whole nor written out.
+    let probe = probe_object(probe_now, vault, &d.object, &file.name);
+    with_probe(out, probe)
+}
+
+fn with_probe(out: FileOutcome, report: Option<crate::integrity::ProbeReport>) -> FileOutcome {
+    let report = report.map(Box::new);
+    match out {
+        FileOutcome::Stored {
+            digests,
+            stored,
+            new,
+            ..
+        } => FileOutcome::Stored {
+            digests,
+            stored,
+            new,
+            probe: report,
+        },
+        other => other,
+    }
+}
+
+#[cfg(feature = "ffmpeg")]
+fn probe_bytes(wanted: bool, data: Vec<u8>, name: &str) -> Option<crate::integrity::ProbeReport> {
+    wanted.then(|| crate::probe::probe_bytes(std::sync::Arc::new(data), name))
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+fn probe_bytes(_: bool, _: Vec<u8>, _: &str) -> Option<crate::integrity::ProbeReport> {
+    None
+}
+
+#[cfg(feature = "ffmpeg")]
+fn probe_object(
+    wanted: bool,
+    vault: &Vault,
+    id: &ObjectId,
+    name: &str,
+) -> Option<crate::integrity::ProbeReport> {
+    if !wanted {
+        return None;
+    }
+    let reader = vault
+        .store()
+        .open_seekable(id, vault.secret().identity())
+        .ok()?;
+    Some(crate::probe::probe(reader, name))
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+fn probe_object(
+    _: bool,
+    _: &Vault,
+    _: &ObjectId,
+    _: &str,
+) -> Option<crate::integrity::ProbeReport> {
+    None
+}
+
+fn count_verdict(sum: &mut ArchiveSummary, verdict: Option<crate::integrity::Verdict>) {
+    match verdict {
+        Some(crate::integrity::Verdict::Damaged) => sum.media_damaged += 1,
+        Some(crate::integrity::Verdict::Unreadable) => sum.media_unreadable += 1,
+        _ => {}
+    }
+}
+
+/// The object of a file an earlier run of this import already stored.
+fn skipped_object(
+    vault: &Vault,
+    n: u32,
+    file: &MediaFile,
+    refs_of_file: Option<&[usize]>,
+    refs: &[RefTodo],
+) -> Option<ObjectId> {
+    match refs_of_file {
+        Some(rs) => rs.iter().find_map(|&r| {
+            let r = &refs[r];
+            vault
+                .catalog
+                .media
+                .get(&(r.message.clone(), r.url.clone()))
+                .and_then(|m| m.file.as_ref())
+                .map(|f| f.object)
+        }),
+        None => vault
+            .catalog
+            .orphans
+            .values()
+            .find(|o| o.record.name == file.name && o.archives.contains(&n))
+            .map(|o| o.record.file.object),
     }
 }
 
@@ -865,6 +1044,7 @@ fn adopt(vault: &Vault, d: &Digests, made_here: &Mutex<HashSet<ObjectId>>) -> Op
                 digests: *d,
                 stored,
                 new: true,
+                probe: None,
             })
         }
         _ => {
@@ -872,6 +1052,12 @@ fn adopt(vault: &Vault, d: &Digests, made_here: &Mutex<HashSet<ObjectId>>) -> Op
             None
         }
     }
+}
+
+/// The object is in the store with the size the catalog recorded.
+fn in_place(vault: &Vault, id: &ObjectId) -> bool {
+    let want = vault.catalog.objects.get(id).map(|o| o.stored);
+    want.is_some() && vault.store().stored_size(id).ok().flatten() == want
 }
 
 /// Every object the archive's references and orphans use still exists

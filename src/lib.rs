@@ -33,6 +33,7 @@ pub mod export;
 pub mod fault;
 pub mod import;
 pub mod inspect;
+pub mod integrity;
 pub mod media;
 #[cfg(feature = "ffmpeg")]
 pub mod probe;
@@ -40,5 +41,6 @@ pub mod progress;
 pub mod query;
 pub mod time;
 pub mod vault;
+pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};

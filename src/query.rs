@@ -31,6 +31,8 @@ pub struct Filter {
     pub archive: Option<String>,
     /// Only references whose file no archive had.
     pub missing: bool,
+    /// Only files with this FFmpeg verdict.
+    pub integrity: Option<crate::integrity::Verdict>,
 }
 
 impl Filter {
@@ -97,8 +99,18 @@ pub struct Row {
     pub archives: Vec<String>,
     /// A file no message claims.
     pub orphan: bool,
-    /// FFmpeg verdict (`unchecked` until checked).
+    /// FFmpeg verdict: `ok`, `damaged`, `unreadable`, or `unchecked`.
     pub integrity: &'static str,
+    /// Duration in seconds (videos and GIFs), from FFmpeg.
+    pub duration_s: Option<f64>,
+    /// Picture width, from FFmpeg.
+    pub width: Option<u32>,
+    /// Picture height, from FFmpeg.
+    pub height: Option<u32>,
+    /// Codec of the main stream, from FFmpeg.
+    pub codec: Option<String>,
+    /// Why FFmpeg's verdict is not `ok`.
+    pub integrity_detail: Option<String>,
     /// The media URL of the message.
     pub url: Option<String>,
     /// Position among the message's media (0-based).
@@ -180,11 +192,17 @@ pub fn rows(cat: &Catalog, filter: &Filter) -> Vec<Row> {
             archives: names(&archives),
             orphan: false,
             integrity: "unchecked",
+            duration_s: None,
+            width: None,
+            height: None,
+            codec: None,
+            integrity_detail: None,
             url: Some(url.clone()),
             ordinal: m.ordinal,
             text: msg.and_then(|s| s.record.text.clone()),
         });
-        let row = out.last().expect("just pushed");
+        let row = out.last_mut().expect("just pushed");
+        add_integrity(cat, row);
         if !keep(cat, filter, row, &archives) {
             out.pop();
         }
@@ -212,10 +230,17 @@ pub fn rows(cat: &Catalog, filter: &Filter) -> Vec<Row> {
                 archives: names(&o.archives),
                 orphan: true,
                 integrity: "unchecked",
+                duration_s: None,
+                width: None,
+                height: None,
+                codec: None,
+                integrity_detail: None,
                 url: None,
                 ordinal: 0,
                 text: msg.and_then(|s| s.record.text.clone()),
             };
+            let mut row = row;
+            add_integrity(cat, &mut row);
             if keep(cat, filter, &row, &o.archives) {
                 out.push(row);
             }
@@ -232,7 +257,32 @@ pub fn rows(cat: &Catalog, filter: &Filter) -> Vec<Row> {
     out
 }
 
+fn add_integrity(cat: &Catalog, row: &mut Row) {
+    let Some(id) = row
+        .object
+        .as_deref()
+        .and_then(crate::vault::store::ObjectId::parse)
+    else {
+        return;
+    };
+    let Some(rec) = cat.integrity.get(&id) else {
+        return;
+    };
+    let r = &rec.report;
+    row.integrity = r.verdict.as_str();
+    row.duration_s = r.duration_s.map(|d| (d * 1000.0).round() / 1000.0);
+    row.width = r.width;
+    row.height = r.height;
+    row.codec = r.codec.clone();
+    row.integrity_detail = r.detail.clone();
+}
+
 fn keep(cat: &Catalog, f: &Filter, row: &Row, archives: &std::collections::BTreeSet<u32>) -> bool {
+    if let Some(v) = f.integrity {
+        if row.integrity != v.as_str() {
+            return false;
+        }
+    }
     if let Some(c) = &f.conversation {
         if row.conversation_id.as_ref() != Some(c) {
             return false;

@@ -7,6 +7,7 @@ mod util;
 
 mod cli_errors;
 mod fixtures;
+mod integrity;
 mod samples;
 mod vault;
 mod vault_safety;

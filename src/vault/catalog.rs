@@ -190,6 +190,18 @@ pub struct ObjectRecord {
     pub stored: u64,
 }
 
+/// What FFmpeg found about an object's content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntegrityRecord {
+    /// The object.
+    pub object: ObjectId,
+    /// The findings.
+    #[serde(flatten)]
+    pub report: crate::integrity::ProbeReport,
+    /// When it was checked.
+    pub checked_at: Timestamp,
+}
+
 /// One line of a segment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -220,6 +232,8 @@ pub enum Record {
     Orphan(OrphanRecord),
     /// A new object.
     Object(ObjectRecord),
+    /// FFmpeg's verdict on an object's content.
+    Integrity(IntegrityRecord),
 }
 
 /// A conversation, merged over all archives.
@@ -290,6 +304,8 @@ pub struct Catalog {
     pub orphans: BTreeMap<(String, String), OrphanState>,
     /// Objects.
     pub objects: HashMap<ObjectId, ObjectRecord>,
+    /// FFmpeg verdicts by object (the latest check).
+    pub integrity: HashMap<ObjectId, IntegrityRecord>,
     /// Number of segments.
     pub seq: u64,
     /// MAC of the last segment (the chain's head).
@@ -380,6 +396,9 @@ impl Catalog {
             Record::Object(o) => {
                 self.objects.insert(o.id, o);
             }
+            Record::Integrity(i) => {
+                self.integrity.insert(i.object, i);
+            }
         }
     }
 
@@ -435,7 +454,7 @@ impl Catalog {
         let mut cat = Catalog::default();
         for (seq, path) in list_segments(vault)?.into_iter().enumerate() {
             let seq = seq as u64 + 1;
-            let records = read_segment(&path, seq, &cat.head, secret)?;
+            let records = read_segment(&path, seq, Some(&cat.head), secret)?;
             for r in records.records {
                 cat.apply(r);
             }
@@ -508,6 +527,30 @@ pub fn list_segments(vault: &Path) -> Result<Vec<PathBuf>> {
     Ok(found.into_iter().map(|(_, p)| p).collect())
 }
 
+/// What `catalog/` holds: numbered segment files, sorted, and other names.
+pub type SegmentScan = (Vec<(u64, PathBuf)>, Vec<String>);
+
+/// The segment files with their numbers, sorted, without checking the
+/// numbering; and names in `catalog/` that are not segments.
+pub fn scan_segments(vault: &Path) -> Result<SegmentScan> {
+    let dir = vault.join("catalog");
+    let mut found = Vec::new();
+    let mut strays = Vec::new();
+    for e in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+        let e = e.map_err(|e| Error::io(&dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        match name
+            .strip_suffix(".age")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            Some(n) => found.push((n, e.path())),
+            None => strays.push(name),
+        }
+    }
+    found.sort();
+    Ok((found, strays))
+}
+
 /// `0000000001.age`.
 pub fn segment_name(seq: u64) -> String {
     format!("{seq:010}.age")
@@ -517,7 +560,7 @@ pub fn segment_name(seq: u64) -> String {
 pub fn read_segment(
     path: &Path,
     seq: u64,
-    prev: &[u8; 32],
+    prev: Option<&[u8; 32]>,
     secret: &VaultSecret,
 ) -> Result<Segment> {
     let name = path
@@ -569,7 +612,7 @@ pub fn read_segment(
             header.seq
         )));
     }
-    if header.prev != hex(prev) {
+    if prev.is_some_and(|p| header.prev != hex(p)) {
         return Err(bad(
             "does not follow the segment before it: the chain was altered",
         ));

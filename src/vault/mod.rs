@@ -44,6 +44,7 @@ pub struct Vault {
     pub catalog: Catalog,
     key_used: String,
     lock: Option<File>,
+    state_file: Option<PathBuf>,
 }
 
 /// One unlock method of a vault.
@@ -119,6 +120,35 @@ pub fn init(path: &Path, key: &NewKey) -> Result<String> {
     Ok(id)
 }
 
+/// Takes the vault's write lock: a kernel `flock` on `lock`, waiting at
+/// most `wait`. It is released when the returned file is dropped or the
+/// process ends, however it ends, so a crash never leaves a stale lock.
+pub fn lock(path: &Path, wait: Duration) -> Result<File> {
+    let p = path.join("lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| Error::io(&p, e))?;
+    let start = Instant::now();
+    loop {
+        match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(f),
+            Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                return Err(Error::Locked {
+                    path: path.to_owned(),
+                    waited_s: wait.as_secs(),
+                })
+            }
+            Err(e) => return Err(Error::io(&p, e.into())),
+        }
+    }
+}
+
 fn write_key(path: &Path, secret: &VaultSecret, key: &NewKey) -> Result<String> {
     let sealed = keys::seal(secret, key)?;
     let mut r = [0u8; 8];
@@ -159,6 +189,7 @@ impl Vault {
             catalog,
             key_used,
             lock: None,
+            state_file: None,
         })
     }
 
@@ -175,37 +206,17 @@ impl Vault {
         Err(Error::NoKeyFits)
     }
 
-    /// Takes the vault's write lock, waiting at most `wait`.
-    ///
-    /// The lock is a kernel `flock` on `lock`: it is released when this
-    /// process ends, however it ends, so a crash never leaves a stale lock.
+    /// Takes the vault's write lock, waiting at most `wait` (see [`lock`]).
     pub fn lock(&mut self, wait: Duration) -> Result<()> {
-        let p = self.path.join("lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(|e| Error::io(&p, e))?;
-        let start = Instant::now();
-        loop {
-            match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => break,
-                Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < wait => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(rustix::io::Errno::WOULDBLOCK) => {
-                    return Err(Error::Locked {
-                        path: self.path.clone(),
-                        waited_s: wait.as_secs(),
-                    })
-                }
-                Err(e) => return Err(Error::io(&p, e.into())),
-            }
-        }
-        self.lock = Some(f);
+        self.lock = Some(lock(&self.path, wait)?);
         self.clean_tmp();
         Ok(())
+    }
+
+    /// Where to record the catalog head after each commit (for rollback
+    /// detection by `verify`).
+    pub fn set_state_file(&mut self, path: PathBuf) {
+        self.state_file = Some(path);
     }
 
     /// Removes temp files left by an interrupted writer (needs the lock).
@@ -260,6 +271,13 @@ impl Vault {
         self.catalog.seq = seq;
         self.catalog.head = mac;
         self.catalog.link_orphans();
+        if let Some(state) = &self.state_file {
+            let seen = crate::verify::SeenHead {
+                seq,
+                head: keys::hex(&mac),
+            };
+            crate::verify::write_seen(state, &seen);
+        }
         Ok(())
     }
 

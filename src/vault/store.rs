@@ -270,6 +270,20 @@ impl Store {
         Ok(Box::new(r))
     }
 
+    /// Opens an object for decryption with seeking (for FFmpeg, which
+    /// seeks in MP4 files). Seeking authenticates the chunks it lands in.
+    pub fn open_seekable(
+        &self,
+        id: &ObjectId,
+        identity: &age::x25519::Identity,
+    ) -> io::Result<age::stream::StreamReader<BufReader<File>>> {
+        let f = File::open(self.path(id))?;
+        let d = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 16, f))
+            .map_err(io::Error::other)?;
+        d.decrypt(std::iter::once(identity as &dyn age::Identity))
+            .map_err(io::Error::other)
+    }
+
     /// Decrypts an object to its end and hashes it.
     pub fn rehash(
         &self,

@@ -287,6 +287,10 @@ struct Content {
     kind: Kind,
 }
 
+/// Changes whenever the media corpus generator does: a cached corpus of
+/// another version is made again.
+const CORPUS_VERSION: &str = "media-v2";
+
 /// What the generated media corpus holds (cached next to it).
 #[derive(Debug, Default, Clone, PartialEq)]
 struct Corpus {
@@ -308,7 +312,7 @@ struct Corpus {
 impl Corpus {
     fn to_line(&self) -> String {
         format!(
-            "{} {} {} {} {} {} {} {}",
+            "{CORPUS_VERSION} {} {} {} {} {} {} {} {}",
             self.files,
             self.distinct,
             self.bytes,
@@ -320,6 +324,7 @@ impl Corpus {
         )
     }
     fn parse(s: &str) -> Option<Corpus> {
+        let s = s.strip_prefix(CORPUS_VERSION)?.strip_prefix(' ')?;
         let v: Vec<u64> = s
             .split_whitespace()
             .map(|x| x.parse().ok())
@@ -376,6 +381,17 @@ fn message_json(id: u64, from: u64, to: u64, text: &str, media: Option<(&str, &s
     )
 }
 
+/// The seed of content `i`. Every xorshift stream is a stretch of the same
+/// cycle, so seeds taken from one generator would make contents that are
+/// shifted copies of each other (which chunking backup tools would find and
+/// deduplicate, unlike real media); hashed seeds start far apart.
+fn splitmix64(i: u64) -> u64 {
+    let mut z = i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
+}
+
 /// Writes `size` pseudo-random (incompressible) bytes from `seed` to `out`.
 fn write_content(
     seed: u64,
@@ -428,7 +444,7 @@ fn write_media_corpus(zip_path: &Path, dir: &Path, target: u64, scale: u64) -> i
             };
             let size = skewed(&mut rng, lo / scale, hi / scale);
             contents.push(Content {
-                seed: rng.next() | 1,
+                seed: splitmix64(contents.len() as u64),
                 size,
                 kind,
             });

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod key;
 pub mod ls;
 pub mod unlock;
+pub mod verify;
 
 use std::path::PathBuf;
 
@@ -88,6 +89,9 @@ pub struct FilterArgs {
     /// Only media seen in this archive (its file name, number, or SHA-256 prefix).
     #[arg(long, value_name = "ARCHIVE")]
     pub archive: Option<String>,
+    /// Only media with this FFmpeg verdict.
+    #[arg(long, value_parser = ["ok", "damaged", "unreadable"])]
+    pub integrity: Option<String>,
 }
 
 impl FilterArgs {
@@ -103,6 +107,10 @@ impl FilterArgs {
             .as_deref()
             .and_then(dmvault::media::MediaKind::parse);
         f.archive = self.archive.clone();
+        f.integrity = self
+            .integrity
+            .as_deref()
+            .and_then(dmvault::integrity::Verdict::parse);
         f.missing = missing;
         Ok(f)
     }
@@ -173,6 +181,22 @@ pub enum Command {
     ///   dmvault export --vault ~/dm-vault --conversation 123-456 --kind video ./videos
     #[command(verbatim_doc_comment)]
     Export(export::ExportArgs),
+    /// Check that the vault holds exactly what was put in.
+    ///
+    /// By default: the catalog decrypts and authenticates, has not been rolled
+    /// back, and every object exists with its size. --read-data also decrypts
+    /// and re-hashes every object; --decode fully decodes every video and GIF.
+    /// Damaged objects found by --read-data are moved to quarantine/; import an
+    /// archive that holds them again to heal the vault.
+    ///
+    /// Exit codes: 0 no problem, 4 problems found, 12 no key fits.
+    ///
+    /// Examples:
+    ///   dmvault verify --vault ~/dm-vault
+    ///   dmvault verify --vault ~/dm-vault --read-data --subset 3/7
+    ///   dmvault verify --vault ~/dm-vault --decode --json
+    #[command(verbatim_doc_comment)]
+    Verify(verify::VerifyArgs),
     /// Manage the ways to unlock the vault (identity files, passphrases).
     #[command(subcommand)]
     Key(key::KeyCommand),

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Command::Ls(a) => cli::ls::run_ls(a, g),
         Command::Stats(a) => cli::ls::run_stats(a, g),
         Command::Export(a) => cli::export::run(a, g),
+        Command::Verify(a) => cli::verify::run(a, g),
         Command::Key(k) => cli::key::run(k, g),
     };
     let code = match result {

@@ -23,6 +23,9 @@ pub struct ImportArgs {
     /// Read and hash everything and say what would be added; write nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+    /// Do not check media with FFmpeg (they are checked by default).
+    #[arg(long)]
+    pub no_probe: bool,
     /// How long to wait for another import on the same vault to finish.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub lock_wait: u64,
@@ -56,7 +59,9 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
     } else {
         &Quiet
     };
-    let opts = ImportOptions::default().dry_run(args.dry_run);
+    let opts = ImportOptions::default()
+        .dry_run(args.dry_run)
+        .probe(!args.no_probe);
     let json = global.json;
     let quiet = global.quiet;
     let verb = if args.dry_run { "would add" } else { "added" };
@@ -79,6 +84,13 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
                     "{}: {} messages ({verb} {}); {} media files: {} new, {} already stored; {} references without a file; {} orphan files; {verb} {}",
                     a.archive, a.messages_seen, a.messages_new, a.media_seen, a.media_new, a.media_known,
                     a.media_missing, a.media_orphans, bytes(a.bytes_new)
+                );
+            }
+            if a.media_damaged + a.media_unreadable > 0 {
+                let _ = writeln!(
+                    out,
+                    "  integrity: {} damaged, {} not readable as media (stored all the same; `dmvault ls --integrity damaged` lists them)",
+                    a.media_damaged, a.media_unreadable
                 );
             }
             for p in &a.problems {

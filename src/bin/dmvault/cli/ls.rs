@@ -59,8 +59,9 @@ pub fn run_ls(args: &LsArgs, global: &Global) -> Result<Code> {
         };
         writeln!(
             out,
-            "{when}  {:<5}  {:>10}  {conv}  from {}  message {}{}  {}",
+            "{when}  {:<5}  {:<10}  {:>10}  {conv}  from {}  message {}{}  {}",
             r.kind.as_str(),
+            r.integrity,
             size,
             r.sender_id.as_deref().unwrap_or("?"),
             r.message_id.as_deref().unwrap_or("?"),

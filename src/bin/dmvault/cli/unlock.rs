@@ -20,6 +20,16 @@ pub fn default_identity_path() -> Option<PathBuf> {
     Some(base.join("dmvault").join("identity.txt"))
 }
 
+/// Where dmvault keeps the last catalog head it saw of each vault
+/// (`$XDG_STATE_HOME/dmvault` or `~/.local/state/dmvault`).
+pub fn state_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .map(|b| b.join("dmvault"))
+}
+
 /// Reads a passphrase: DMVAULT_PASSPHRASE, then `file`, then the terminal.
 /// `env` names the variable (DMVAULT_PASSPHRASE or DMVAULT_NEW_PASSPHRASE).
 pub fn passphrase(
@@ -81,5 +91,10 @@ pub fn unlock_method(args: &VaultArgs) -> Result<Unlock> {
 pub fn open(args: &VaultArgs) -> Result<Vault> {
     vault::check(&args.vault)?;
     let unlock = unlock_method(args)?;
-    Ok(Vault::open(&args.vault, &unlock)?)
+    let mut vault = Vault::open(&args.vault, &unlock)?;
+    if let Some(dir) = state_dir() {
+        let name = dmvault::verify::state_file_name(vault.secret());
+        vault.set_state_file(dir.join(name));
+    }
+    Ok(vault)
 }
