@@ -7,14 +7,37 @@ export RUST_BACKTRACE := "1"
 default:
     @just --list
 
-# inspect the bundled sample archives (every generation, 2018-2026)
+# the main job on the bundled archives: inspect, import into a new vault, list, verify, export
 demo:
+    #!/usr/bin/env bash
+    set -euo pipefail
     cargo build --release --quiet
-    @echo "== dmvault inspect: the synthetic archives in fixtures/archives (one per generation, and a yearly series)"
-    ./target/release/dmvault inspect fixtures/archives/*.zip
-    @echo
-    @echo "== the same, as JSON lines"
-    ./target/release/dmvault inspect --json fixtures/archives/g4-2024.zip fixtures/archives/g5-2026.zip
+    d=./target/release/dmvault
+    work=target/demo
+    rm -rf "$work" && mkdir -p "$work"
+    echo "== 1. inspect: synthetic archives of every generation (2018-2026), a yearly series, damaged media"
+    $d inspect fixtures/archives/*.zip
+    echo
+    echo "== 2. init: a new vault, with a new identity file"
+    $d init --vault "$work/vault" -i "$work/identity.txt"
+    export DMVAULT_VAULT="$work/vault" DMVAULT_IDENTITY="$work/identity.txt" XDG_STATE_HOME="$work/state"
+    echo
+    echo "== 3. import every archive (merged by message id, each file stored once, checked with FFmpeg)"
+    $d import fixtures/archives/*.zip
+    echo
+    echo "== 4. import them again: nothing new"
+    $d import fixtures/archives/series-*.zip
+    echo
+    echo "== 5. stats, and the videos"
+    $d stats
+    $d ls --kind video
+    echo
+    echo "== 6. verify: catalog, objects, contents, and a full decode of every video"
+    $d verify --read-data --decode
+    echo
+    echo "== 7. export the yearly series' media to $work/export"
+    $d export --archive series-2023.zip "$work/export"
+    find "$work/export" -type f | sort | head -20
 
 # run the whole test suite (unit, integration, CLI)
 test:

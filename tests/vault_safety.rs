@@ -523,3 +523,72 @@ fn nothing_readable_in_the_vault_without_a_key() {
     }
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn ctrl_c_stops_with_130_and_the_same_command_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Many files, so the import is still running when Ctrl-C comes.
+    let src = tmp.path().join("many");
+    unzip(&fixture("series-2021.zip"), &src);
+    let media = src.join("data/direct_messages_media");
+    let mut seed: u64 = 99;
+    for i in 0..3000u64 {
+        let bytes: Vec<u8> = (0..8192)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        fs::write(
+            media.join(format!("{}-many{i}.jpg", 1_800_000_000_000_000_000u64 + i)),
+            bytes,
+        )
+        .unwrap();
+    }
+    let zip = tmp.path().join("many.zip");
+    zip_dir(&src, &zip, "");
+
+    let v = TestVault::new();
+    let child = v
+        .cmd()
+        .arg("import")
+        .arg(&zip)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until media are being stored (some batches committed), then Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while files_under(&v.vault().join("objects")).len() < 700 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        code(&o),
+        130,
+        "the import finished before Ctrl-C? {}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("interrupted") && stderr(&o).contains("again"),
+        "{}",
+        stderr(&o)
+    );
+    assert_consistent(&v, "after Ctrl-C");
+    let o = v.run(["import".as_ref(), "--json".as_ref(), zip.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = json_lines(&o).pop().unwrap();
+    assert!(
+        s["media_known"].as_u64().unwrap() > 0,
+        "the resumed run reused what was stored: {s}"
+    );
+    assert_eq!(v.stats()["references"].as_u64().unwrap(), 3000 + 5);
+}
