@@ -98,6 +98,43 @@ impl ImportOptions {
     }
 }
 
+/// Counts of what an import did (one archive, or the sum over archives).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportCounts {
+    /// Messages new to the vault.
+    pub messages_new: u64,
+    /// Media files in the archives' DM media folders.
+    pub media_seen: u64,
+    /// Files whose content was new to the vault (new objects).
+    pub media_new: u64,
+    /// Files whose content the vault already held.
+    pub media_known: u64,
+    /// References without a file in their archive.
+    pub media_missing: u64,
+    /// Files no reference of their archive points to.
+    pub media_orphans: u64,
+    /// Plaintext bytes of the new objects.
+    pub bytes_new: u64,
+    /// Files FFmpeg found damaged (stored all the same).
+    pub media_damaged: u64,
+    /// Files FFmpeg cannot open as media (stored all the same).
+    pub media_unreadable: u64,
+}
+
+impl ImportCounts {
+    fn add(&mut self, o: &ImportCounts) {
+        self.messages_new += o.messages_new;
+        self.media_seen += o.media_seen;
+        self.media_new += o.media_new;
+        self.media_known += o.media_known;
+        self.media_missing += o.media_missing;
+        self.media_orphans += o.media_orphans;
+        self.bytes_new += o.bytes_new;
+        self.media_damaged += o.media_damaged;
+        self.media_unreadable += o.media_unreadable;
+    }
+}
+
 /// What importing one archive did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ArchiveSummary {
@@ -107,24 +144,9 @@ pub struct ArchiveSummary {
     pub already_imported: bool,
     /// Messages in the archive.
     pub messages_seen: u64,
-    /// Messages new to the vault.
-    pub messages_new: u64,
-    /// Media files in the archive's DM media folders.
-    pub media_seen: u64,
-    /// Files whose content was new to the vault (new objects).
-    pub media_new: u64,
-    /// Files whose content the vault already held.
-    pub media_known: u64,
-    /// References without a file in this archive.
-    pub media_missing: u64,
-    /// Files no reference of this archive points to.
-    pub media_orphans: u64,
-    /// Plaintext bytes of the new objects.
-    pub bytes_new: u64,
-    /// Files FFmpeg found damaged (stored all the same).
-    pub media_damaged: u64,
-    /// Files FFmpeg cannot open as media (stored all the same).
-    pub media_unreadable: u64,
+    /// What it added and found.
+    #[serde(flatten)]
+    pub counts: ImportCounts,
     /// Problems that left part of the archive unread (the rest was imported).
     pub problems: Vec<String>,
 }
@@ -134,24 +156,9 @@ pub struct ArchiveSummary {
 pub struct ImportSummary {
     /// Archives read (not counting those that could not be opened).
     pub archives: u64,
-    /// See [`ArchiveSummary`]; these are sums over the archives.
-    pub messages_new: u64,
-    /// Sum.
-    pub media_seen: u64,
-    /// Sum.
-    pub media_new: u64,
-    /// Sum.
-    pub media_known: u64,
-    /// Sum.
-    pub media_missing: u64,
-    /// Sum.
-    pub media_orphans: u64,
-    /// Sum.
-    pub bytes_new: u64,
-    /// Sum.
-    pub media_damaged: u64,
-    /// Sum.
-    pub media_unreadable: u64,
+    /// Sums over the archives.
+    #[serde(flatten)]
+    pub counts: ImportCounts,
     /// Nothing was written.
     pub dry_run: bool,
     /// Some input could not be read.
@@ -162,15 +169,7 @@ pub struct ImportSummary {
 impl ImportSummary {
     fn add(&mut self, a: &ArchiveSummary) {
         self.archives += 1;
-        self.messages_new += a.messages_new;
-        self.media_seen += a.media_seen;
-        self.media_new += a.media_new;
-        self.media_known += a.media_known;
-        self.media_missing += a.media_missing;
-        self.media_orphans += a.media_orphans;
-        self.bytes_new += a.bytes_new;
-        self.media_damaged += a.media_damaged;
-        self.media_unreadable += a.media_unreadable;
+        self.counts.add(&a.counts);
         self.partial |= !a.problems.is_empty();
     }
 }
@@ -367,7 +366,7 @@ fn import_one(
         ..Default::default()
     };
     let media: Vec<MediaFile> = archive.media_files().to_vec();
-    sum.media_seen = media.len() as u64;
+    sum.counts.media_seen = media.len() as u64;
 
     // 1. Fingerprint: an archive imported completely before is done.
     let fp = fingerprint(archive, false, progress)?;
@@ -375,7 +374,7 @@ fn import_one(
     if let Some((rec, true)) = &known {
         if objects_intact(vault, rec.n)? {
             sum.already_imported = true;
-            sum.media_known = sum.media_seen;
+            sum.counts.media_known = sum.counts.media_seen;
             let n = rec.n;
             sum.messages_seen = vault
                 .catalog
@@ -383,13 +382,13 @@ fn import_one(
                 .values()
                 .filter(|m| m.archives.contains(&n))
                 .count() as u64;
-            sum.media_missing = vault
+            sum.counts.media_missing = vault
                 .catalog
                 .media
                 .values()
                 .filter(|m| m.archives.contains(&n) && !m.file_archives.contains(&n))
                 .count() as u64;
-            sum.media_orphans = vault
+            sum.counts.media_orphans = vault
                 .catalog
                 .orphans
                 .values()
@@ -484,7 +483,7 @@ fn import_one(
             sum.messages_seen += 1;
             match vault.catalog.messages.get(&m.id) {
                 None => {
-                    sum.messages_new += 1;
+                    sum.counts.messages_new += 1;
                     pending.push(Record::Message(MessageRecord {
                         id: m.id.clone(),
                         conversation: chunk.conversation_id.clone(),
@@ -566,7 +565,7 @@ fn import_one(
         match r.file {
             Some(f) => by_file.entry(f).or_default().push(i),
             None => {
-                sum.media_missing += 1;
+                sum.counts.media_missing += 1;
                 let known = vault.catalog.media.get(&(r.message.clone(), r.url.clone()));
                 if known.is_none_or(|k| !k.archives.contains(&n)) {
                     pending.push(Record::Media(MediaRecord {
@@ -585,7 +584,7 @@ fn import_one(
     let orphan_set: HashSet<usize> = (0..media.len())
         .filter(|i| !by_file.contains_key(i))
         .collect();
-    sum.media_orphans = orphan_set.len() as u64;
+    sum.counts.media_orphans = orphan_set.len() as u64;
     commit(vault, std::mem::take(&mut pending), opts.dry_run)?;
 
     // 3. Media, in batches.
@@ -661,7 +660,7 @@ fn import_one(
             let file = &media[i];
             match out {
                 FileOutcome::Skipped => {
-                    sum.media_known += 1;
+                    sum.counts.media_known += 1;
                     let verdict = skipped_object(
                         vault,
                         n,
@@ -710,15 +709,15 @@ fn import_one(
                     };
                     if new {
                         any_new = true;
-                        sum.media_new += 1;
-                        sum.bytes_new += digests.size;
+                        sum.counts.media_new += 1;
+                        sum.counts.bytes_new += digests.size;
                         pending.push(Record::Object(ObjectRecord {
                             id: digests.object,
                             size: digests.size,
                             stored,
                         }));
                     } else {
-                        sum.media_known += 1;
+                        sum.counts.media_known += 1;
                         if !vault.catalog.objects.contains_key(&digests.object)
                             && !pending
                                 .iter()
@@ -990,8 +989,8 @@ fn probe_object(
 
 fn count_verdict(sum: &mut ArchiveSummary, verdict: Option<crate::integrity::Verdict>) {
     match verdict {
-        Some(crate::integrity::Verdict::Damaged) => sum.media_damaged += 1,
-        Some(crate::integrity::Verdict::Unreadable) => sum.media_unreadable += 1,
+        Some(crate::integrity::Verdict::Damaged) => sum.counts.media_damaged += 1,
+        Some(crate::integrity::Verdict::Unreadable) => sum.counts.media_unreadable += 1,
         _ => {}
     }
 }

@@ -115,13 +115,9 @@ pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> Prob
         return ProbeReport::unreadable("cannot be read back".into());
     }
     let image_signature = is_image_signature(&magic[..got]);
-    let io = match StreamIo::from_read_seek(reader) {
-        Ok(io) => io,
-        Err(e) => return ProbeReport::unreadable(format!("FFmpeg could not set up reading: {e}")),
-    };
-    let mut input = match ffmpeg::format::input_from_stream(io, Some(name), None) {
+    let mut input = match open_input(reader, name) {
         Ok(i) => i,
-        Err(e) => return ProbeReport::unreadable(format!("FFmpeg cannot open it as media: {e}")),
+        Err(e) => return ProbeReport::unreadable(e),
     };
     let container = input.format().name().to_owned();
     let bit_rate = u64::try_from(input.bit_rate()).ok().filter(|&b| b > 0);
@@ -188,18 +184,7 @@ pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> Prob
     let mut image_frames = 0u64;
     let mut image_errors = 0u64;
     let mut packet = ffmpeg::Packet::empty();
-    loop {
-        match packet.read(&mut input) {
-            Ok(()) => {}
-            Err(ffmpeg::Error::Eof) => break,
-            Err(_) => {
-                read_errors += 1;
-                if read_errors > 50 {
-                    break;
-                }
-                continue;
-            }
-        }
+    while next_packet(&mut packet, &mut input, &mut read_errors) {
         if packet.is_corrupt() {
             corrupt += 1;
         }
@@ -301,13 +286,9 @@ pub fn decode<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> DecodeR
         ok: false,
         detail: Some(detail),
     };
-    let io = match StreamIo::from_read_seek(reader) {
-        Ok(io) => io,
-        Err(e) => return fail(format!("FFmpeg could not set up reading: {e}")),
-    };
-    let mut input = match ffmpeg::format::input_from_stream(io, Some(name), None) {
+    let mut input = match open_input(reader, name) {
         Ok(i) => i,
-        Err(e) => return fail(format!("FFmpeg cannot open it: {e}")),
+        Err(e) => return fail(e),
     };
     let container_s = seconds(input.duration());
     let Some((vindex, params, tb, start)) = input
@@ -354,19 +335,7 @@ pub fn decode<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> DecodeR
         }
     };
     let mut read_errors = 0;
-    loop {
-        match packet.read(&mut input) {
-            Ok(()) => {}
-            Err(ffmpeg::Error::Eof) => break,
-            Err(_) => {
-                read_errors += 1;
-                errors += 1;
-                if read_errors > 50 {
-                    break;
-                }
-                continue;
-            }
-        }
+    while next_packet(&mut packet, &mut input, &mut read_errors) {
         if packet.stream() != vindex {
             continue;
         }
@@ -377,7 +346,7 @@ pub fn decode<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> DecodeR
     }
     let _ = decoder.send_eof();
     receive(&mut decoder, &mut frames, &mut errors, &mut end_s);
-    errors += take_log_errors();
+    errors += read_errors + take_log_errors();
     let mut problems = Vec::new();
     if errors > 0 {
         problems.push(format!("{errors} decode errors"));
@@ -399,6 +368,38 @@ pub fn decode<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> DecodeR
         container_s,
         ok: problems.is_empty(),
         detail: (!problems.is_empty()).then(|| problems.join("; ")),
+    }
+}
+
+/// Opens media through custom I/O on `reader`; the error is a sentence.
+fn open_input<R: Read + Seek + Send + 'static>(
+    reader: R,
+    name: &str,
+) -> Result<ffmpeg::format::context::Input, String> {
+    let io = StreamIo::from_read_seek(reader)
+        .map_err(|e| format!("FFmpeg could not set up reading: {e}"))?;
+    ffmpeg::format::input_from_stream(io, Some(name), None)
+        .map_err(|e| format!("FFmpeg cannot open it as media: {e}"))
+}
+
+/// Reads the next packet; false at the end, or after too many read
+/// errors (each counted in `read_errors`).
+fn next_packet(
+    packet: &mut ffmpeg::Packet,
+    input: &mut ffmpeg::format::context::Input,
+    read_errors: &mut u64,
+) -> bool {
+    loop {
+        match packet.read(input) {
+            Ok(()) => return true,
+            Err(ffmpeg::Error::Eof) => return false,
+            Err(_) => {
+                *read_errors += 1;
+                if *read_errors > 50 {
+                    return false;
+                }
+            }
+        }
     }
 }
 

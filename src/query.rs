@@ -156,91 +156,78 @@ fn kind_from_name(name: &str) -> MediaKind {
     }
 }
 
+/// A row's message, conversation, file and integrity facts.
+fn base_row(
+    cat: &Catalog,
+    message: Option<&String>,
+    file: Option<&FileFacts>,
+    archives: &std::collections::BTreeSet<u32>,
+    orphan: bool,
+) -> Row {
+    let msg = message.and_then(|m| cat.messages.get(m));
+    let conversation_id = msg.map(|s| s.record.conversation.clone());
+    let mut row = Row {
+        message_id: message.cloned(),
+        conversation_kind: conversation_id
+            .as_ref()
+            .and_then(|c| cat.conversations.get(c))
+            .map(|c| c.kind),
+        conversation_id,
+        sender_id: msg.and_then(|s| s.record.sender.clone()),
+        created_at: msg.map(|s| s.record.created_at),
+        kind: MediaKind::Image,
+        original_name: None,
+        size: file.map(|f| f.size),
+        sha256: file.map(|f| f.sha256.clone()),
+        blake3: file.map(|f| f.blake3.clone()),
+        object: file.map(|f| f.object.hex()),
+        archives: archives
+            .iter()
+            .map(|&n| cat.archive_name(n).to_owned())
+            .collect(),
+        orphan,
+        integrity: "unchecked",
+        duration_s: None,
+        width: None,
+        height: None,
+        codec: None,
+        integrity_detail: None,
+        url: None,
+        ordinal: 0,
+        text: msg.and_then(|s| s.record.text.clone()),
+    };
+    add_integrity(cat, &mut row);
+    row
+}
+
 /// The rows selected by `filter`, ordered by time, message and position.
 pub fn rows(cat: &Catalog, filter: &Filter) -> Vec<Row> {
-    let names = |set: &std::collections::BTreeSet<u32>| -> Vec<String> {
-        set.iter()
-            .map(|&n| cat.archive_name(n).to_owned())
-            .collect()
-    };
     let mut out = Vec::new();
     for ((message, url), m) in &cat.media {
         if filter.missing == m.file.is_some() {
             continue;
         }
-        let msg = cat.messages.get(message);
-        let conv_id = msg.map(|s| s.record.conversation.clone());
-        let conv_kind = conv_id
-            .as_ref()
-            .and_then(|c| cat.conversations.get(c))
-            .map(|c| c.kind);
-        let f = m.file.as_ref();
         let mut archives = m.archives.clone();
         archives.extend(m.file_archives.iter().copied());
-        out.push(Row {
-            message_id: Some(message.clone()),
-            conversation_id: conv_id,
-            conversation_kind: conv_kind,
-            sender_id: msg.and_then(|s| s.record.sender.clone()),
-            created_at: msg.map(|s| s.record.created_at),
+        let row = Row {
             kind: m.kind,
             original_name: m.original_name.clone(),
-            size: f.map(|f| f.size),
-            sha256: f.map(|f| f.sha256.clone()),
-            blake3: f.map(|f| f.blake3.clone()),
-            object: f.map(|f| f.object.hex()),
-            archives: names(&archives),
-            orphan: false,
-            integrity: "unchecked",
-            duration_s: None,
-            width: None,
-            height: None,
-            codec: None,
-            integrity_detail: None,
             url: Some(url.clone()),
             ordinal: m.ordinal,
-            text: msg.and_then(|s| s.record.text.clone()),
-        });
-        let row = out.last_mut().expect("just pushed");
-        add_integrity(cat, row);
-        if !keep(cat, filter, row, &archives) {
-            out.pop();
+            ..base_row(cat, Some(message), m.file.as_ref(), &archives, false)
+        };
+        if keep(cat, filter, &row, &archives) {
+            out.push(row);
         }
     }
     if !filter.missing {
         for o in cat.orphans.values().filter(|o| !o.linked) {
             let r = &o.record;
-            let msg = r.prefix.as_ref().and_then(|p| cat.messages.get(p));
-            let conv_id = msg.map(|s| s.record.conversation.clone());
             let row = Row {
-                message_id: r.prefix.clone(),
-                conversation_kind: conv_id
-                    .as_ref()
-                    .and_then(|c| cat.conversations.get(c))
-                    .map(|c| c.kind),
-                conversation_id: conv_id,
-                sender_id: msg.and_then(|s| s.record.sender.clone()),
-                created_at: msg.map(|s| s.record.created_at),
                 kind: kind_from_name(&r.name),
                 original_name: Some(r.name.clone()),
-                size: Some(r.file.size),
-                sha256: Some(r.file.sha256.clone()),
-                blake3: Some(r.file.blake3.clone()),
-                object: Some(r.file.object.hex()),
-                archives: names(&o.archives),
-                orphan: true,
-                integrity: "unchecked",
-                duration_s: None,
-                width: None,
-                height: None,
-                codec: None,
-                integrity_detail: None,
-                url: None,
-                ordinal: 0,
-                text: msg.and_then(|s| s.record.text.clone()),
+                ..base_row(cat, r.prefix.as_ref(), Some(&r.file), &o.archives, true)
             };
-            let mut row = row;
-            add_integrity(cat, &mut row);
             if keep(cat, filter, &row, &o.archives) {
                 out.push(row);
             }

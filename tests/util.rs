@@ -236,3 +236,15 @@ pub fn without_stored(mut v: Value) -> Value {
     v.as_object_mut().unwrap().remove("bytes_stored");
     v
 }
+
+/// Deterministic pseudo-random bytes (xorshift), for incompressible test files.
+pub fn pseudo_random(seed: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed as u8
+        })
+        .collect()
+}

@@ -41,13 +41,7 @@ fn big_archive(dir: &Path) -> std::path::PathBuf {
         .join("data/direct_messages_media");
     let mut seed: u64 = 0x1234_5678;
     for i in 0..300u64 {
-        let mut bytes = vec![0u8; 1500 + (i as usize * 37) % 3000];
-        for b in bytes.iter_mut() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            *b = seed as u8;
-        }
+        let bytes = pseudo_random(&mut seed, 1500 + (i as usize * 37) % 3000);
         fs::write(
             media.join(format!("{}-extra{i}.jpg", 1_900_000_000_000_000_000u64 + i)),
             bytes,
@@ -533,14 +527,7 @@ fn ctrl_c_stops_with_130_and_the_same_command_resumes() {
     let media = src.join("data/direct_messages_media");
     let mut seed: u64 = 99;
     for i in 0..3000u64 {
-        let bytes: Vec<u8> = (0..8192)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        let bytes = pseudo_random(&mut seed, 8192);
         fs::write(
             media.join(format!("{}-many{i}.jpg", 1_800_000_000_000_000_000u64 + i)),
             bytes,

@@ -56,3 +56,15 @@ impl dmvault::progress::Progress for Bars {
         }
     }
 }
+
+/// Bars on a terminal (unless --json, --quiet or --no-progress), nothing otherwise.
+pub fn for_command(
+    global: &crate::cli::Global,
+    prefix: &str,
+) -> Box<dyn dmvault::progress::Progress> {
+    if crate::show_progress(global) {
+        Box::new(Bars::new(prefix))
+    } else {
+        Box::new(dmvault::progress::Quiet)
+    }
+}

@@ -5,11 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use dmvault::progress::{Progress, Quiet};
 
 use super::{unlock, FilterArgs, Global, VaultArgs};
 use crate::exit::Code;
-use crate::progress::Bars;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -25,13 +23,8 @@ pub struct ExportArgs {
 pub fn run(args: &ExportArgs, global: &Global) -> Result<Code> {
     let filter = args.filter.to_filter(false)?;
     let vault = unlock::open(&args.vault)?;
-    let bars;
-    let progress: &dyn Progress = if crate::show_progress(global) {
-        bars = Bars::new("export");
-        &bars
-    } else {
-        &Quiet
-    };
+    let progress = crate::progress::for_command(global, "export");
+    let progress = progress.as_ref();
     let s = dmvault::export::export(&vault, &args.out, &filter, progress)?;
     let mut out = std::io::stdout().lock();
     if global.json {

@@ -7,11 +7,9 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use dmvault::import::{import, ArchiveSummary, ImportOptions};
-use dmvault::progress::{Progress, Quiet};
 
 use super::{unlock, Global, VaultArgs};
 use crate::exit::Code;
-use crate::progress::Bars;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -52,13 +50,8 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
         vault.lock(Duration::from_secs(args.lock_wait))?;
         vault.reload()?;
     }
-    let bars;
-    let progress: &dyn Progress = if crate::show_progress(global) {
-        bars = Bars::new("import");
-        &bars
-    } else {
-        &Quiet
-    };
+    let progress = crate::progress::for_command(global, "import");
+    let progress = progress.as_ref();
     let opts = ImportOptions::default()
         .dry_run(args.dry_run)
         .probe(!args.no_probe);
@@ -76,21 +69,21 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
                 let _ = writeln!(
                     out,
                     "{}: already imported, nothing new ({} media files stored)",
-                    a.archive, a.media_known
+                    a.archive, a.counts.media_known
                 );
             } else {
                 let _ = writeln!(
                     out,
                     "{}: {} messages ({verb} {}); {} media files: {} new, {} already stored; {} references without a file; {} orphan files; {verb} {}",
-                    a.archive, a.messages_seen, a.messages_new, a.media_seen, a.media_new, a.media_known,
-                    a.media_missing, a.media_orphans, bytes(a.bytes_new)
+                    a.archive, a.messages_seen, a.counts.messages_new, a.counts.media_seen, a.counts.media_new, a.counts.media_known,
+                    a.counts.media_missing, a.counts.media_orphans, bytes(a.counts.bytes_new)
                 );
             }
-            if a.media_damaged + a.media_unreadable > 0 {
+            if a.counts.media_damaged + a.counts.media_unreadable > 0 {
                 let _ = writeln!(
                     out,
                     "  integrity: {} damaged, {} not readable as media (stored all the same; `dmvault ls --integrity damaged` lists them)",
-                    a.media_damaged, a.media_unreadable
+                    a.counts.media_damaged, a.counts.media_unreadable
                 );
             }
             for p in &a.problems {
@@ -116,7 +109,7 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
         v["message_type"] = "summary".into();
         writeln!(out, "{v}")?;
     } else if !quiet {
-        if summary.messages_new == 0 && summary.media_new == 0 && !args.dry_run {
+        if summary.counts.messages_new == 0 && summary.counts.media_new == 0 && !args.dry_run {
             writeln!(
                 out,
                 "nothing new: the vault already holds everything in these archives"
@@ -126,9 +119,9 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
                 out,
                 "{} {} messages and {} media files ({}) from {} archives",
                 if args.dry_run { "would add" } else { "added" },
-                summary.messages_new,
-                summary.media_new,
-                bytes(summary.bytes_new),
+                summary.counts.messages_new,
+                summary.counts.media_new,
+                bytes(summary.counts.bytes_new),
                 summary.archives
             )?;
         }

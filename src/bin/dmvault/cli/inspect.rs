@@ -6,11 +6,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use dmvault::inspect::{inspect, InspectReport};
-use dmvault::progress::{Progress, Quiet};
 
 use super::Global;
 use crate::exit::Code;
-use crate::progress::Bars;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -24,14 +22,8 @@ pub fn run(args: &InspectArgs, global: &Global) -> Result<Code> {
     let mut partial = false;
     let mut out = io::stdout().lock();
     for (i, path) in args.archives.iter().enumerate() {
-        let bars;
-        let progress: &dyn Progress = if crate::show_progress(global) {
-            bars = Bars::new(path.display().to_string());
-            &bars
-        } else {
-            &Quiet
-        };
-        match inspect(path, progress) {
+        let progress = crate::progress::for_command(global, &path.display().to_string());
+        match inspect(path, progress.as_ref()) {
             Ok(report) => {
                 partial |= report.partial;
                 if global.json {

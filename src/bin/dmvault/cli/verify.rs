@@ -5,13 +5,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use dmvault::progress::{Progress, Quiet};
 use dmvault::vault::{self, Vault};
 use dmvault::verify::{quarantine, state_file_name, verify, Finding, Subset, VerifyOptions};
 
 use super::{unlock, Global, VaultArgs};
 use crate::exit::Code;
-use crate::progress::Bars;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -77,13 +75,8 @@ pub fn run(args: &VerifyArgs, global: &Global) -> Result<Code> {
     opts.decode = args.decode;
     opts.subset = subset;
     opts.state_file = unlock::state_dir().map(|d| d.join(state_file_name(&secret)));
-    let bars;
-    let progress: &dyn Progress = if crate::show_progress(global) {
-        bars = Bars::new("verify");
-        &bars
-    } else {
-        &Quiet
-    };
+    let progress = crate::progress::for_command(global, "verify");
+    let progress = progress.as_ref();
     let json = global.json;
     let quiet = global.quiet;
     let started = std::time::Instant::now();
