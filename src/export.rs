@@ -122,12 +122,20 @@ fn extension(row: &Row) -> String {
         })
 }
 
-/// The relative path a row is exported to.
-pub fn export_path(row: &Row) -> PathBuf {
+/// The relative path a row is exported to. `shared_name` says that
+/// another orphan of the export has the same file name (different content):
+/// then the name gets the first 8 hex digits of the content's BLAKE3.
+pub fn export_path(row: &Row, shared_name: bool) -> PathBuf {
     if row.orphan {
-        return PathBuf::from("orphans").join(safe_component(
-            row.original_name.as_deref().unwrap_or("orphan"),
-        ));
+        let name = row.original_name.as_deref().unwrap_or("orphan");
+        let name = match (shared_name, row.blake3.as_deref()) {
+            (true, Some(b3)) => match name.rsplit_once('.') {
+                Some((stem, ext)) => format!("{stem}-{}.{ext}", &b3[..8]),
+                None => format!("{name}-{}", &b3[..8]),
+            },
+            _ => name.to_owned(),
+        };
+        return PathBuf::from("orphans").join(safe_component(&name));
     }
     let conv = safe_component(
         row.conversation_id
@@ -190,13 +198,19 @@ pub fn export(
             index.extend(old.into_iter().map(|e| (e.path.clone(), e)));
         }
     }
+    let mut orphan_names: std::collections::HashMap<Option<String>, usize> =
+        std::collections::HashMap::new();
+    for r in selected.iter().filter(|r| r.orphan) {
+        *orphan_names.entry(r.original_name.clone()).or_default() += 1;
+    }
     progress.phase(
         "Exporting",
         Some(selected.iter().filter_map(|r| r.size).sum()),
     );
     for row in &selected {
         let Some(facts) = row.facts() else { continue };
-        let rel = export_path(row);
+        let shared = row.orphan && orphan_names.get(&row.original_name).is_some_and(|&n| n > 1);
+        let rel = export_path(row, shared);
         let dest = out.join(&rel);
         let rel_str = rel.to_string_lossy().replace('\\', "/");
         let entry = IndexEntry {

@@ -405,3 +405,43 @@ fn export_restores_files_with_names_times_and_index() {
     assert!(index.iter().all(|e| e["kind"] == "video"));
     let _ = json!(null);
 }
+
+#[test]
+fn orphans_with_the_same_name_and_other_bytes_export_to_two_files() {
+    let v = TestVault::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    unzip(&fixture("series-2023.zip"), &a);
+    unzip(&fixture("series-2023.zip"), &b);
+    let orphan = v.import(&["series-2023.zip"]);
+    assert_eq!(orphan["media_orphans"], 1);
+    let name = v.ls(&[]).into_iter().find(|r| r["orphan"] == true).unwrap()["original_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fs::write(
+        b.join("data/direct_messages_media").join(&name),
+        b"other bytes, same name",
+    )
+    .unwrap();
+    for dir in [&a, &b] {
+        let o = v.run(["import".as_ref(), dir.as_os_str()]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let orphans: Vec<Value> = v
+        .ls(&[])
+        .into_iter()
+        .filter(|r| r["orphan"] == true)
+        .collect();
+    assert_eq!(orphans.len(), 2, "{orphans:?}");
+    let out = v.dir.path().join("out");
+    let o = v.run(["export".as_ref(), out.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let files: Vec<_> = fs::read_dir(out.join("orphans"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let contents: BTreeSet<Vec<u8>> = files.iter().map(|f| fs::read(f).unwrap()).collect();
+    assert_eq!(contents.len(), 2);
+}
