@@ -48,16 +48,17 @@ use crate::media::{MediaIndex, MediaKind};
 use crate::progress::Progress;
 use crate::time::Timestamp;
 use crate::vault::catalog::{
-    orphan_prefix, ArchiveRecord, ConversationRecord, FileFacts, IntegrityRecord, MediaRecord,
-    MessageRecord, NameChange, ObjectRecord, OrphanRecord, Record,
+    orphan_prefix, ArchiveRecord, ConversationRecord, FileFacts, FileStat, IntegrityRecord,
+    MediaRecord, MessageRecord, NameChange, ObjectRecord, OrphanRecord, Record,
 };
 use crate::vault::keys::hex;
 use crate::vault::store::{fill, Digests, Hashers, ObjectId};
 use crate::vault::Vault;
 
-/// Files up to this size are read into memory and hashed before anything
-/// is encrypted; larger ones are streamed.
-const SMALL_FILE: u64 = 4 << 20;
+/// Files up to this size are read into memory: hashed before anything is
+/// encrypted (a known content is not encrypted at all) and given to FFmpeg
+/// from memory. Larger ones are streamed and probed from their object.
+const SMALL_FILE: u64 = 24 << 20;
 /// Commit a segment after this many message records.
 const MESSAGE_BATCH: usize = 20_000;
 /// Commit a segment after this many media files, or bytes of media.
@@ -216,78 +217,50 @@ pub fn import(
     Ok(total)
 }
 
+/// The size and BLAKE3 of what identifies an archive.
 struct Fingerprint {
     blake3: String,
-    sha256: Option<String>,
     size: u64,
 }
 
-/// BLAKE3 (and, when asked, SHA-256) of a ZIP file, or of a folder's DM
-/// files (their paths, sizes and contents, in order).
-fn fingerprint(
+/// Feeds `sink` the bytes that identify an archive: a ZIP file's bytes;
+/// for a folder, the path, size and content of each DM data and media file,
+/// in path order (what an import reads). Returns their total size.
+fn fingerprint_feed(
     archive: &mut Archive,
-    with_sha256: bool,
+    mut sink: impl FnMut(&[u8]),
     progress: &dyn Progress,
-) -> Result<Fingerprint> {
+) -> Result<u64> {
     let path = archive.path().to_owned();
+    let mut buf = vec![0u8; 8 << 20];
     if archive.is_zip() {
-        let size = std::fs::metadata(&path)
-            .map_err(|e| Error::io(&path, e))?
-            .len();
-        progress.phase(
-            "1/4 Fingerprinting",
-            Some(size * if with_sha256 { 2 } else { 1 }),
-        );
-        let mut b = blake3::Hasher::new();
-        b.update_mmap_rayon(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        progress.advance(size);
-        let sha256 = if with_sha256 {
-            let mut f = File::open(&path).map_err(|e| Error::io(&path, e))?;
-            let mut h = Sha256::new();
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = fill(&mut f, &mut buf).map_err(|e| Error::io(&path, e))?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                progress.advance(n as u64);
+        let mut f = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut size = 0;
+        loop {
+            let n = fill(&mut f, &mut buf).map_err(|e| Error::io(&path, e))?;
+            if n == 0 {
+                return Ok(size);
             }
-            Some(hex(&h.finalize()))
-        } else {
-            None
-        };
-        return Ok(Fingerprint {
-            blake3: b.finalize().to_hex().to_string(),
-            sha256,
-            size,
-        });
+            sink(&buf[..n]);
+            size += n as u64;
+            progress.advance(n as u64);
+        }
     }
-    // A folder: the DM files and media, which is what an import reads.
     archive.media_files();
     let mut files: Vec<(String, u64)> = archive
         .dm_files()
         .iter()
         .map(|f| (f.path.clone(), f.size))
-        .chain(
-            archive
-                .cached_media_files()
-                .iter()
-                .filter_map(|m| match &m.location {
-                    crate::archive::MediaLocation::Entry(p) => Some((p.clone(), m.size)),
-                    crate::archive::MediaLocation::Nested { .. } => None,
-                }),
-        )
         .collect();
-    let nested: BTreeSet<String> = archive
-        .cached_media_files()
-        .iter()
-        .filter_map(|m| match &m.location {
-            crate::archive::MediaLocation::Nested { zip, .. } => Some(zip.clone()),
-            _ => None,
-        })
-        .collect();
+    let mut nested = BTreeSet::new();
+    for m in archive.cached_media_files() {
+        match &m.location {
+            crate::archive::MediaLocation::Entry(p) => files.push((p.clone(), m.size)),
+            crate::archive::MediaLocation::Nested { zip, .. } => {
+                nested.insert(zip.clone());
+            }
+        }
+    }
     for z in nested {
         let size = archive
             .entries()
@@ -297,34 +270,99 @@ fn fingerprint(
         files.push((z, size));
     }
     files.sort();
-    let size: u64 = files.iter().map(|f| f.1).sum();
-    progress.phase("1/4 Fingerprinting", Some(size));
-    let mut b = blake3::Hasher::new();
-    let mut s = with_sha256.then(Sha256::new);
-    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0;
     for (p, sz) in &files {
-        let head = format!("{p}\0{sz}\0");
-        b.update(head.as_bytes());
-        if let Some(s) = s.as_mut() {
-            s.update(head.as_bytes());
-        }
+        sink(format!("{p}\0{sz}\0").as_bytes());
         let mut r = archive.open_entry(p)?;
         loop {
             let n = fill(&mut r, &mut buf).map_err(|e| Error::io(path.join(p), e))?;
             if n == 0 {
                 break;
             }
-            b.update(&buf[..n]);
-            if let Some(s) = s.as_mut() {
-                s.update(&buf[..n]);
-            }
+            sink(&buf[..n]);
+            size += n as u64;
             progress.advance(n as u64);
         }
     }
+    Ok(size)
+}
+
+/// What identifies a ZIP file on disk without reading it (`None` for folders).
+fn file_stat(archive: &Archive) -> Option<FileStat> {
+    use std::os::unix::fs::MetadataExt;
+    if !archive.is_zip() {
+        return None;
+    }
+    let m = std::fs::metadata(archive.path()).ok()?;
+    // A file changed within the last seconds may change again within the
+    // same timestamp tick on coarse filesystems ("racy" as git calls it):
+    // such a file is always recognised by its hash.
+    let fresh = now().0 * 1_000_000
+        - m.ctime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(m.ctime_nsec())
+        < 3_000_000_000;
+    if fresh {
+        return None;
+    }
+    Some(FileStat {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime_ns: m
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(m.mtime_nsec()),
+        ctime_ns: m
+            .ctime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(m.ctime_nsec()),
+    })
+}
+
+/// The BLAKE3 fingerprint (both cores; no memory mapping, so the archive
+/// is never counted in the process's resident memory).
+fn fingerprint(archive: &mut Archive, progress: &dyn Progress) -> Result<Fingerprint> {
+    progress.phase("1/4 Fingerprinting", Some(archive_bytes(archive)));
+    let mut b = blake3::Hasher::new();
+    let size = fingerprint_feed(
+        archive,
+        |c| {
+            if c.len() >= 1 << 20 {
+                b.update_rayon(c);
+            } else {
+                b.update(c);
+            }
+        },
+        progress,
+    )?;
     Ok(Fingerprint {
         blake3: b.finalize().to_hex().to_string(),
-        sha256: s.map(|s| hex(&s.finalize())),
         size,
+    })
+}
+
+fn archive_bytes(archive: &Archive) -> u64 {
+    if archive.is_zip() {
+        std::fs::metadata(archive.path()).map_or(0, |m| m.len())
+    } else {
+        archive.dm_bytes()
+            + archive
+                .cached_media_files()
+                .iter()
+                .map(|m| m.size)
+                .sum::<u64>()
+    }
+}
+
+/// The archive's SHA-256 (for the catalog, so users can match it with
+/// `sha256sum`), computed on a thread of its own while the import works.
+fn spawn_sha256(path: PathBuf) -> std::thread::JoinHandle<Result<String>> {
+    std::thread::spawn(move || {
+        let mut archive = Archive::open(&path)?;
+        let mut h = Sha256::new();
+        fingerprint_feed(&mut archive, |c| h.update(c), &crate::progress::Quiet)?;
+        Ok(hex(&h.finalize()))
     })
 }
 
@@ -347,8 +385,6 @@ enum FileOutcome {
         new: bool,
         probe: Option<Box<crate::integrity::ProbeReport>>,
     },
-    /// Already stored from this archive by an earlier run.
-    Skipped,
     /// Could not be read.
     Failed(String),
 }
@@ -369,13 +405,61 @@ fn import_one(
     sum.counts.media_seen = media.len() as u64;
 
     // 1. Fingerprint: an archive imported completely before is done.
-    let fp = fingerprint(archive, false, progress)?;
-    let known = vault.catalog.archive_by_blake3(&fp.blake3).cloned();
+    // A ZIP file whose device, inode, size, modification and change times
+    // are those recorded when it was imported is the same file, unchanged
+    // (any write changes its ctime): it is not read again. Otherwise the
+    // archive is recognised by its BLAKE3.
+    let stat = file_stat(archive);
+    let by_stat = stat
+        .as_ref()
+        .and_then(|st| {
+            vault
+                .catalog
+                .archives
+                .iter()
+                .find(|(a, _)| a.stat.as_ref() == Some(st))
+        })
+        .cloned();
+    let (fp, known) = match by_stat {
+        Some(k) => (
+            Fingerprint {
+                blake3: k.0.blake3.clone(),
+                size: k.0.size,
+            },
+            Some(k),
+        ),
+        None => {
+            let fp = fingerprint(archive, progress)?;
+            let known = vault.catalog.archive_by_blake3(&fp.blake3).cloned();
+            (fp, known)
+        }
+    };
     if let Some((rec, true)) = &known {
         if objects_intact(vault, rec.n)? {
             sum.already_imported = true;
             sum.counts.media_known = sum.counts.media_seen;
             let n = rec.n;
+            for m in vault
+                .catalog
+                .media
+                .values()
+                .filter(|m| m.file_archives.contains(&n))
+            {
+                let verdict = m
+                    .file
+                    .as_ref()
+                    .and_then(|f| vault.catalog.integrity.get(&f.object));
+                count_verdict(&mut sum, verdict.map(|r| r.report.verdict));
+            }
+            for o in vault
+                .catalog
+                .orphans
+                .values()
+                .filter(|o| o.archives.contains(&n))
+            {
+                let verdict = vault.catalog.integrity.get(&o.record.file.object);
+                count_verdict(&mut sum, verdict.map(|r| r.report.verdict));
+            }
             sum.messages_seen = vault
                 .catalog
                 .messages
@@ -398,16 +482,12 @@ fn import_one(
         }
     }
     let mut pending: Vec<Record> = Vec::new();
+    let needs_sha256 = known.as_ref().is_none_or(|(rec, _)| rec.sha256.is_empty());
+    let sha256 = (needs_sha256 && !opts.dry_run).then(|| spawn_sha256(path.to_owned()));
     let n = match &known {
         Some((rec, _)) => rec.n,
         None => {
             let n = vault.catalog.archives.len() as u32 + 1;
-            let sha256 = match fp.sha256 {
-                Some(s) => s,
-                None => fingerprint(archive, true, progress)?
-                    .sha256
-                    .unwrap_or_default(),
-            };
             let info = archive.info();
             pending.push(Record::Archive(ArchiveRecord {
                 n,
@@ -416,8 +496,9 @@ fn import_one(
                     |s| s.to_string_lossy().into_owned(),
                 ),
                 size: fp.size,
-                sha256,
+                sha256: String::new(),
                 blake3: fp.blake3.clone(),
+                stat: stat.clone(),
                 generation: info.generation.as_str().to_owned(),
                 generation_date: info.generation_date.clone(),
                 account_id: info.account_id.clone(),
@@ -587,7 +668,10 @@ fn import_one(
     sum.counts.media_orphans = orphan_set.len() as u64;
     commit(vault, std::mem::take(&mut pending), opts.dry_run)?;
 
-    // 3. Media, in batches.
+    // 3. Media. Rayon workers read, hash, store and probe the files,
+    // largest first (so the tail of the work is small files); this thread
+    // turns their outcomes into records and commits a segment every batch,
+    // after one filesystem sync, while the workers go on.
     let done_orphans: HashSet<&str> = vault
         .catalog
         .orphans
@@ -611,162 +695,97 @@ fn import_one(
             None => done_orphans.contains(media[i].name.as_str()),
         })
         .collect();
-    let total_bytes: u64 = media
-        .iter()
-        .zip(&skip)
-        .filter(|(_, s)| !**s)
-        .map(|(m, _)| m.size)
-        .sum();
-    progress.phase("3/4 Storing media", Some(total_bytes));
-    let mut failed = false;
-    let made_here: Mutex<HashSet<ObjectId>> = Mutex::new(HashSet::new());
-    let todo: Vec<usize> = (0..media.len()).collect();
-    let archive: &Archive = archive;
-    let mut start = 0;
-    while start < todo.len() {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted);
-        }
-        let mut end = start;
-        let mut bytes = 0;
-        while end < todo.len() && end - start < MEDIA_BATCH_FILES && bytes < MEDIA_BATCH_BYTES {
-            bytes += media[todo[end]].size;
-            end += 1;
-        }
-        let batch = &todo[start..end];
-        start = end;
-        let outcomes: Vec<(usize, FileOutcome)> = batch
-            .par_iter()
-            .map_init(
-                || archive.media_reader(),
-                |reader, &i| {
-                    if skip[i] {
-                        return (i, FileOutcome::Skipped);
-                    }
-                    if cancel.load(Ordering::Relaxed) {
-                        return (i, FileOutcome::Failed("interrupted".into()));
-                    }
-                    let out = match reader {
-                        Ok(r) => store_file(vault, r, &media[i], opts, &made_here),
-                        Err(e) => FileOutcome::Failed(e.to_string()),
-                    };
-                    progress.advance(media[i].size);
-                    (i, out)
-                },
-            )
-            .collect();
-        let mut any_new = false;
-        for (i, out) in outcomes {
-            let file = &media[i];
-            match out {
-                FileOutcome::Skipped => {
-                    sum.counts.media_known += 1;
-                    let verdict = skipped_object(
-                        vault,
-                        n,
-                        &media[i],
-                        by_file.get(&i).map(Vec::as_slice),
-                        &refs,
-                    )
-                    .and_then(|o| vault.catalog.integrity.get(&o))
-                    .map(|r| r.report.verdict);
-                    count_verdict(&mut sum, verdict);
-                }
-                FileOutcome::Failed(why) => {
-                    if why != "interrupted" {
-                        sum.problems.push(format!("{}: {why}", file.location));
-                    }
-                    failed = true;
-                }
-                FileOutcome::Stored {
-                    digests,
-                    stored,
-                    new,
-                    probe,
-                } => {
-                    let verdict = match probe.map(|b| *b) {
-                        Some(report) => {
-                            let v = report.verdict;
-                            pending.push(Record::Integrity(IntegrityRecord {
-                                object: digests.object,
-                                report,
-                                checked_at: now(),
-                            }));
-                            Some(v)
-                        }
-                        None => vault
-                            .catalog
-                            .integrity
-                            .get(&digests.object)
-                            .map(|r| r.report.verdict),
-                    };
-                    count_verdict(&mut sum, verdict);
-                    let facts = FileFacts {
-                        size: digests.size,
-                        blake3: hex(&digests.blake3),
-                        sha256: hex(&digests.sha256),
-                        object: digests.object,
-                    };
-                    if new {
-                        any_new = true;
-                        sum.counts.media_new += 1;
-                        sum.counts.bytes_new += digests.size;
-                        pending.push(Record::Object(ObjectRecord {
-                            id: digests.object,
-                            size: digests.size,
-                            stored,
-                        }));
-                    } else {
-                        sum.counts.media_known += 1;
-                        if !vault.catalog.objects.contains_key(&digests.object)
-                            && !pending
-                                .iter()
-                                .any(|r| matches!(r, Record::Object(o) if o.id == digests.object))
-                        {
-                            // adopted from an interrupted run
-                            pending.push(Record::Object(ObjectRecord {
-                                id: digests.object,
-                                size: digests.size,
-                                stored,
-                            }));
-                        }
-                    }
-                    match by_file.get(&i) {
-                        Some(rs) => {
-                            for &r in rs {
-                                let r = &refs[r];
-                                pending.push(Record::Media(MediaRecord {
-                                    message: r.message.clone(),
-                                    url: r.url.clone(),
-                                    ordinal: r.ordinal,
-                                    kind: r.kind,
-                                    original_name: Some(file.name.clone()),
-                                    file: Some(facts.clone()),
-                                    archive: n,
-                                }));
-                            }
-                        }
-                        None => pending.push(Record::Orphan(OrphanRecord {
-                            name: file.name.clone(),
-                            prefix: orphan_prefix(&file.name),
-                            group: file.group,
-                            file: facts,
-                            archive: n,
-                        })),
-                    }
-                }
-            }
-        }
-        if !pending.is_empty() {
-            if any_new && !opts.dry_run {
-                crate::fault::point("sync");
-                let objects = vault.path().join("objects");
-                crate::vault::fsutil::sync_filesystem(&objects)
-                    .map_err(|e| Error::io(&objects, e))?;
-            }
-            commit(vault, std::mem::take(&mut pending), opts.dry_run)?;
+    let mut order: Vec<usize> = (0..media.len()).filter(|&i| !skip[i]).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(media[i].size));
+    progress.phase(
+        "3/4 Storing media",
+        Some(order.iter().map(|&i| media[i].size).sum()),
+    );
+
+    let mut file_objects: Vec<ObjectId> = Vec::new();
+    for i in (0..media.len()).filter(|&i| skip[i]) {
+        sum.counts.media_known += 1;
+        if let Some(o) = skipped_object(
+            vault,
+            n,
+            &media[i],
+            by_file.get(&i).map(Vec::as_slice),
+            &refs,
+        ) {
+            file_objects.push(o);
         }
     }
+    let mut c = Committer {
+        n,
+        dry_run: opts.dry_run,
+        chain: (vault.catalog.seq, vault.catalog.head),
+        pending: std::mem::take(&mut pending),
+        committed: Vec::new(),
+        recorded_objects: HashSet::new(),
+        verdicts: HashMap::new(),
+        file_objects,
+        any_new: false,
+        batch_files: 0,
+        batch_bytes: 0,
+        failed: false,
+    };
+    let made_here: Mutex<HashSet<ObjectId>> = Mutex::new(HashSet::new());
+    let stop = AtomicBool::new(false);
+    let archive: &Archive = archive;
+    let shared: &Vault = vault;
+    let outcome: Result<()> = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, FileOutcome)>(64);
+        let (made_here, stop, media, order) = (&made_here, &stop, &media, &order);
+        scope.spawn(move || {
+            order.par_iter().for_each_init(
+                || (archive.media_reader(), tx.clone()),
+                |(reader, tx), &i| {
+                    let out = if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+                        FileOutcome::Failed("interrupted".into())
+                    } else {
+                        match reader {
+                            Ok(r) => store_file(shared, r, &media[i], opts, made_here),
+                            Err(e) => FileOutcome::Failed(e.to_string()),
+                        }
+                    };
+                    progress.advance(media[i].size);
+                    let _ = tx.send((i, out));
+                },
+            );
+            drop(tx);
+        });
+        let mut result = Ok(());
+        for (i, out) in rx {
+            c.take(
+                shared,
+                &media[i],
+                by_file.get(&i).map(Vec::as_slice),
+                &refs,
+                out,
+                &mut sum,
+            );
+            if result.is_ok()
+                && (c.batch_files >= MEDIA_BATCH_FILES || c.batch_bytes >= MEDIA_BATCH_BYTES)
+            {
+                result = c.flush(shared);
+                if result.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        result.and_then(|()| c.flush(shared))
+    });
+    vault.adopt_commits(c.chain, std::mem::take(&mut c.committed));
+    outcome?;
+    for o in &c.file_objects {
+        let verdict = c
+            .verdicts
+            .get(o)
+            .copied()
+            .or_else(|| vault.catalog.integrity.get(o).map(|r| r.report.verdict));
+        count_verdict(&mut sum, verdict);
+    }
+    let failed = c.failed;
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
@@ -780,11 +799,152 @@ fn import_one(
             .get(n as usize - 1)
             .is_some_and(|a| a.1);
         if !done {
-            pending.push(Record::ArchiveDone { n, at: now() });
+            let sha256 = sha256.and_then(|h| h.join().ok()).and_then(|r| r.ok());
+            pending.push(Record::ArchiveDone {
+                n,
+                at: now(),
+                sha256,
+            });
         }
     }
     commit(vault, pending, opts.dry_run)?;
     Ok(sum)
+}
+
+/// Turns media outcomes into records and commits them in segments (the
+/// media phase's single writer). Segments are written straight to disk;
+/// the records are folded into the in-memory catalog when the phase ends.
+struct Committer {
+    n: u32,
+    dry_run: bool,
+    /// (seq, head) of the catalog chain.
+    chain: (u64, [u8; 32]),
+    pending: Vec<Record>,
+    committed: Vec<Record>,
+    recorded_objects: HashSet<ObjectId>,
+    verdicts: HashMap<ObjectId, crate::integrity::Verdict>,
+    /// The object of every file of the archive that was stored.
+    file_objects: Vec<ObjectId>,
+    any_new: bool,
+    batch_files: usize,
+    batch_bytes: u64,
+    failed: bool,
+}
+
+impl Committer {
+    fn take(
+        &mut self,
+        vault: &Vault,
+        file: &MediaFile,
+        refs_of_file: Option<&[usize]>,
+        refs: &[RefTodo],
+        out: FileOutcome,
+        sum: &mut ArchiveSummary,
+    ) {
+        self.batch_files += 1;
+        self.batch_bytes += file.size;
+        let (digests, stored, new, probe) = match out {
+            FileOutcome::Failed(why) => {
+                if why != "interrupted" {
+                    sum.problems.push(format!("{}: {why}", file.location));
+                }
+                self.failed = true;
+                return;
+            }
+            FileOutcome::Stored {
+                digests,
+                stored,
+                new,
+                probe,
+            } => (digests, stored, new, probe),
+        };
+        let id = digests.object;
+        self.file_objects.push(id);
+        if let Some(report) = probe.map(|b| *b) {
+            self.verdicts.insert(id, report.verdict);
+            self.pending.push(Record::Integrity(IntegrityRecord {
+                object: id,
+                report,
+                checked_at: now(),
+            }));
+        }
+        if new {
+            self.any_new = true;
+            sum.counts.media_new += 1;
+            sum.counts.bytes_new += digests.size;
+        } else {
+            sum.counts.media_known += 1;
+        }
+        // An Object record for every object new to the catalog (new, or
+        // adopted from an interrupted run), once.
+        if (new || !vault.catalog.objects.contains_key(&id)) && self.recorded_objects.insert(id) {
+            self.pending.push(Record::Object(ObjectRecord {
+                id,
+                size: digests.size,
+                stored,
+            }));
+        }
+        let facts = FileFacts {
+            size: digests.size,
+            blake3: hex(&digests.blake3),
+            sha256: hex(&digests.sha256),
+            object: id,
+        };
+        match refs_of_file {
+            Some(rs) => {
+                for &r in rs {
+                    let r = &refs[r];
+                    self.pending.push(Record::Media(MediaRecord {
+                        message: r.message.clone(),
+                        url: r.url.clone(),
+                        ordinal: r.ordinal,
+                        kind: r.kind,
+                        original_name: Some(file.name.clone()),
+                        file: Some(facts.clone()),
+                        archive: self.n,
+                    }));
+                }
+            }
+            None => self.pending.push(Record::Orphan(OrphanRecord {
+                name: file.name.clone(),
+                prefix: orphan_prefix(&file.name),
+                group: file.group,
+                file: facts,
+                archive: self.n,
+            })),
+        }
+    }
+
+    /// Makes new objects durable (one filesystem sync), then commits the
+    /// records that name them.
+    fn flush(&mut self, vault: &Vault) -> Result<()> {
+        self.batch_files = 0;
+        self.batch_bytes = 0;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let records = std::mem::take(&mut self.pending);
+        if !self.dry_run {
+            if std::mem::take(&mut self.any_new) {
+                crate::fault::point("sync");
+                let objects = vault.path().join("objects");
+                crate::vault::fsutil::sync_filesystem(&objects)
+                    .map_err(|e| Error::io(&objects, e))?;
+            }
+            let seq = self.chain.0 + 1;
+            let mac = crate::vault::catalog::write_segment(
+                vault.path(),
+                vault.secret(),
+                seq,
+                &self.chain.1,
+                &records,
+            )?;
+            self.chain = (seq, mac);
+            vault.note_head(seq, &mac);
+        }
+        self.committed.extend(records);
+        Ok(())
+    }
 }
 
 /// Commits records as a segment, or in a dry run folds them into the

@@ -31,6 +31,8 @@ mod error;
 pub mod export;
 #[doc(hidden)]
 pub mod fault;
+#[cfg(feature = "ffmpeg")]
+mod imagecheck;
 pub mod import;
 pub mod inspect;
 pub mod integrity;

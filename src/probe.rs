@@ -102,7 +102,31 @@ impl AsRef<[u8]> for SharedBytes {
 /// Probes media held in memory. `name` (the file name) helps FFmpeg pick
 /// the format.
 pub fn probe_bytes(data: Arc<Vec<u8>>, name: &str) -> ProbeReport {
+    if let Some(facts) = crate::imagecheck::check(&data) {
+        return image_report(facts, data.len());
+    }
     probe(std::io::Cursor::new(SharedBytes(data)), name)
+}
+
+/// The report for a JPEG, PNG or GIF whose structure was walked (no
+/// decoding: see `imagecheck`).
+fn image_report(f: crate::imagecheck::ImageFacts, _size: usize) -> ProbeReport {
+    ProbeReport {
+        verdict: if f.problem.is_some() {
+            Verdict::Damaged
+        } else {
+            Verdict::Ok
+        },
+        container: Some(f.container.to_owned()),
+        codec: Some(f.codec.to_owned()),
+        audio_codec: None,
+        duration_s: None,
+        width: f.width,
+        height: f.height,
+        bit_rate: None,
+        errors: u64::from(f.problem.is_some()),
+        detail: f.problem,
+    }
 }
 
 /// Probes media from any seekable reader (e.g. a decrypting object stream).
@@ -111,17 +135,35 @@ pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> Prob
     take_log_errors();
     let mut magic = [0u8; 16];
     let got = crate::vault::store::fill(&mut reader, &mut magic).unwrap_or(0);
+    let size = reader.seek(std::io::SeekFrom::End(0)).unwrap_or(0);
     if reader.seek(std::io::SeekFrom::Start(0)).is_err() {
         return ProbeReport::unreadable("cannot be read back".into());
     }
     let image_signature = is_image_signature(&magic[..got]);
+    if crate::imagecheck::check(&magic[..got]).is_some() {
+        // A JPEG, PNG or GIF: walk its structure instead of decoding it.
+        let mut data = Vec::new();
+        if reader.read_to_end(&mut data).is_err() {
+            return ProbeReport::unreadable("cannot be read to its end".into());
+        }
+        if let Some(facts) = crate::imagecheck::check(&data) {
+            return image_report(facts, data.len());
+        }
+    }
     let mut input = match open_input(reader, name) {
         Ok(i) => i,
         Err(e) => return ProbeReport::unreadable(e),
     };
     let container = input.format().name().to_owned();
-    let bit_rate = u64::try_from(input.bit_rate()).ok().filter(|&b| b > 0);
-    let container_s = seconds(input.duration());
+    let container_s = container_seconds(&input);
+    let bit_rate = u64::try_from(input.bit_rate())
+        .ok()
+        .filter(|&b| b > 0)
+        .or_else(|| {
+            container_s
+                .filter(|&t| t > 0.0)
+                .map(|t| (size as f64 * 8.0 / t) as u64)
+        });
     let video = input
         .streams()
         .best(Type::Video)
@@ -150,20 +192,26 @@ pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> Prob
         errors: 0,
         detail: None,
     };
-    let mut decoder = match ffmpeg::codec::Context::from_parameters(params.clone()) {
-        Ok(c) => {
-            let mut d = c.decoder();
-            if image {
+    // Images FFmpeg recognises but `imagecheck` does not walk (WebP, …)
+    // are decoded with err_detect=explode; videos are not decoded here.
+    let mut decoder = if image {
+        ffmpeg::codec::Context::from_parameters(params.clone())
+            .ok()
+            .and_then(|c| {
+                let mut d = c.decoder();
                 d.check(Check::EXPLODE);
-            }
-            d.video().ok()
-        }
-        Err(_) => None,
+                d.video().ok()
+            })
+    } else {
+        None
     };
-    if let Some(d) = &decoder {
-        report.width = Some(d.width()).filter(|&w| w > 0);
-        report.height = Some(d.height()).filter(|&h| h > 0);
-    }
+    // SAFETY: reading two integers of the stream's own parameters.
+    let (w, h) = unsafe {
+        let p = &*params.as_ptr();
+        (p.width, p.height)
+    };
+    report.width = u32::try_from(w).ok().filter(|&w| w > 0);
+    report.height = u32::try_from(h).ok().filter(|&h| h > 0);
     if params.medium() == Type::Video
         && !image
         && (report.width.is_none() || report.height.is_none())
@@ -290,7 +338,7 @@ pub fn decode<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> DecodeR
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    let container_s = seconds(input.duration());
+    let container_s = container_seconds(&input);
     let Some((vindex, params, tb, start)) = input
         .streams()
         .best(Type::Video)
@@ -376,10 +424,63 @@ fn open_input<R: Read + Seek + Send + 'static>(
     reader: R,
     name: &str,
 ) -> Result<ffmpeg::format::context::Input, String> {
-    let io = StreamIo::from_read_seek(reader)
+    let mut io = StreamIo::from_read_seek(reader)
         .map_err(|e| format!("FFmpeg could not set up reading: {e}"))?;
-    ffmpeg::format::input_from_stream(io, Some(name), None)
-        .map_err(|e| format!("FFmpeg cannot open it as media: {e}"))
+    // X's media announce their format in their first bytes (ftyp, JPEG and
+    // PNG signatures); probing 64 KiB instead of 1 MiB rejects a file of
+    // random bytes early instead of trying every demuxer on a megabyte.
+    let mut options = ffmpeg::Dictionary::new();
+    options.set("formatprobesize", "65536");
+    // Packets as they are stored: no codec parsers (their work is a
+    // decoder's, and `decode` does that), no timestamps filled in from them.
+    options.set("fflags", "+noparse+nofillin");
+    let name = std::ffi::CString::new(name.replace('\0', "_")).map_err(|e| e.to_string())?;
+    // Like ffmpeg-next's `input_from_stream`, but without
+    // `avformat_find_stream_info`: the stream parameters come from the
+    // container (moov/avcC for MP4), and that call decodes frames to guess
+    // them again, with a decoder per stream and thread: seconds of CPU and
+    // hundreds of MiB for a 720p clip, far more than demuxing it all.
+    // SAFETY: the context is allocated here, given the StreamIo's AVIO
+    // context with the custom-I/O flag (so FFmpeg does not free it), and on
+    // success handed to `Input`, which owns both and closes the context
+    // before it drops the StreamIo. On failure avformat_open_input frees
+    // the context itself.
+    unsafe {
+        let mut ps = ffmpeg::ffi::avformat_alloc_context();
+        if ps.is_null() {
+            return Err("FFmpeg is out of memory".into());
+        }
+        (*ps).pb = io.as_mut_ptr();
+        (*ps).flags |= ffmpeg::ffi::AVFMT_FLAG_CUSTOM_IO;
+        let mut opts = options.disown();
+        let r =
+            ffmpeg::ffi::avformat_open_input(&mut ps, name.as_ptr(), std::ptr::null(), &mut opts);
+        drop(ffmpeg::Dictionary::own(opts));
+        if r < 0 {
+            return Err(format!(
+                "FFmpeg cannot open it as media: {}",
+                ffmpeg::Error::from(r)
+            ));
+        }
+        Ok(ffmpeg::format::context::Input::wrap_with_custom_io(ps, io))
+    }
+}
+
+/// The container's duration: the format's, or its longest stream's (the
+/// format's own needs `avformat_find_stream_info`, which we skip).
+fn container_seconds(input: &ffmpeg::format::context::Input) -> Option<f64> {
+    seconds(input.duration()).or_else(|| {
+        input
+            .streams()
+            .filter_map(|s| {
+                let d = s.duration();
+                (d > 0).then(|| {
+                    d as f64 * f64::from(s.time_base().numerator())
+                        / f64::from(s.time_base().denominator().max(1))
+                })
+            })
+            .reduce(f64::max)
+    })
 }
 
 /// Reads the next packet; false at the end, or after too many read
@@ -390,6 +491,10 @@ fn next_packet(
     read_errors: &mut u64,
 ) -> bool {
     loop {
+        // ffmpeg-next's `Packet::read` does not release the packet's previous
+        // buffer (av_read_frame expects a blank packet): replacing the packet
+        // drops, and so unrefs, it. Reusing one packet leaked every buffer.
+        *packet = ffmpeg::Packet::empty();
         match packet.read(input) {
             Ok(()) => return true,
             Err(ffmpeg::Error::Eof) => return false,

@@ -445,3 +445,30 @@ fn orphans_with_the_same_name_and_other_bytes_export_to_two_files() {
     let contents: BTreeSet<Vec<u8>> = files.iter().map(|f| fs::read(f).unwrap()).collect();
     assert_eq!(contents.len(), 2);
 }
+
+#[test]
+fn an_archive_changed_in_place_is_read_again() {
+    // A re-import recognises an unchanged ZIP by its device, inode, size and
+    // times without reading it; any write changes its change time, so new
+    // content under the same path is always read.
+    let v = TestVault::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("twitter.zip");
+    fs::copy(fixture("series-2021.zip"), &p).unwrap();
+    // Files changed in the last seconds are always hashed; let this one age.
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    let run = |v: &TestVault| {
+        let o = v.run(["import".as_ref(), "--json".as_ref(), p.as_os_str()]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        json_lines(&o)
+    };
+    let first = run(&v);
+    assert_eq!(first[0]["already_imported"], false);
+    let again = run(&v);
+    assert_eq!(again[0]["already_imported"], true);
+    // Same path, same inode, other bytes.
+    fs::write(&p, fs::read(fixture("series-2023.zip")).unwrap()).unwrap();
+    let changed = run(&v);
+    assert_eq!(changed[0]["already_imported"], false);
+    assert!(changed.last().unwrap()["messages_new"].as_u64().unwrap() > 0);
+}

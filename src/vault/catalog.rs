@@ -46,7 +46,8 @@ pub struct ArchiveRecord {
     pub name: String,
     /// Size in bytes (a folder: sum of its files).
     pub size: u64,
-    /// SHA-256 of the ZIP file (a folder: of its file list and contents).
+    /// SHA-256 of the ZIP file (a folder: of its DM files' paths, sizes and
+    /// contents); empty until the import completes (`archive_done` carries it).
     pub sha256: String,
     /// BLAKE3 of the same (used to recognise an archive imported before).
     pub blake3: String,
@@ -63,6 +64,26 @@ pub struct ArchiveRecord {
     pub username: Option<String>,
     /// When the import started.
     pub imported_at: Timestamp,
+    /// How the ZIP file looked on disk (to recognise it unchanged without
+    /// reading it again); `None` for folders.
+    #[serde(default)]
+    pub stat: Option<FileStat>,
+}
+
+/// Identity of a file on disk: device, inode, size, modification and
+/// change times (nanoseconds). Any write to the file changes its ctime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// Change time, ns since the epoch.
+    pub ctime_ns: i64,
 }
 
 /// What one archive showed of a conversation.
@@ -214,6 +235,9 @@ pub enum Record {
         n: u32,
         /// When.
         at: Timestamp,
+        /// The archive's SHA-256, computed while it was imported.
+        #[serde(default)]
+        sha256: Option<String>,
     },
     /// What an archive showed of a conversation.
     Conversation(ConversationRecord),
@@ -323,9 +347,12 @@ impl Catalog {
                 }
                 self.archives[i - 1] = (a, false);
             }
-            Record::ArchiveDone { n, .. } => {
+            Record::ArchiveDone { n, sha256, .. } => {
                 if let Some(a) = self.archives.get_mut(n as usize - 1) {
                     a.1 = true;
+                    if let Some(h) = sha256 {
+                        a.0.sha256 = h;
+                    }
                 }
             }
             Record::Conversation(c) => {

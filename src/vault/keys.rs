@@ -73,7 +73,7 @@ impl VaultSecret {
         }
     }
 
-    /// The key that names objects (`BLAKE3-keyed(id_key, plaintext)`).
+    /// The key that names objects (`BLAKE3-keyed(id_key, BLAKE3(plaintext))`).
     pub fn id_key(&self) -> &[u8; 32] {
         &self.id_key
     }

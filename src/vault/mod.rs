@@ -5,7 +5,7 @@
 //!   dmvault.json          {"format":"dmvault-vault","version":1}: no secret, no id
 //!   README.txt            what this folder is (fixed text)
 //!   keys/<random>.age     the vault secret, once per unlock method
-//!   objects/ab/<id>.age   one age file per unique content, id = BLAKE3-keyed(id key, plaintext)
+//!   objects/ab/<id>.age   one age file per unique content, id = BLAKE3-keyed(id key, BLAKE3(plaintext))
 //!   catalog/<seq>.age     authenticated, append-only catalog segments
 //!   tmp/                  temp files (ciphertext only) before they are renamed into place
 //!   lock                  empty; writers hold an exclusive flock on it
@@ -249,6 +249,32 @@ impl Vault {
         &self.store
     }
 
+    /// Takes over segments written directly (by an import's media phase,
+    /// while workers shared the vault): folds their records in and moves
+    /// the chain's head to `(seq, head)`. In a dry run the records are
+    /// only folded in.
+    pub fn adopt_commits(&mut self, chain: (u64, [u8; 32]), records: Vec<catalog::Record>) {
+        for r in records {
+            self.catalog.apply(r);
+        }
+        if chain.0 > self.catalog.seq {
+            self.catalog.seq = chain.0;
+            self.catalog.head = chain.1;
+        }
+        self.catalog.link_orphans();
+    }
+
+    /// Records the catalog head this computer saw (for rollback detection).
+    pub fn note_head(&self, seq: u64, mac: &[u8; 32]) {
+        if let Some(state) = &self.state_file {
+            let seen = crate::verify::SeenHead {
+                seq,
+                head: keys::hex(mac),
+            };
+            crate::verify::write_seen(state, &seen);
+        }
+    }
+
     /// Folds records into the in-memory catalog only (a dry run).
     pub fn apply_in_memory(&mut self, records: Vec<catalog::Record>) {
         for r in records {
@@ -271,13 +297,7 @@ impl Vault {
         self.catalog.seq = seq;
         self.catalog.head = mac;
         self.catalog.link_orphans();
-        if let Some(state) = &self.state_file {
-            let seen = crate::verify::SeenHead {
-                seq,
-                head: keys::hex(&mac),
-            };
-            crate::verify::write_seen(state, &seen);
-        }
+        self.note_head(seq, &mac);
         Ok(())
     }
 

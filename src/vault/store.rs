@@ -1,6 +1,6 @@
 //! The object store: one standard age file per unique content.
 //!
-//! An object's name is `BLAKE3-keyed(id_key, plaintext)` in hex, under a
+//! An object's name is `BLAKE3-keyed(id_key, BLAKE3(plaintext))` in hex, under a
 //! two-character fan-out folder: `objects/ab/ab12….age`. Without the vault
 //! secret, a name says nothing about the content; two equal contents get
 //! the same name, which is how dedup works. Objects are written to `tmp/`,
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::fsutil;
 use super::keys::{hex, unhex};
 
-/// The name of an object: the keyed BLAKE3 of its plaintext.
+/// The name of an object: the keyed BLAKE3 of its plaintext's BLAKE3.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub [u8; 32]);
 
@@ -74,10 +74,12 @@ pub struct Digests {
     pub object: ObjectId,
 }
 
-/// Hashes a content incrementally: keyed BLAKE3, plain BLAKE3 and SHA-256
-/// in one pass.
+/// Hashes a content incrementally: BLAKE3 and SHA-256 in one pass; the
+/// object name is then `BLAKE3-keyed(id key, BLAKE3(content))`, a keyed
+/// function of the content that costs one more hash of 32 bytes, not a
+/// second pass over the content.
 pub struct Hashers {
-    keyed: blake3::Hasher,
+    id_key: [u8; 32],
     plain: blake3::Hasher,
     sha: Sha256,
     size: u64,
@@ -87,7 +89,7 @@ impl Hashers {
     /// Starts hashing with the vault's object-naming key.
     pub fn new(id_key: &[u8; 32]) -> Hashers {
         Hashers {
-            keyed: blake3::Hasher::new_keyed(id_key),
+            id_key: *id_key,
             plain: blake3::Hasher::new(),
             sha: Sha256::new(),
             size: 0,
@@ -96,7 +98,6 @@ impl Hashers {
 
     /// Adds bytes.
     pub fn update(&mut self, data: &[u8]) {
-        self.keyed.update(data);
         self.plain.update(data);
         self.sha.update(data);
         self.size += data.len() as u64;
@@ -104,13 +105,19 @@ impl Hashers {
 
     /// The digests.
     pub fn finish(self) -> Digests {
+        let blake3 = *self.plain.finalize().as_bytes();
         Digests {
             size: self.size,
-            blake3: *self.plain.finalize().as_bytes(),
+            blake3,
             sha256: self.sha.finalize().into(),
-            object: ObjectId(*self.keyed.finalize().as_bytes()),
+            object: object_id(&self.id_key, &blake3),
         }
     }
+}
+
+/// The object name of a content with this BLAKE3.
+pub fn object_id(id_key: &[u8; 32], blake3: &[u8; 32]) -> ObjectId {
+    ObjectId(*blake3::keyed_hash(id_key, blake3).as_bytes())
 }
 
 /// Reads as much as fits into `buf` (unlike `read`, which may return

@@ -18,6 +18,8 @@
 //! Without `--bench` (as `cargo test --benches` runs it) it only checks that
 //! the generators and the measuring harness work, on a few MiB, dmvault only.
 
+mod integrity;
+
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -982,8 +984,21 @@ fn main() {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(1u64 << 30);
-        inspect_bench(&work, size, &format!("{}m", size >> 20), true);
-        import_bench(&work, 1 << 30, 1, "1g", true);
+        // `cargo bench --bench bench -- import` runs only the sections named.
+        let only: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        let run = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+        if run("inspect") {
+            inspect_bench(&work, size, &format!("{}m", size >> 20), true);
+        }
+        if run("import") {
+            import_bench(&work, 1 << 30, 1, "1g", true);
+        }
+        if run("integrity") {
+            integrity::integrity_bench(&work);
+        }
     } else {
         // Smoke run: the generators and the harness on a few MiB.
         let tmp = std::env::temp_dir().join(format!("dmvault-bench-smoke-{}", std::process::id()));

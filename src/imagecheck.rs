@@ -1,0 +1,233 @@
+//! Structure checks of JPEG, PNG and GIF files, without decoding them.
+//!
+//! Decoding a photo costs milliseconds; walking its structure costs
+//! microseconds and catches what happens to files in practice: a file cut
+//! short (no end-of-image marker, no `IEND` chunk, no GIF trailer) and, for
+//! PNG, any changed byte (every chunk has a CRC-32).
+
+/// What the structure of an image shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFacts {
+    /// FFmpeg's name for the container (`jpeg_pipe`, `png_pipe`, `gif`).
+    pub container: &'static str,
+    /// FFmpeg's name for the codec (`mjpeg`, `png`, `gif`).
+    pub codec: &'static str,
+    /// Picture width, when the header gives it.
+    pub width: Option<u32>,
+    /// Picture height.
+    pub height: Option<u32>,
+    /// What is wrong, if anything.
+    pub problem: Option<String>,
+}
+
+/// Checks `data` when it is a JPEG, PNG or GIF; `None` for anything else.
+pub fn check(data: &[u8]) -> Option<ImageFacts> {
+    if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(jpeg(data))
+    } else if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(png(data))
+    } else if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
+        Some(gif(data))
+    } else {
+        None
+    }
+}
+
+fn be16(d: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from(u16::from_be_bytes(
+        d.get(i..i + 2)?.try_into().ok()?,
+    )))
+}
+
+fn jpeg(d: &[u8]) -> ImageFacts {
+    let mut f = ImageFacts {
+        container: "jpeg_pipe",
+        codec: "mjpeg",
+        width: None,
+        height: None,
+        problem: None,
+    };
+    let mut i = 2;
+    loop {
+        // Markers may be padded with any number of 0xFF.
+        while d.get(i) == Some(&0xFF) && d.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        let (Some(&0xFF), Some(&m)) = (d.get(i), d.get(i + 1)) else {
+            f.problem = Some(if i >= d.len() {
+                "cut short: it ends in its headers".into()
+            } else {
+                format!("corrupt: no marker at byte {i}")
+            });
+            return f;
+        };
+        match m {
+            0xD8 | 0x01 | 0xD0..=0xD7 => {
+                i += 2;
+                continue;
+            }
+            0xD9 => {
+                f.problem = Some("it ends before its image data".into());
+                return f;
+            }
+            _ => {}
+        }
+        let Some(len) = be16(d, i + 2).map(|l| l as usize).filter(|&l| l >= 2) else {
+            f.problem = Some("cut short: it ends in its headers".into());
+            return f;
+        };
+        let end = i + 2 + len;
+        if end > d.len() {
+            f.problem = Some("cut short: it ends in its headers".into());
+            return f;
+        }
+        // SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC).
+        if (0xC0..=0xCF).contains(&m) && ![0xC4, 0xC8, 0xCC].contains(&m) {
+            f.height = be16(d, i + 5).filter(|&h| h > 0);
+            f.width = be16(d, i + 7).filter(|&w| w > 0);
+        }
+        if m == 0xDA {
+            // Entropy-coded data follows; a 0xFF in it is stuffed (FF 00) or
+            // a restart marker, so FF D9 is the end of the image.
+            let rest = &d[end..];
+            if !rest.windows(2).any(|w| w == [0xFF, 0xD9]) {
+                f.problem = Some("cut short: no end-of-image marker".into());
+            } else if f.width.is_none() || f.height.is_none() {
+                f.problem = Some("corrupt: no picture size in its headers".into());
+            }
+            return f;
+        }
+        i = end;
+    }
+}
+
+fn png(d: &[u8]) -> ImageFacts {
+    let mut f = ImageFacts {
+        container: "png_pipe",
+        codec: "png",
+        width: None,
+        height: None,
+        problem: None,
+    };
+    let mut i = 8;
+    loop {
+        let Some(len) = d
+            .get(i..i + 4)
+            .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize)
+        else {
+            f.problem = Some("cut short: no IEND chunk".into());
+            return f;
+        };
+        let end = i + 8 + len + 4;
+        if end > d.len() {
+            f.problem = Some("cut short: it ends inside a chunk".into());
+            return f;
+        }
+        let kind = &d[i + 4..i + 8];
+        let body = &d[i + 4..i + 8 + len];
+        let crc = u32::from_be_bytes(d[i + 8 + len..end].try_into().expect("4 bytes"));
+        if crc32fast::hash(body) != crc {
+            f.problem = Some(format!(
+                "corrupt: the {} chunk at byte {i} fails its CRC",
+                String::from_utf8_lossy(kind)
+            ));
+            return f;
+        }
+        if kind == b"IHDR" && len >= 8 {
+            f.width = Some(u32::from_be_bytes(
+                d[i + 8..i + 12].try_into().expect("4 bytes"),
+            ))
+            .filter(|&w| w > 0);
+            f.height = Some(u32::from_be_bytes(
+                d[i + 12..i + 16].try_into().expect("4 bytes"),
+            ))
+            .filter(|&h| h > 0);
+        }
+        if kind == b"IEND" {
+            if f.width.is_none() || f.height.is_none() {
+                f.problem = Some("corrupt: no picture size (IHDR)".into());
+            }
+            return f;
+        }
+        i = end;
+    }
+}
+
+fn gif(d: &[u8]) -> ImageFacts {
+    let le16 = |i: usize| {
+        d.get(i..i + 2)
+            .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let mut f = ImageFacts {
+        container: "gif",
+        codec: "gif",
+        width: le16(6).filter(|&w| w > 0),
+        height: le16(8).filter(|&h| h > 0),
+        problem: None,
+    };
+    if d.last() != Some(&0x3B) {
+        f.problem = Some("cut short: no GIF trailer".into());
+    } else if f.width.is_none() || f.height.is_none() {
+        f.problem = Some("corrupt: no picture size".into());
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/media")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn whole_and_cut_jpegs_and_pngs() {
+        for name in [
+            "image-testsrc.jpg",
+            "image-life.jpg",
+            "image-smptebars.jpg",
+            "image-cellauto.png",
+            "image-rgbtestsrc.png",
+        ] {
+            let d = fixture(name);
+            let f = check(&d).unwrap();
+            assert_eq!(f.problem, None, "{name}");
+            assert!(f.width.is_some() && f.height.is_some(), "{name}: {f:?}");
+            for cut in [d.len() / 2, d.len() - 1, 20] {
+                let f = check(&d[..cut]).unwrap();
+                assert!(f.problem.is_some(), "{name} cut at {cut}: {f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_png_byte_fails_its_crc() {
+        let mut d = fixture("image-cellauto.png");
+        let at = d.len() / 2;
+        d[at] ^= 0x10;
+        let f = check(&d).unwrap();
+        assert!(f.problem.unwrap().contains("CRC"));
+    }
+
+    #[test]
+    fn gifs_and_other_formats() {
+        let mut g = b"GIF89a\x10\x00\x08\x00".to_vec();
+        g.extend_from_slice(&[0u8; 20]);
+        g.push(0x3B);
+        let f = check(&g).unwrap();
+        assert_eq!(
+            (f.width, f.height, f.problem.clone()),
+            (Some(16), Some(8), None)
+        );
+        g.pop();
+        assert!(check(&g).unwrap().problem.is_some());
+        assert_eq!(check(b"RIFF....WEBPVP8 "), None);
+        assert_eq!(check(&[1, 2, 3]), None);
+    }
+}
