@@ -52,7 +52,7 @@ use crate::vault::catalog::{
     MediaRecord, MessageRecord, NameChange, ObjectRecord, OrphanRecord, Record,
 };
 use crate::vault::keys::hex;
-use crate::vault::store::{fill, Digests, Hashers, ObjectId};
+use crate::vault::store::{fill, object_id, Digests, Hashers, ObjectId};
 use crate::vault::Vault;
 
 /// Files up to this size are read into memory: hashed before anything is
@@ -217,32 +217,24 @@ pub fn import(
     Ok(total)
 }
 
-/// The size and BLAKE3 of what identifies an archive.
-struct Fingerprint {
-    blake3: String,
-    size: u64,
-}
-
 /// Feeds `sink` the bytes that identify an archive: a ZIP file's bytes;
 /// for a folder, the path, size and content of each DM data and media file,
-/// in path order (what an import reads). Returns their total size.
+/// in path order (what an import reads).
 fn fingerprint_feed(
     archive: &mut Archive,
     mut sink: impl FnMut(&[u8]),
     progress: &dyn Progress,
-) -> Result<u64> {
+) -> Result<()> {
     let path = archive.path().to_owned();
     let mut buf = vec![0u8; 8 << 20];
     if archive.is_zip() {
         let mut f = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let mut size = 0;
         loop {
             let n = fill(&mut f, &mut buf).map_err(|e| Error::io(&path, e))?;
             if n == 0 {
-                return Ok(size);
+                return Ok(());
             }
             sink(&buf[..n]);
-            size += n as u64;
             progress.advance(n as u64);
         }
     }
@@ -270,7 +262,6 @@ fn fingerprint_feed(
         files.push((z, size));
     }
     files.sort();
-    let mut size = 0;
     for (p, sz) in &files {
         sink(format!("{p}\0{sz}\0").as_bytes());
         let mut r = archive.open_entry(p)?;
@@ -280,11 +271,10 @@ fn fingerprint_feed(
                 break;
             }
             sink(&buf[..n]);
-            size += n as u64;
             progress.advance(n as u64);
         }
     }
-    Ok(size)
+    Ok(())
 }
 
 /// What identifies a ZIP file on disk without reading it (`None` for folders).
@@ -322,10 +312,10 @@ fn file_stat(archive: &Archive) -> Option<FileStat> {
 
 /// The BLAKE3 fingerprint (both cores; no memory mapping, so the archive
 /// is never counted in the process's resident memory).
-fn fingerprint(archive: &mut Archive, progress: &dyn Progress) -> Result<Fingerprint> {
+fn fingerprint(archive: &mut Archive, progress: &dyn Progress) -> Result<String> {
     progress.phase("1/4 Fingerprinting", Some(archive_bytes(archive)));
     let mut b = blake3::Hasher::new();
-    let size = fingerprint_feed(
+    fingerprint_feed(
         archive,
         |c| {
             if c.len() >= 1 << 20 {
@@ -336,33 +326,50 @@ fn fingerprint(archive: &mut Archive, progress: &dyn Progress) -> Result<Fingerp
         },
         progress,
     )?;
-    Ok(Fingerprint {
-        blake3: b.finalize().to_hex().to_string(),
-        size,
-    })
+    Ok(b.finalize().to_hex().to_string())
 }
 
+/// The archive's size as the catalog records it: the ZIP file's, or the
+/// sum of a folder's DM data and media files (media ZIPs counted whole).
 fn archive_bytes(archive: &Archive) -> u64 {
     if archive.is_zip() {
-        std::fs::metadata(archive.path()).map_or(0, |m| m.len())
-    } else {
-        archive.dm_bytes()
-            + archive
-                .cached_media_files()
-                .iter()
-                .map(|m| m.size)
-                .sum::<u64>()
+        return std::fs::metadata(archive.path()).map_or(0, |m| m.len());
     }
+    let mut nested = BTreeSet::new();
+    let mut size = archive.dm_bytes();
+    for m in archive.cached_media_files() {
+        match &m.location {
+            crate::archive::MediaLocation::Entry(_) => size += m.size,
+            crate::archive::MediaLocation::Nested { zip, .. } => {
+                nested.insert(zip.as_str());
+            }
+        }
+    }
+    size + archive
+        .entries()
+        .iter()
+        .filter(|e| nested.contains(e.path.as_str()))
+        .map(|e| e.size)
+        .sum::<u64>()
 }
 
-/// The archive's SHA-256 (for the catalog, so users can match it with
-/// `sha256sum`), computed on a thread of its own while the import works.
-fn spawn_sha256(path: PathBuf) -> std::thread::JoinHandle<Result<String>> {
+/// The archive's BLAKE3 (to recognise it later) and SHA-256 (so users can
+/// match it with `sha256sum`), computed in one read on a thread of its
+/// own while the import works.
+fn spawn_archive_hashes(path: PathBuf) -> std::thread::JoinHandle<Result<(String, String)>> {
     std::thread::spawn(move || {
         let mut archive = Archive::open(&path)?;
+        let mut b = blake3::Hasher::new();
         let mut h = Sha256::new();
-        fingerprint_feed(&mut archive, |c| h.update(c), &crate::progress::Quiet)?;
-        Ok(hex(&h.finalize()))
+        fingerprint_feed(
+            &mut archive,
+            |c| {
+                b.update(c);
+                h.update(c);
+            },
+            &crate::progress::Quiet,
+        )?;
+        Ok((b.finalize().to_hex().to_string(), hex(&h.finalize())))
     })
 }
 
@@ -420,19 +427,19 @@ fn import_one(
                 .find(|(a, _)| a.stat.as_ref() == Some(st))
         })
         .cloned();
+    // Only an archive of the same size can be a copy of one imported
+    // before; any other is new, and its BLAKE3 is computed on the side
+    // (with its SHA-256) while it is imported.
+    let size = archive_bytes(archive);
+    let same_size = vault.catalog.archives.iter().any(|(a, _)| a.size == size);
     let (fp, known) = match by_stat {
-        Some(k) => (
-            Fingerprint {
-                blake3: k.0.blake3.clone(),
-                size: k.0.size,
-            },
-            Some(k),
-        ),
-        None => {
+        Some(k) => (Some(k.0.blake3.clone()), Some(k)),
+        None if same_size => {
             let fp = fingerprint(archive, progress)?;
-            let known = vault.catalog.archive_by_blake3(&fp.blake3).cloned();
-            (fp, known)
+            let known = vault.catalog.archive_by_blake3(&fp).cloned();
+            (Some(fp), known)
         }
+        None => (None, None),
     };
     if let Some((rec, true)) = &known {
         if objects_intact(vault, rec.n)? {
@@ -482,8 +489,10 @@ fn import_one(
         }
     }
     let mut pending: Vec<Record> = Vec::new();
-    let needs_sha256 = known.as_ref().is_none_or(|(rec, _)| rec.sha256.is_empty());
-    let sha256 = (needs_sha256 && !opts.dry_run).then(|| spawn_sha256(path.to_owned()));
+    let needs_hashes = known
+        .as_ref()
+        .is_none_or(|(rec, _)| rec.sha256.is_empty() || rec.blake3.is_empty());
+    let hashes = (needs_hashes && !opts.dry_run).then(|| spawn_archive_hashes(path.to_owned()));
     let n = match &known {
         Some((rec, _)) => rec.n,
         None => {
@@ -495,9 +504,9 @@ fn import_one(
                     || path.display().to_string(),
                     |s| s.to_string_lossy().into_owned(),
                 ),
-                size: fp.size,
+                size,
                 sha256: String::new(),
-                blake3: fp.blake3.clone(),
+                blake3: fp.unwrap_or_default(),
                 stat: stat.clone(),
                 generation: info.generation.as_str().to_owned(),
                 generation_date: info.generation_date.clone(),
@@ -729,7 +738,7 @@ fn import_one(
         batch_bytes: 0,
         failed: false,
     };
-    let made_here: Mutex<HashSet<ObjectId>> = Mutex::new(HashSet::new());
+    let made_here: Mutex<HashMap<ObjectId, [u8; 32]>> = Mutex::new(HashMap::new());
     let stop = AtomicBool::new(false);
     let archive: &Archive = archive;
     let shared: &Vault = vault;
@@ -799,11 +808,15 @@ fn import_one(
             .get(n as usize - 1)
             .is_some_and(|a| a.1);
         if !done {
-            let sha256 = sha256.and_then(|h| h.join().ok()).and_then(|r| r.ok());
+            let (blake3, sha256) = match hashes.and_then(|h| h.join().ok()) {
+                Some(Ok((b, s))) => (Some(b), Some(s)),
+                _ => (None, None),
+            };
             pending.push(Record::ArchiveDone {
                 n,
                 at: now(),
                 sha256,
+                blake3,
             });
         }
     }
@@ -965,7 +978,7 @@ fn store_file(
     reader: &mut MediaReader,
     file: &MediaFile,
     opts: &ImportOptions,
-    made_here: &Mutex<HashSet<ObjectId>>,
+    made_here: &Mutex<HashMap<ObjectId, [u8; 32]>>,
 ) -> FileOutcome {
     let store = vault.store();
     let id_key = vault.secret().id_key();
@@ -973,17 +986,19 @@ fn store_file(
         Ok(r) => r,
         Err(e) => return FileOutcome::Failed(e.to_string()),
     };
-    let made = |id: &ObjectId| {
+    let made_sha = |id: &ObjectId| {
         made_here
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(id)
+            .get(id)
+            .copied()
     };
-    let mark = |id: ObjectId| {
+    let made = |id: &ObjectId| made_sha(id).is_some();
+    let mark = |d: &Digests| {
         made_here
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id);
+            .insert(d.object, d.sha256);
     };
     // Known: named by the catalog and still in place, or made by this run.
     let known = |id: &ObjectId| made(id) || in_place(vault, id);
@@ -998,9 +1013,28 @@ fn store_file(
         if let Err(e) = r.read_to_end(&mut data) {
             return read_err(e);
         }
-        let mut h = Hashers::new(id_key);
-        h.update(&data);
-        let d = h.finish();
+        // BLAKE3 first: a content the vault holds needs no SHA-256 (it is
+        // recorded) and no encryption; yearly archives are mostly such.
+        let blake3 = *blake3::hash(&data).as_bytes();
+        let object = object_id(id_key, &blake3);
+        let recorded = || {
+            let f = vault.catalog.facts.get(&object)?;
+            in_place(vault, &object)
+                .then(|| crate::vault::keys::unhex(&f.sha256)?.try_into().ok())?
+        };
+        let d = match made_sha(&object).or_else(recorded) {
+            Some(sha256) => Digests {
+                size: data.len() as u64,
+                blake3,
+                sha256,
+                object,
+            },
+            None => {
+                let mut h = Hashers::new(id_key);
+                h.update(&data);
+                h.finish()
+            }
+        };
         let probe_now = wants_probe(&d.object);
         let out = if known(&d.object) {
             FileOutcome::Stored {
@@ -1010,7 +1044,7 @@ fn store_file(
                 probe: None,
             }
         } else if opts.dry_run {
-            mark(d.object);
+            mark(&d);
             FileOutcome::Stored {
                 digests: d,
                 stored: 0,
@@ -1022,7 +1056,7 @@ fn store_file(
         } else {
             match store.put_bytes(&d.object, &data) {
                 Ok((stored, new)) => {
-                    mark(d.object);
+                    mark(&d);
                     FileOutcome::Stored {
                         digests: d,
                         stored,
@@ -1047,7 +1081,7 @@ fn store_file(
         }
         let d = h.finish();
         let new = !known(&d.object);
-        mark(d.object);
+        mark(&d);
         return FileOutcome::Stored {
             digests: d,
             stored: 0,
@@ -1075,7 +1109,7 @@ fn store_file(
     } else {
         match store.commit(staged) {
             Ok((stored, new)) => {
-                mark(d.object);
+                mark(&d);
                 FileOutcome::Stored {
                     digests: d,
                     stored,
@@ -1185,7 +1219,11 @@ fn skipped_object(
 /// An object file that exists but that the catalog does not name was left
 /// by an interrupted run. It is adopted when it decrypts to exactly the
 /// expected content; otherwise it is removed so that it is written anew.
-fn adopt(vault: &Vault, d: &Digests, made_here: &Mutex<HashSet<ObjectId>>) -> Option<FileOutcome> {
+fn adopt(
+    vault: &Vault,
+    d: &Digests,
+    made_here: &Mutex<HashMap<ObjectId, [u8; 32]>>,
+) -> Option<FileOutcome> {
     let store = vault.store();
     let stored = store.stored_size(&d.object).ok()??;
     match store.rehash(
@@ -1197,7 +1235,7 @@ fn adopt(vault: &Vault, d: &Digests, made_here: &Mutex<HashSet<ObjectId>>) -> Op
             made_here
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(d.object);
+                .insert(d.object, d.sha256);
             // `new: true` so that an Object record is written for it.
             Some(FileOutcome::Stored {
                 digests: *d,

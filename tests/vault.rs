@@ -472,3 +472,17 @@ fn an_archive_changed_in_place_is_read_again() {
     assert_eq!(changed[0]["already_imported"], false);
     assert!(changed.last().unwrap()["messages_new"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_copy_of_an_imported_archive_is_recognised_by_its_content() {
+    let v = TestVault::new();
+    v.import(&["series-2022.zip"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("renamed-copy.zip");
+    fs::copy(fixture("series-2022.zip"), &copy).unwrap();
+    let o = v.run(["import".as_ref(), "--json".as_ref(), copy.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_eq!(lines[0]["already_imported"], true, "{lines:?}");
+    assert_eq!(v.stats()["archives"], 1);
+}

@@ -238,6 +238,9 @@ pub enum Record {
         /// The archive's SHA-256, computed while it was imported.
         #[serde(default)]
         sha256: Option<String>,
+        /// Its BLAKE3, when it was not known when the import started.
+        #[serde(default)]
+        blake3: Option<String>,
     },
     /// What an archive showed of a conversation.
     Conversation(ConversationRecord),
@@ -330,6 +333,8 @@ pub struct Catalog {
     pub objects: HashMap<ObjectId, ObjectRecord>,
     /// FFmpeg verdicts by object (the latest check).
     pub integrity: HashMap<ObjectId, IntegrityRecord>,
+    /// The facts recorded for each object's content.
+    pub facts: HashMap<ObjectId, FileFacts>,
     /// Number of segments.
     pub seq: u64,
     /// MAC of the last segment (the chain's head).
@@ -347,11 +352,16 @@ impl Catalog {
                 }
                 self.archives[i - 1] = (a, false);
             }
-            Record::ArchiveDone { n, sha256, .. } => {
+            Record::ArchiveDone {
+                n, sha256, blake3, ..
+            } => {
                 if let Some(a) = self.archives.get_mut(n as usize - 1) {
                     a.1 = true;
                     if let Some(h) = sha256 {
                         a.0.sha256 = h;
+                    }
+                    if let Some(h) = blake3 {
+                        a.0.blake3 = h;
                     }
                 }
             }
@@ -399,6 +409,9 @@ impl Catalog {
                         from_orphan: false,
                     });
                 s.archives.insert(m.archive);
+                if let Some(f) = &m.file {
+                    self.facts.entry(f.object).or_insert_with(|| f.clone());
+                }
                 if let Some(f) = m.file {
                     s.file_archives.insert(m.archive);
                     if s.file.is_none() || s.from_orphan {
@@ -410,6 +423,9 @@ impl Catalog {
             }
             Record::Orphan(o) => {
                 let archive = o.archive;
+                self.facts
+                    .entry(o.file.object)
+                    .or_insert_with(|| o.file.clone());
                 self.orphans
                     .entry((o.name.clone(), o.file.blake3.clone()))
                     .or_insert_with(|| OrphanState {
@@ -469,7 +485,9 @@ impl Catalog {
 
     /// The archive with this BLAKE3, if imported (complete or not).
     pub fn archive_by_blake3(&self, blake3: &str) -> Option<&(ArchiveRecord, bool)> {
-        self.archives.iter().find(|(a, _)| a.blake3 == blake3)
+        self.archives
+            .iter()
+            .find(|(a, _)| !a.blake3.is_empty() && a.blake3 == blake3)
     }
 
     /// Loads every segment of the vault at `vault`.
