@@ -1054,17 +1054,9 @@ fn store_file(
         } else if let Some(out) = adopt(vault, &d, made_here) {
             out
         } else {
-            match store.put_bytes(&d.object, &data) {
-                Ok((stored, new)) => {
-                    mark(&d);
-                    FileOutcome::Stored {
-                        digests: d,
-                        stored,
-                        new,
-                        probe: None,
-                    }
-                }
-                Err(e) => return FileOutcome::Failed(format!("cannot be stored: {e}")),
+            match stored(store.put_bytes(&d.object, &data), &d, &mark) {
+                Ok(out) => out,
+                Err(out) => return out,
             }
         };
         return with_probe(out, probe_bytes(probe_now, data, &file.name));
@@ -1107,23 +1099,35 @@ fn store_file(
         store.discard(staged);
         out
     } else {
-        match store.commit(staged) {
-            Ok((stored, new)) => {
-                mark(&d);
-                FileOutcome::Stored {
-                    digests: d,
-                    stored,
-                    new,
-                    probe: None,
-                }
-            }
-            Err(e) => return FileOutcome::Failed(format!("cannot be stored: {e}")),
+        match stored(store.commit(staged), &d, &mark) {
+            Ok(out) => out,
+            Err(out) => return out,
         }
     };
     // A large file is probed from its object, decrypting as FFmpeg reads:
     // the plaintext is never held whole nor written out.
     let probe = probe_object(probe_now, vault, &d.object, &file.name);
     with_probe(out, probe)
+}
+
+/// The outcome of putting a content in place (marked as made by this run).
+fn stored(
+    result: std::io::Result<(u64, bool)>,
+    d: &Digests,
+    mark: &impl Fn(&Digests),
+) -> Result<FileOutcome, FileOutcome> {
+    match result {
+        Ok((stored, new)) => {
+            mark(d);
+            Ok(FileOutcome::Stored {
+                digests: *d,
+                stored,
+                new,
+                probe: None,
+            })
+        }
+        Err(e) => Err(FileOutcome::Failed(format!("cannot be stored: {e}"))),
+    }
 }
 
 fn with_probe(out: FileOutcome, report: Option<crate::integrity::ProbeReport>) -> FileOutcome {
