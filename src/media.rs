@@ -191,11 +191,6 @@ impl<T> MediaIndex<T> {
             .filter(|f| !f.used)
             .map(|f| (&f.file, split_file_name(&f.name).map(|(id, _)| id)))
     }
-
-    /// Every file with whether it was used.
-    pub fn files(&self) -> impl Iterator<Item = (&T, bool)> + '_ {
-        self.files.iter().map(|f| (&f.file, f.used))
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! stock `age` escape hatch, and no plaintext anywhere in the vault.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -515,7 +514,6 @@ fn nothing_readable_in_the_vault_without_a_key() {
             );
         }
     }
-    let _ = std::io::stdout().flush();
 }
 
 #[test]

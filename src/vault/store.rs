@@ -239,14 +239,6 @@ impl Store {
         let _ = fs::remove_file(staged.tmp);
     }
 
-    /// Replaces an object that is known to be bad (not referenced by the
-    /// catalog, or failing verification) with a staged content.
-    pub fn replace(&self, staged: Staged) -> io::Result<u64> {
-        let dest = self.path(&staged.digests.object);
-        fs::rename(&staged.tmp, &dest)?;
-        Ok(fs::metadata(dest)?.len())
-    }
-
     fn place(&self, tmp: &Path, id: &ObjectId) -> io::Result<(u64, bool)> {
         let dest = self.path(id);
         let dir = dest.parent().expect("fan-out folder");
