@@ -10,7 +10,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::time::Timestamp;
+use crate::time::{DateError, Timestamp};
 
 /// Whether a conversation is between two people or a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -45,26 +45,29 @@ impl ConversationKind {
     }
 }
 
-/// One array element of a DM data file: a conversation or a chunk of one.
+/// One array element of a DM data file: a conversation or a chunk of one,
+/// its events not yet parsed. Each event is parsed on its own
+/// ([`Event`]), so that one bad event costs only itself.
 ///
 /// X splits conversations into chunks of at most 1000 messages that share
 /// the `conversationId`; merge them by id.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConversationEntry {
+#[derive(Debug, Deserialize)]
+pub struct ConversationEntry<'a> {
     /// The `dmConversation` object.
-    #[serde(rename = "dmConversation")]
-    pub conversation: Conversation,
+    #[serde(rename = "dmConversation", borrow)]
+    pub conversation: Conversation<'a>,
 }
 
 /// The `dmConversation` object.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Conversation {
+pub struct Conversation<'a> {
     /// `A-B` (1:1, numeric order), a numeric group id, or anything else.
+    #[serde(deserialize_with = "id")]
     pub conversation_id: String,
-    /// Events, newest first as X writes them.
-    #[serde(default)]
-    pub messages: Vec<Event>,
+    /// Events, newest first as X writes them, as they are in the file.
+    #[serde(default, borrow)]
+    pub messages: Vec<&'a serde_json::value::RawValue>,
 }
 
 /// One event of a conversation.
@@ -100,12 +103,13 @@ pub struct Message {
     #[serde(skip)]
     pub welcome: bool,
     /// The event id: the key for merging and for media file names.
+    #[serde(deserialize_with = "id")]
     pub id: String,
     /// Who sent it. Always present in real archives.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_id")]
     pub sender_id: Option<String>,
     /// Absent in groups (2020+) or `"0"` (2018).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_id")]
     pub recipient_id: Option<String>,
     /// HTML-escaped text as in the archive; absent in headers files.
     #[serde(default)]
@@ -146,13 +150,13 @@ pub struct UrlEntity {
 #[serde(rename_all = "camelCase")]
 pub struct Reaction {
     /// Who reacted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_id")]
     pub sender_id: Option<String>,
     /// `like`, `agree`, `funny`, `emoji`, … (kept open).
     #[serde(default)]
     pub reaction_key: Option<String>,
     /// The reaction event's id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_id")]
     pub event_id: Option<String>,
     /// When.
     #[serde(default, deserialize_with = "opt_created_at")]
@@ -176,13 +180,13 @@ pub struct Edit {
 #[serde(rename_all = "camelCase")]
 pub struct GroupEvent {
     /// Who did it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_id")]
     pub initiating_user_id: Option<String>,
     /// `participantsJoin` / `participantsLeave`: who joined or left.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ids")]
     pub user_ids: Vec<String>,
     /// `joinConversation`: the members at that moment.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ids")]
     pub participants_snapshot: Vec<String>,
     /// `conversationNameUpdate`: the new name.
     #[serde(default)]
@@ -221,23 +225,168 @@ impl Event {
     }
 }
 
+thread_local! {
+    /// Notes about dates that were clamped or left out, while collecting.
+    static DATE_NOTES: std::cell::RefCell<Option<Vec<String>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `parse` and returns what it gave with the notes about the dates it
+/// clamped into the years 0000–9999 or left out as no date (the reader of
+/// archives reports them with the record's position). Outside this, such
+/// dates are handled the same way without a note.
+pub(crate) fn with_date_notes<T>(parse: impl FnOnce() -> T) -> (T, Vec<String>) {
+    DATE_NOTES.with(|n| *n.borrow_mut() = Some(Vec::new()));
+    let out = parse();
+    let notes = DATE_NOTES
+        .with(|n| n.borrow_mut().take())
+        .unwrap_or_default();
+    (out, notes)
+}
+
+fn note(text: impl FnOnce() -> String) {
+    DATE_NOTES.with(|n| {
+        if let Some(v) = n.borrow_mut().as_mut() {
+            v.push(text());
+        }
+    });
+}
+
+/// At most 40 characters of an archive's value, for a message.
+fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    format!("{out:?}")
+}
+
+/// A string, or an integer written as a number (kept as its digits).
+struct Text;
+
+impl<'de> Visitor<'de> for Text {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an integer")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+/// An id: a string, or (leniently) an integer.
+pub(crate) fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    d.deserialize_any(Text)
+}
+
+fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct OptText;
+    impl<'de> Visitor<'de> for OptText {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string, an integer or null")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            id(d).map(Some)
+        }
+    }
+    d.deserialize_option(OptText)
+}
+
+fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Id(#[serde(deserialize_with = "id")] String);
+    Ok(<Option<Vec<Id>>>::deserialize(d)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|Id(s)| s)
+        .collect())
+}
+
+/// A date field: text, or epoch milliseconds written as a number.
+fn date_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    opt_id(d)
+}
+
 fn created_at<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    Timestamp::parse_created_at(&s).ok_or_else(|| {
-        de::Error::custom(format_args!(
-            "createdAt {s:?} is neither an ISO-8601 date nor epoch milliseconds"
-        ))
-    })
+    let s = date_text(d)?.ok_or_else(|| de::Error::custom("createdAt is null"))?;
+    match Timestamp::parse(&s) {
+        Ok(t) => Ok(t),
+        Err(DateError::OutOfRange { clamped }) => {
+            note(|| {
+                format!(
+                    "createdAt {} is outside the years 0000-9999; kept as {clamped}",
+                    shorten(&s)
+                )
+            });
+            Ok(clamped)
+        }
+        Err(DateError::Invalid) => Err(de::Error::custom(format_args!(
+            "createdAt {} is neither an ISO-8601 date nor epoch milliseconds",
+            shorten(&s)
+        ))),
+    }
+}
+
+/// An optional date: one that is no date is left out (with a note).
+fn opt_date(
+    field: &str,
+    s: Option<String>,
+    parse: fn(&str) -> Result<Timestamp, DateError>,
+) -> Option<Timestamp> {
+    let s = s?;
+    match parse(&s) {
+        Ok(t) => Some(t),
+        Err(DateError::OutOfRange { clamped }) => {
+            note(|| {
+                format!(
+                    "{field} {} is outside the years 0000-9999; kept as {clamped}",
+                    shorten(&s)
+                )
+            });
+            Some(clamped)
+        }
+        Err(DateError::Invalid) => {
+            note(|| format!("{field} {} is not a date; it was left out", shorten(&s)));
+            None
+        }
+    }
 }
 
 fn opt_created_at<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-    let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-    Ok(s.and_then(|s| Timestamp::parse_created_at(&s)))
+    Ok(opt_date("createdAt", date_text(d)?, Timestamp::parse))
 }
 
+/// `createdAtSec`: epoch seconds in archives, RFC 3339 in the catalog.
 fn opt_epoch_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-    let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-    Ok(s.and_then(|s| Timestamp::parse_epoch_seconds(&s)))
+    Ok(opt_date(
+        "createdAtSec",
+        date_text(d)?,
+        |s| match Timestamp::parse_epoch_seconds(s) {
+            Err(DateError::Invalid) => Timestamp::parse(s),
+            other => other,
+        },
+    ))
 }
 
 impl<'de> Deserialize<'de> for Event {
@@ -306,7 +455,7 @@ mod tests {
         assert_eq!(m.reactions[0].reaction_key.as_deref(), Some("like"));
         assert_eq!(
             m.edit_history[0].created_at_sec,
-            Some(Timestamp(1_718_395_600_000))
+            Timestamp::from_millis(1_718_395_600_000)
         );
         assert_eq!(m.created_at.to_string(), "2024-06-14T20:06:32.948Z");
     }

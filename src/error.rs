@@ -31,17 +31,56 @@ pub enum ErrorKind {
     Interrupted,
 }
 
+/// What dmvault was doing with a file when the operating system refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IoOp {
+    /// Reading a file or listing a folder.
+    Read,
+    /// Creating or writing a file or folder, or making it durable.
+    Write,
+}
+
 /// An error of the dmvault library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file or folder could not be read.
-    #[error("{path}: {source}")]
+    /// A file or folder could not be read or written. The operating
+    /// system's reason is the [`source`](std::error::Error::source), not
+    /// part of this message, so that it is printed once.
+    #[error("{path}: cannot {}", match op { IoOp::Read => "read it", IoOp::Write => "write it" })]
     Io {
         /// The file or folder.
         path: PathBuf,
+        /// Reading or writing.
+        op: IoOp,
         /// What the operating system said.
+        #[source]
         source: io::Error,
+    },
+    /// The path is neither a regular file nor a folder (a named pipe, a
+    /// device, a socket): dmvault does not read from it, so as not to wait
+    /// forever.
+    #[error("{path}: not a file or a folder (a named pipe, device or socket)")]
+    NotAFile {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// dmvault was asked to write plaintext or a key inside the vault.
+    #[error("{path}: this is inside the vault {vault}; dmvault never writes exported files or keys there")]
+    InsideVault {
+        /// The path asked for.
+        path: PathBuf,
+        /// The vault folder.
+        vault: PathBuf,
+    },
+    /// An export folder whose `index.json` dmvault did not write.
+    #[error(
+        "{path}: exists and was not written by dmvault; it was left alone and nothing was exported"
+    )]
+    ForeignIndex {
+        /// The `index.json`.
+        path: PathBuf,
     },
     /// The path exists but is neither a folder nor a ZIP file.
     #[error("{path}: not a ZIP file (and not a folder)")]
@@ -165,6 +204,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Io { .. }
+            | Error::NotAFile { .. }
             | Error::NotZip { .. }
             | Error::TruncatedZip { .. }
             | Error::NotXArchive { .. }
@@ -178,6 +218,8 @@ impl Error {
             Error::Catalog { .. } | Error::Object { .. } => ErrorKind::Integrity,
             Error::Interrupted => ErrorKind::Interrupted,
             Error::NotEmpty { .. }
+            | Error::InsideVault { .. }
+            | Error::ForeignIndex { .. }
             | Error::VaultFormat { .. }
             | Error::Crypto(_)
             | Error::Random(_)
@@ -188,7 +230,16 @@ impl Error {
     /// What the user can do about it, as one sentence.
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
-            Error::Io { .. } => "Check that the path exists and that you may read it.",
+            Error::Io { op, source, .. } => io_hint(*op, source),
+            Error::NotAFile { .. } => {
+                "Give the .zip file itself, or the folder you unpacked it into."
+            }
+            Error::InsideVault { .. } => {
+                "Choose a file or folder outside the vault folder."
+            }
+            Error::ForeignIndex { .. } => {
+                "Export into a new or empty folder, or into one dmvault exported to before."
+            }
             Error::NotZip { .. } => {
                 "Give the .zip file you downloaded from X (Settings > Your account > Download an archive of your data), or the folder you unpacked it into."
             }
@@ -225,10 +276,47 @@ impl Error {
         })
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+    /// Reading `path` failed.
+    pub fn read(path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             path: path.into(),
+            op: IoOp::Read,
             source,
+        }
+    }
+
+    /// Writing `path` failed.
+    pub fn write(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            op: IoOp::Write,
+            source,
+        }
+    }
+}
+
+/// The hint for an I/O error: what to do depends on what was being done
+/// and on what the operating system said.
+fn io_hint(op: IoOp, e: &io::Error) -> &'static str {
+    use io::ErrorKind as K;
+    match (op, e.kind()) {
+        (_, K::StorageFull | K::QuotaExceeded | K::FileTooLarge) => {
+            "The disk is full. Free some space and run the same command again; everything stored so far is kept."
+        }
+        (_, K::ReadOnlyFilesystem) => "The disk is mounted read-only; choose another place or remount it.",
+        (IoOp::Read, K::NotFound) => "Check that the path exists.",
+        (IoOp::Read, K::PermissionDenied) => {
+            "You may not read it: check its permissions and owner (ls -l)."
+        }
+        (IoOp::Read, _) => {
+            "Check that the path exists and that you may read it; an error from the disk itself may mean it is failing."
+        }
+        (IoOp::Write, K::NotFound) => "Check that the folder it goes into exists.",
+        (IoOp::Write, K::PermissionDenied) => {
+            "You may not write there: check the folder's permissions and owner (ls -ld)."
+        }
+        (IoOp::Write, _) => {
+            "Check that you may write there and that the disk has room; an error from the disk itself may mean it is failing."
         }
     }
 }

@@ -145,8 +145,11 @@ pub fn export_path(row: &Row, shared_name: bool) -> PathBuf {
     let when = row.created_at.map_or_else(
         || "unknown-date".to_owned(),
         |t| {
-            let (y, mo, d, h, mi, s, _) = t.to_civil();
-            format!("{y:04}-{mo:02}-{d:02}_{h:02}{mi:02}{s:02}")
+            let c = t.to_civil();
+            format!(
+                "{:04}-{:02}-{:02}_{:02}{:02}{:02}",
+                c.year, c.month, c.day, c.hour, c.minute, c.second
+            )
         },
     );
     let sender = row.sender_id.as_deref().unwrap_or("unknown");
@@ -189,7 +192,7 @@ pub fn export(
         .into_iter()
         .filter(|r| r.object.is_some())
         .collect();
-    fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
     let mut summary = ExportSummary::default();
     let mut index: BTreeMap<String, IndexEntry> = BTreeMap::new();
     let index_path = out.join("index.json");
@@ -244,7 +247,7 @@ pub fn export(
             continue;
         }
         if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            fs::create_dir_all(parent).map_err(|e| Error::write(parent, e))?;
         }
         match write_one(vault, &facts, &dest, row) {
             Ok(()) => {
@@ -260,15 +263,15 @@ pub fn export(
                     facts.object
                 ));
             }
-            Err(WriteError::Io(e)) => return Err(Error::io(&dest, e)),
+            Err(WriteError::Io(e)) => return Err(Error::write(&dest, e)),
         }
         progress.advance(facts.size);
     }
     let entries: Vec<&IndexEntry> = index.values().collect();
     let text = serde_json::to_string_pretty(&entries).expect("serialisable");
     let tmp = out.join(".index.json.tmp");
-    fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &index_path).map_err(|e| Error::io(&index_path, e))?;
+    fs::write(&tmp, text).map_err(|e| Error::write(&tmp, e))?;
+    fs::rename(&tmp, &index_path).map_err(|e| Error::write(&index_path, e))?;
     progress.finish();
     Ok(summary)
 }
@@ -312,8 +315,7 @@ fn write_one(
         }
         let f = w.into_inner().map_err(|e| WriteError::Io(e.into_error()))?;
         if let Some(t) = row.created_at {
-            let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(t.0.max(0) as u64);
-            let _ = f.set_modified(when);
+            let _ = f.set_modified(system_time(t));
         }
         f.sync_all().map_err(WriteError::Io)?;
         Ok(())
@@ -332,6 +334,17 @@ fn write_one(
             let _ = fs::remove_file(&tmp);
             Err(WriteError::Io(e))
         }
+    }
+}
+
+/// A timestamp as the operating system's file time.
+fn system_time(t: crate::time::Timestamp) -> std::time::SystemTime {
+    let ms = t.millis();
+    let d = std::time::Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        std::time::UNIX_EPOCH + d
+    } else {
+        std::time::UNIX_EPOCH - d
     }
 }
 

@@ -178,14 +178,22 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<InspectReport> {
     progress.finish();
 
     let mut warnings: Vec<String> = archive.warnings().to_vec();
+    warnings.extend(archive.skipped().iter().cloned());
     let problems: Vec<String> = report
         .problems
         .iter()
         .chain(&xreport.problems)
         .map(|e| format!("{e} (the rest of this file was not read)"))
         .collect();
-    let partial = !problems.is_empty() || archive.skipped_entries() > 0;
+    let partial = !problems.is_empty() || !archive.skipped().is_empty() || report.skipped() > 0;
     warnings.extend(problems);
+    warnings.extend(report.issues.iter().map(ToString::to_string));
+    if report.more_skipped + report.more_adjusted > 0 {
+        warnings.push(format!(
+            "{} more records were skipped and {} adjusted in the same files",
+            report.more_skipped, report.more_adjusted
+        ));
+    }
     if no_sender > 0 {
         warnings.push(format!(
             "{no_sender} messages have no senderId; they are kept with an unknown sender"

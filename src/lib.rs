@@ -45,4 +45,4 @@ pub mod time;
 pub mod vault;
 pub mod verify;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, IoOp, Result};

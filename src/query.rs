@@ -54,7 +54,7 @@ fn parse_when(s: &str, end_of_day: bool) -> Result<Timestamp> {
     if t.len() == 10 {
         if let Some(ts) = Timestamp::parse_created_at(&format!("{t}T00:00:00Z")) {
             return Ok(if end_of_day {
-                Timestamp(ts.0 + 86_400_000)
+                Timestamp::from_millis_clamped(ts.millis() + 86_400_000)
             } else {
                 ts
             });

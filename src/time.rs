@@ -4,29 +4,113 @@
 //! (`"1534138567670"`); later ones as ISO-8601 UTC (`"2024-06-14T20:06:32.948Z"`);
 //! edits carry `createdAtSec` (epoch seconds). All of them become a
 //! [`Timestamp`]: milliseconds since the Unix epoch, UTC.
+//!
+//! A [`Timestamp`] always lies in the years 0000–9999, the range RFC 3339
+//! can write, so that every timestamp dmvault writes reads back. Parsing
+//! (done by [`jiff`]) tells an instant outside that range
+//! ([`DateError::OutOfRange`], with the nearest representable instant)
+//! from text that is no date at all ([`DateError::Invalid`]).
 
 use std::fmt;
 
-/// Milliseconds since 1970-01-01T00:00:00Z.
+/// Milliseconds since 1970-01-01T00:00:00Z, within the years 0000–9999.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(pub i64);
+pub struct Timestamp(i64);
+
+/// Why a text is not a [`Timestamp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateError {
+    /// Not a date in any form dmvault reads.
+    Invalid,
+    /// A date outside the years 0000–9999; `clamped` is the nearest
+    /// instant inside them.
+    OutOfRange {
+        /// [`Timestamp::MIN`] or [`Timestamp::MAX`].
+        clamped: Timestamp,
+    },
+}
 
 impl Timestamp {
-    /// Parses a `createdAt` value: epoch milliseconds or ISO-8601.
+    /// 0000-01-01T00:00:00.000Z, the earliest instant RFC 3339 can write.
+    pub const MIN: Timestamp = Timestamp(-62_167_219_200_000);
+    /// 9999-12-30T22:00:00.000Z: the latest instant of the year 9999 that
+    /// [`jiff`] takes in milliseconds (it keeps a day's margin for
+    /// time-zone offsets).
+    pub const MAX: Timestamp = Timestamp(253_402_207_200_000);
+
+    /// The instant `ms` milliseconds after the epoch, or `None` outside
+    /// the years 0000–9999.
+    pub fn from_millis(ms: i64) -> Option<Timestamp> {
+        (Self::MIN.0..=Self::MAX.0)
+            .contains(&ms)
+            .then_some(Timestamp(ms))
+    }
+
+    /// The instant `ms` milliseconds after the epoch, moved into the years
+    /// 0000–9999 when it lies outside them.
+    pub fn from_millis_clamped(ms: i64) -> Timestamp {
+        Timestamp(ms.clamp(Self::MIN.0, Self::MAX.0))
+    }
+
+    /// Now, by the system clock.
+    pub fn now() -> Timestamp {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp::from_millis_clamped(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// Parses a `createdAt` value: epoch milliseconds or ISO-8601 / RFC 3339
+    /// (an offset-less time is taken as UTC).
     ///
-    /// Returns `None` when the text is neither.
-    pub fn parse_created_at(text: &str) -> Option<Timestamp> {
+    /// # Errors
+    /// [`DateError::Invalid`] for text in neither form;
+    /// [`DateError::OutOfRange`] for an instant outside the years 0000–9999,
+    /// including the forms dmvault 0.1 wrote for such instants
+    /// (`10000-01-01T…`, `-001-12-31T…`).
+    pub fn parse(text: &str) -> Result<Timestamp, DateError> {
         let t = text.trim();
         if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-            return t.parse().ok().map(Timestamp);
+            return match t.parse::<i64>() {
+                Ok(ms) => Self::checked(ms),
+                Err(_) => Err(DateError::OutOfRange { clamped: Self::MAX }),
+            };
         }
-        parse_iso(t)
+        match parse_iso(t) {
+            Ok(ts) => Self::checked(ts.as_millisecond()),
+            Err(DateError::Invalid) => legacy_out_of_range(t)
+                .map_or(Err(DateError::Invalid), |clamped| {
+                    Err(DateError::OutOfRange { clamped })
+                }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Parses a `createdAt` value; `None` unless it is a date in the years
+    /// 0000–9999 (see [`Timestamp::parse`]).
+    pub fn parse_created_at(text: &str) -> Option<Timestamp> {
+        Self::parse(text).ok()
     }
 
     /// Parses epoch seconds (`createdAtSec`).
-    pub fn parse_epoch_seconds(text: &str) -> Option<Timestamp> {
-        let s: i64 = text.trim().parse().ok()?;
-        s.checked_mul(1000).map(Timestamp)
+    ///
+    /// # Errors
+    /// As [`Timestamp::parse`].
+    pub fn parse_epoch_seconds(text: &str) -> Result<Timestamp, DateError> {
+        let t = text.trim();
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DateError::Invalid);
+        }
+        match t.parse::<i64>().ok().and_then(|s| s.checked_mul(1000)) {
+            Some(ms) => Self::checked(ms),
+            None => Err(DateError::OutOfRange { clamped: Self::MAX }),
+        }
+    }
+
+    fn checked(ms: i64) -> Result<Timestamp, DateError> {
+        Self::from_millis(ms).ok_or(DateError::OutOfRange {
+            clamped: Self::from_millis_clamped(ms),
+        })
     }
 
     /// Milliseconds since the epoch.
@@ -34,22 +118,126 @@ impl Timestamp {
         self.0
     }
 
-    /// The civil date and time in UTC: (year, month, day, hour, minute, second, millisecond).
-    pub fn to_civil(self) -> (i64, u32, u32, u32, u32, u32, u32) {
-        let ms = self.0.rem_euclid(1000) as u32;
-        let secs = self.0.div_euclid(1000);
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400) as u32;
-        let (y, m, d) = civil_from_days(days);
-        (y, m, d, sod / 3600, sod / 60 % 60, sod % 60, ms)
+    /// The civil date and time in UTC.
+    pub fn to_civil(self) -> Civil {
+        let dt = self
+            .jiff()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .datetime();
+        Civil {
+            year: dt.year(),
+            month: dt.month().unsigned_abs(),
+            day: dt.day().unsigned_abs(),
+            hour: dt.hour().unsigned_abs(),
+            minute: dt.minute().unsigned_abs(),
+            second: dt.second().unsigned_abs(),
+            millisecond: dt.millisecond().unsigned_abs(),
+        }
+    }
+
+    fn jiff(self) -> jiff::Timestamp {
+        // In range by construction: the years 0000–9999 lie inside jiff's.
+        jiff::Timestamp::from_millisecond(self.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+}
+
+/// A [`Timestamp`]'s date and time of day in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    /// 0 to 9999.
+    pub year: i16,
+    /// 1 to 12.
+    pub month: u8,
+    /// 1 to 31.
+    pub day: u8,
+    /// 0 to 23.
+    pub hour: u8,
+    /// 0 to 59.
+    pub minute: u8,
+    /// 0 to 59.
+    pub second: u8,
+    /// 0 to 999.
+    pub millisecond: u16,
+}
+
+/// RFC 3339 or ISO-8601 with an offset (`Z`, `+02:00`), or without one
+/// (taken as UTC); a date and a time of day are both required.
+fn parse_iso(t: &str) -> Result<jiff::Timestamp, DateError> {
+    static PARSER: jiff::fmt::temporal::DateTimeParser = jiff::fmt::temporal::DateTimeParser::new();
+    // A date alone or a time alone is no instant; jiff would take either.
+    if t.len() < 19 || !matches!(t.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
+        return Err(DateError::Invalid);
+    }
+    if let Ok(ts) = PARSER.parse_timestamp(t) {
+        return Ok(ts);
+    }
+    let (date_time, offset) = t.split_at(civil_end(t));
+    let civil = PARSER
+        .parse_datetime(date_time)
+        .map_err(|_| DateError::Invalid)?;
+    if offset.is_empty() {
+        return civil
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|_| DateError::Invalid);
+    }
+    // A valid date and time past jiff's range (late on 9999-12-31), or
+    // an offset that is not one.
+    if civil.year() >= 9999 && PARSER.parse_timestamp(format!("2000-01-01T00:00:00{offset}")).is_ok() {
+        return Err(DateError::OutOfRange {
+            clamped: Timestamp::MAX,
+        });
+    }
+    Err(DateError::Invalid)
+}
+
+/// Where the date and time of an ISO-8601 text (`YYYY-MM-DDTHH:MM:SS`
+/// and a fraction) end and its offset begins.
+fn civil_end(t: &str) -> usize {
+    let rest = t.get(19..).unwrap_or("");
+    let fraction = match rest.strip_prefix(['.', ',']) {
+        Some(f) => 1 + f.bytes().take_while(u8::is_ascii_digit).count(),
+        None => 0,
+    };
+    (19 + fraction).min(t.len())
+}
+
+/// dmvault 0.1 wrote instants outside the years 0000–9999 as
+/// `{year:04}-MM-DDTHH:MM:SS.mmmZ`, which no parser reads back: a year of
+/// five or more digits (after 9999) or a negative one (before 0000).
+fn legacy_out_of_range(t: &str) -> Option<Timestamp> {
+    let (negative, rest) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t),
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let tail = rest.get(digits..)?;
+    // `-MM-DDTHH:MM:SS.mmmZ`
+    let shape = tail.len() == 20
+        && tail.bytes().enumerate().all(|(i, b)| match i {
+            0 | 3 => b == b'-',
+            6 => b == b'T',
+            9 | 12 => b == b':',
+            15 => b == b'.',
+            19 => b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    match (shape, negative, digits) {
+        (true, true, 1..) => Some(Timestamp::MIN),
+        (true, false, 5..) => Some(Timestamp::MAX),
+        _ => None,
     }
 }
 
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC with milliseconds, e.g. `2024-06-14T20:06:32.948Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, mo, d, h, mi, s, ms) = self.to_civil();
-        write!(f, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+        let c = self.to_civil();
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            c.year, c.month, c.day, c.hour, c.minute, c.second, c.millisecond
+        )
     }
 }
 
@@ -60,91 +248,27 @@ impl serde::Serialize for Timestamp {
 }
 
 impl<'de> serde::Deserialize<'de> for Timestamp {
+    /// Reads what [`Timestamp::parse`] reads; an instant outside the years
+    /// 0000–9999 (which dmvault 0.1 could write into a catalog) becomes
+    /// the nearest one inside them, so such a catalog still loads.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Timestamp::parse_created_at(&s)
-            .ok_or_else(|| serde::de::Error::custom(format_args!("{s:?} is not a date")))
-    }
-}
-
-fn parse_iso(t: &str) -> Option<Timestamp> {
-    // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-    let b = t.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let s = t.get(r)?;
-        if s.bytes().all(|c| c.is_ascii_digit()) {
-            s.parse().ok()
-        } else {
-            None
+        match Timestamp::parse(&s) {
+            Ok(t) | Err(DateError::OutOfRange { clamped: t }) => Ok(t),
+            Err(DateError::Invalid) => Err(serde::de::Error::custom(format_args!(
+                "{s:?} is not a date"
+            ))),
         }
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
     }
-    let mut rest = &t[19..];
-    let mut ms = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let mut scale = 100;
-        for c in frac[..digits].bytes().take(3) {
-            ms += i64::from(c - b'0') * scale;
-            scale /= 10;
-        }
-        rest = &frac[digits..];
-    }
-    let offset_min = match rest {
-        "Z" | "z" | "" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
-            let oh: i64 = rest[1..3].parse().ok()?;
-            let om: i64 = rest[4..6].parse().ok()?;
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (oh * 60 + om)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo as u32, d as u32);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_min * 60;
-    Some(Timestamp(secs * 1000 + ms))
-}
-
-// Howard Hinnant's algorithms (public domain), http://howardhinnant.github.io/date_algorithms.html
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ts(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms).unwrap()
+    }
 
     #[test]
     fn epoch_millis_and_iso_agree() {
@@ -162,15 +286,22 @@ mod tests {
         assert_eq!(t.to_string(), "2024-06-14T20:06:32.948Z");
         let o = Timestamp::parse_created_at("2024-06-14T22:06:32.948+02:00").unwrap();
         assert_eq!(o, t);
+        let no_offset = Timestamp::parse_created_at("2024-06-14T20:06:32.948").unwrap();
+        assert_eq!(no_offset, t);
         assert_eq!(
             Timestamp::parse_created_at("1970-01-01T00:00:00Z"),
-            Some(Timestamp(0))
+            Some(ts(0))
         );
         assert_eq!(
             Timestamp::parse_created_at("1969-12-31T23:59:59.999Z"),
-            Some(Timestamp(-1))
+            Some(ts(-1))
         );
-        assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(ts(-1).to_string(), "1969-12-31T23:59:59.999Z");
+        // Digits past the millisecond are cut, not rounded.
+        assert_eq!(
+            Timestamp::parse_created_at("2024-06-14T20:06:32.9489999Z"),
+            Some(t)
+        );
     }
 
     #[test]
@@ -187,19 +318,68 @@ mod tests {
             "",
             "yesterday",
             "2024-13-01T00:00:00Z",
+            "2024-02-30T00:00:00Z",
             "2024-06-14",
             "12:00",
             "2024-06-14T20:06:32.Z",
+            "2024-06-14T20:06:32+0é00",
+            "2024-06-14T20:06:32+é",
+            "-5",
         ] {
-            assert_eq!(Timestamp::parse_created_at(bad), None, "{bad}");
+            assert_eq!(Timestamp::parse(bad), Err(DateError::Invalid), "{bad}");
         }
+    }
+
+    #[test]
+    fn outside_the_years_0000_to_9999_is_out_of_range() {
+        let max = Err(DateError::OutOfRange {
+            clamped: Timestamp::MAX,
+        });
+        let min = Err(DateError::OutOfRange {
+            clamped: Timestamp::MIN,
+        });
+        assert_eq!(Timestamp::parse("253402300800000"), max);
+        assert_eq!(Timestamp::parse("253402207200000"), Ok(Timestamp::MAX));
+        assert_eq!(Timestamp::parse("253402207200001"), max);
+        assert!(jiff::Timestamp::from_millisecond(Timestamp::MAX.millis()).is_ok());
+        assert!(
+            jiff::Timestamp::from_millisecond(Timestamp::MAX.millis() + 1).is_err(),
+            "the range ends where jiff's does"
+        );
+        assert_eq!(Timestamp::parse("99999999999999999999999"), max);
+        assert_eq!(Timestamp::parse("0000-01-01T00:00:00+01:00"), min);
+        assert_eq!(Timestamp::parse("0000-01-01T00:00:00Z"), Ok(Timestamp::MIN));
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59.999-01:00"), max);
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59.999Z"), max);
+        // What dmvault 0.1 wrote for such instants.
+        assert_eq!(Timestamp::parse("10000-01-01T00:00:00.000Z"), max);
+        assert_eq!(Timestamp::parse("-001-12-31T23:00:00.000Z"), min);
+        assert_eq!(Timestamp::parse_epoch_seconds("253402300800"), max);
+        assert_eq!(Timestamp::MIN.to_string(), "0000-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-30T22:00:00.000Z");
+        assert_eq!(Timestamp::from_millis(Timestamp::MAX.millis() + 1), None);
+        assert_eq!(Timestamp::from_millis_clamped(i64::MIN), Timestamp::MIN);
+    }
+
+    #[test]
+    fn serde_clamps_what_older_versions_wrote() {
+        let t: Timestamp = serde_json::from_str("\"10000-01-01T00:00:00.000Z\"").unwrap();
+        assert_eq!(t, Timestamp::MAX);
+        assert!(serde_json::from_str::<Timestamp>("\"soon\"").is_err());
+        let back: Timestamp =
+            serde_json::from_str(&serde_json::to_string(&Timestamp::MIN).unwrap()).unwrap();
+        assert_eq!(back, Timestamp::MIN);
     }
 
     #[test]
     fn epoch_seconds() {
         assert_eq!(
             Timestamp::parse_epoch_seconds("1718395592"),
-            Some(Timestamp(1_718_395_592_000))
+            Ok(ts(1_718_395_592_000))
+        );
+        assert_eq!(
+            Timestamp::parse_epoch_seconds("2024-06-14T20:06:32Z"),
+            Err(DateError::Invalid)
         );
     }
 }

@@ -228,7 +228,9 @@ pub fn hex(b: &[u8]) -> String {
 
 /// Unix seconds as RFC 3339 (UTC, milliseconds).
 pub fn rfc3339_secs(secs: u64) -> String {
-    dmvault::time::Timestamp(secs as i64 * 1000).to_string()
+    dmvault::time::Timestamp::from_millis(secs as i64 * 1000)
+        .unwrap()
+        .to_string()
 }
 
 /// Drops `bytes_stored` from a stats object.

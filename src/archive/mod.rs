@@ -8,27 +8,33 @@
 //! read in bounded memory. [`Archive::media_files`] lists the DM media
 //! folders, including the media ZIPs of 2019 archives.
 //!
-//! One unreadable data file never stops the others: its error is collected
-//! in the [`ReadReport`] and the archive counts as partially read.
+//! Nothing bad in one place stops the rest: a data file that is not valid
+//! JSON is read up to the error; an event (or conversation element) that
+//! is valid JSON but not what dmvault expects is skipped alone, and a date
+//! outside the years 0000–9999 is clamped; each is reported with its file,
+//! line and column in the [`ReadReport`].
 
+mod layout;
+mod nested;
 pub mod source;
 pub mod ytd;
+mod zipread;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::dm::{ConversationEntry, ConversationKind, Event};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use layout::{DataKind, GenerationFacts, Manifest, SMALL_FILE_LIMIT};
+use nested::{NestedReader, NestedSource};
 use source::{Container, Entry};
-use ytd::ScanError;
-
-/// The largest compressed media ZIP (inside a ZIP) read into memory.
-const MAX_NESTED_IN_MEMORY: u64 = 1 << 30;
+use ytd::{Pos, ScanError};
+use zipread::ZipReader;
 
 /// The shape of archive X produced at a given time (archive-format doc §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,33 +103,31 @@ pub struct ArchiveInfo {
 /// A DM data file of the archive.
 #[derive(Debug, Clone)]
 pub struct DataFile {
-    /// Path in the container.
-    pub path: String,
+    /// The entry (path and uncompressed size).
+    pub entry: Entry,
     /// A group file (`direct-message(s)-group*.js`).
     pub group: bool,
-    /// Uncompressed size.
-    pub size: u64,
 }
 
 /// Where a media file is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MediaLocation {
     /// An entry of the container.
-    Entry(String),
+    Entry(Entry),
     /// An entry of a media ZIP inside the container (2019).
     Nested {
-        /// The media ZIP's path in the container.
-        zip: String,
+        /// The media ZIP, an entry of the container.
+        zip: Entry,
         /// The entry inside it.
-        entry: String,
+        entry: Entry,
     },
 }
 
-impl std::fmt::Display for MediaLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for MediaLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MediaLocation::Entry(p) => f.write_str(p),
-            MediaLocation::Nested { zip, entry } => write!(f, "{zip}!{entry}"),
+            MediaLocation::Entry(e) => f.write_str(&e.path),
+            MediaLocation::Nested { zip, entry } => write!(f, "{}!{}", zip.path, entry.path),
         }
     }
 }
@@ -150,15 +154,87 @@ pub struct ConversationChunk {
     pub kind: ConversationKind,
     /// The data file it came from.
     pub file: String,
-    /// Its events, as in the file.
+    /// Its events, as in the file (those that could be read).
     pub events: Vec<Event>,
 }
+
+/// What happened to a record of a data file that was not read as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueKind {
+    /// The record was left out: it is valid JSON but not what dmvault
+    /// expects (a field of another type, a date that is no date).
+    Skipped,
+    /// The record was kept with a value changed or left out (a date
+    /// outside the years 0000–9999 clamped, an optional date that is no
+    /// date).
+    Adjusted,
+}
+
+/// A record (an event, or a conversation element) of a data file that was
+/// not read as written, and where it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordIssue {
+    /// The data file.
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based byte column.
+    pub column: u64,
+    /// Skipped or adjusted.
+    pub kind: IssueKind,
+    /// What is wrong, and what was done.
+    pub detail: String,
+}
+
+impl fmt::Display for RecordIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.detail
+        )
+    }
+}
+
+/// At most this many record issues are kept per data file; the rest are
+/// counted.
+const MAX_ISSUES_PER_FILE: usize = 50;
 
 /// What reading the data files found wrong. Problems do not stop reading.
 #[derive(Debug, Default)]
 pub struct ReadReport {
     /// Data files that could not be read to the end, with why.
     pub problems: Vec<Error>,
+    /// Records skipped or adjusted (at most 50 per file).
+    pub issues: Vec<RecordIssue>,
+    /// Records skipped beyond those listed.
+    pub more_skipped: u64,
+    /// Records adjusted beyond those listed.
+    pub more_adjusted: u64,
+}
+
+impl ReadReport {
+    /// Records skipped in all (some input was not read).
+    pub fn skipped(&self) -> u64 {
+        self.more_skipped
+            + self
+                .issues
+                .iter()
+                .filter(|i| i.kind == IssueKind::Skipped)
+                .count() as u64
+    }
+
+    fn add(&mut self, issue: RecordIssue, listed_in_file: &mut usize) {
+        if *listed_in_file < MAX_ISSUES_PER_FILE {
+            *listed_in_file += 1;
+            self.issues.push(issue);
+        } else if issue.kind == IssueKind::Skipped {
+            self.more_skipped += 1;
+        } else {
+            self.more_adjusted += 1;
+        }
+    }
 }
 
 /// An opened X archive.
@@ -172,8 +248,10 @@ pub struct Archive {
     xchat_files: Vec<DataFile>,
     media_dirs: Vec<(String, bool)>,
     warnings: Vec<String>,
-    skipped: usize,
+    skipped: Vec<String>,
     media: Option<Vec<MediaFile>>,
+    nested: HashMap<Entry, NestedSource>,
+    spill_dir: PathBuf,
 }
 
 const MEDIA_DIRS: [(&str, bool); 4] = [
@@ -183,57 +261,23 @@ const MEDIA_DIRS: [(&str, bool); 4] = [
     ("direct_message_group_media", true),
 ];
 
-/// What a file name says a data file is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DataKind {
-    OneToOne,
-    Group,
-    XChat,
-}
-
-/// `direct-message(s)(-group)(-partN).js` and `message-event(-partN).js`;
-/// headers, mute and other files are not DM data.
-fn classify_data_file(name: &str) -> Option<DataKind> {
-    let base = name.strip_suffix(".js")?;
-    let base = match base.rfind("-part") {
-        Some(i) if base[i + 5..].bytes().all(|b| b.is_ascii_digit()) && base.len() > i + 5 => {
-            &base[..i]
-        }
-        _ => base,
-    };
-    match base {
-        "direct-message" | "direct-messages" => Some(DataKind::OneToOne),
-        "direct-message-group" | "direct-messages-group" => Some(DataKind::Group),
-        "message-event" | "message-events" => Some(DataKind::XChat),
-        _ => None,
-    }
-}
-
-fn is_archive_marker(name: &str) -> bool {
-    matches!(name, "manifest.js" | "account.js") || classify_data_file(name).is_some()
-}
-
 impl Archive {
     /// Opens a ZIP file or folder as an X archive.
     ///
     /// # Errors
-    /// [`Error::NotZip`], [`Error::TruncatedZip`], [`Error::NotXArchive`] or
-    /// [`Error::Io`] when the input as a whole cannot be used.
+    /// [`Error::NotZip`], [`Error::TruncatedZip`], [`Error::NotXArchive`],
+    /// [`Error::NotAFile`] or [`Error::Io`] when the input as a whole cannot
+    /// be used.
     pub fn open(path: &Path) -> Result<Archive> {
         let (container, listing) = Container::open(path)?;
-        let entries = listing.entries;
-        let mut warnings = listing.skipped;
-        let skipped = warnings.len();
-        let names: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-
-        let root = find_root(&entries).ok_or_else(|| Error::NotXArchive {
+        let root = layout::find_root(&listing.entries).ok_or_else(|| Error::NotXArchive {
             path: path.to_path_buf(),
         })?;
         let mut archive = Archive {
             path: path.to_path_buf(),
             container,
-            entries: Vec::new(),
-            root: root.clone(),
+            entries: listing.entries,
+            root,
             info: ArchiveInfo {
                 generation: Generation::G1_2018,
                 account_id: None,
@@ -244,174 +288,194 @@ impl Archive {
             dm_files: Vec::new(),
             xchat_files: Vec::new(),
             media_dirs: Vec::new(),
-            warnings: Vec::new(),
-            skipped,
+            warnings: listing.notes,
+            skipped: listing.skipped,
             media: None,
+            nested: HashMap::new(),
+            spill_dir: std::env::temp_dir(),
         };
+        let manifest = archive.read_manifest();
+        let listed = archive.add_manifest_files(manifest.as_ref());
+        archive.add_files_by_name(&listed, manifest.is_some());
+        archive.read_owner();
+        let facts = archive.generation_facts();
+        archive.info.generation = Generation::detect(facts);
+        if !archive.xchat_files.is_empty() {
+            archive.warnings.push(
+                "this archive holds end-to-end encrypted XChat events (message-event.js); X exports them as ciphertext only, so they cannot be imported".into(),
+            );
+        }
+        Ok(archive)
+    }
 
-        // The manifest (2020+).
-        let manifest_path = format!("{root}data/manifest.js");
-        let manifest: Option<Value> = if names.contains(manifest_path.as_str()) {
-            match archive.read_small::<Value>(&manifest_path) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    warnings.push(format!("{e}; finding the DM files by their names instead"));
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let size_of = |p: &str| entries.iter().find(|e| e.path == p).map(|e| e.size);
+    /// Where a media ZIP that is compressed inside the archive is inflated
+    /// to when it is too large for memory (encrypted with a key that only
+    /// this process holds, and unlinked at once). The system's temp folder
+    /// unless set; `import` sets the vault's `tmp/`.
+    pub fn set_spill_dir(&mut self, dir: &Path) {
+        self.spill_dir = dir.to_path_buf();
+    }
 
-        let mut listed: BTreeSet<String> = BTreeSet::new();
-        if let Some(m) = &manifest {
-            let dt = &m["dataTypes"];
-            for (key, kind) in [
-                ("directMessages", DataKind::OneToOne),
-                ("directMessagesGroup", DataKind::Group),
-                ("messageEvent", DataKind::XChat),
-            ] {
-                for f in dt[key]["files"].as_array().into_iter().flatten() {
-                    let Some(name) = f["fileName"].as_str() else {
-                        continue;
-                    };
-                    let p = format!("{root}{}", name.trim_start_matches("./"));
-                    listed.insert(p.clone());
-                    match size_of(&p) {
-                        Some(size) => archive.add_data_file(p, kind, size),
-                        None => warnings.push(format!(
-                            "the manifest lists {name} but the archive does not contain it; its messages are not in this archive"
-                        )),
-                    }
-                }
-            }
-            for (key, group) in [
-                ("directMessages", false),
-                ("directMessagesMedia", false),
-                ("directMessagesGroup", true),
-                ("directMessagesGroupMedia", true),
-            ] {
-                if let Some(dir) = dt[key]["mediaDirectory"].as_str() {
-                    archive.add_media_dir(format!("{root}{}", dir.trim_end_matches('/')), group);
-                }
-            }
-            let ui = &m["userInfo"];
-            archive.info.account_id = ui["accountId"].as_str().map(str::to_owned);
-            archive.info.username = ui["userName"].as_str().map(str::to_owned);
-            let ai = &m["archiveInfo"];
-            archive.info.generation_date = ai["generationDate"].as_str().map(str::to_owned);
-            archive.info.partial = ai["isPartialArchive"].as_bool().unwrap_or(false)
-                || ai["isPartialArchive"].as_str() == Some("true");
-            if archive.info.partial {
-                warnings.push(
-                    "the manifest says this is a partial archive (isPartialArchive); import the other parts too".into(),
-                );
+    fn entries_at<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries.iter().filter(move |e| e.path == path)
+    }
+
+    /// The manifest (2020+), if there is one and it can be read.
+    fn read_manifest(&mut self) -> Option<Manifest> {
+        let path = format!("{}data/manifest.js", self.root);
+        let entry = self.entries_at(&path).next()?.clone();
+        match self.read_small::<Manifest>(&entry) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                self.warnings
+                    .push(format!("{e}; finding the DM files by their names instead"));
+                None
             }
         }
+    }
 
-        // DM files found by name, at the top or in data/ (never in assets/).
-        for e in &entries {
-            let Some(rel) = e.path.strip_prefix(root.as_str()) else {
+    /// Adds the data files and media folders the manifest lists, and its
+    /// owner and archive facts. Returns the paths it listed.
+    fn add_manifest_files(&mut self, manifest: Option<&Manifest>) -> BTreeSet<String> {
+        let mut listed = BTreeSet::new();
+        let Some(m) = manifest else {
+            return listed;
+        };
+        let dt = &m.data_types;
+        for (t, kind) in [
+            (&dt.direct_messages, DataKind::OneToOne),
+            (&dt.direct_messages_group, DataKind::Group),
+            (&dt.message_event, DataKind::XChat),
+        ] {
+            for name in &t.files {
+                let p = format!("{}{}", self.root, name.trim_start_matches("./"));
+                let found: Vec<Entry> = self.entries_at(&p).cloned().collect();
+                if found.is_empty() {
+                    self.warnings.push(format!(
+                        "the manifest lists {name} but the archive does not contain it; its messages are not in this archive"
+                    ));
+                }
+                for e in found {
+                    self.add_data_file(e, kind);
+                }
+                listed.insert(p);
+            }
+        }
+        for (t, group) in [
+            (&dt.direct_messages, false),
+            (&dt.direct_messages_media, false),
+            (&dt.direct_messages_group, true),
+            (&dt.direct_messages_group_media, true),
+        ] {
+            if let Some(dir) = &t.media_directory {
+                self.add_media_dir(format!("{}{}", self.root, dir.trim_end_matches('/')), group);
+            }
+        }
+        self.info.account_id.clone_from(&m.user_info.account_id);
+        self.info.username.clone_from(&m.user_info.user_name);
+        self.info
+            .generation_date
+            .clone_from(&m.archive_info.generation_date);
+        self.info.partial = m.archive_info.is_partial_archive;
+        if self.info.partial {
+            self.warnings.push(
+                "the manifest says this is a partial archive (isPartialArchive); import the other parts too".into(),
+            );
+        }
+        listed
+    }
+
+    /// Adds the DM files found by name, at the top or in `data/` (never in
+    /// `assets/`), and the media folders of every generation.
+    fn add_files_by_name(&mut self, listed: &BTreeSet<String>, has_manifest: bool) {
+        let mut found = Vec::new();
+        for e in &self.entries {
+            let Some(rel) = e.path.strip_prefix(self.root.as_str()) else {
                 continue;
             };
             let name = rel.strip_prefix("data/").unwrap_or(rel);
-            if name.contains('/') {
+            if name.contains('/') || listed.contains(&e.path) {
                 continue;
             }
-            let Some(kind) = classify_data_file(name) else {
-                continue;
-            };
-            if listed.contains(&e.path) {
-                continue;
+            if let Some(kind) = layout::classify_data_file(name) {
+                found.push((e.clone(), kind));
             }
-            if manifest.is_some() {
-                warnings.push(format!(
+        }
+        for (e, kind) in found {
+            if has_manifest {
+                self.warnings.push(format!(
                     "{} is not listed in the manifest; it was read anyway",
                     e.path
                 ));
             }
-            archive.add_data_file(e.path.clone(), kind, e.size);
+            self.add_data_file(e, kind);
         }
-        for top in [root.clone(), format!("{root}data/")] {
+        for top in [self.root.clone(), format!("{}data/", self.root)] {
             for (dir, group) in MEDIA_DIRS {
-                archive.add_media_dir(format!("{top}{dir}"), group);
+                self.add_media_dir(format!("{top}{dir}"), group);
             }
         }
-
-        // The owner, from account.js when the manifest did not say.
-        for p in [
-            format!("{root}data/account.js"),
-            format!("{root}account.js"),
-        ] {
-            if !names.contains(p.as_str()) {
-                continue;
-            }
-            match archive.read_small::<Value>(&p) {
-                Ok(v) => {
-                    let acc = &v[0]["account"];
-                    let id = acc["accountId"].as_str();
-                    let user = acc["username"].as_str();
-                    match (&archive.info.account_id, id) {
-                        (None, _) => archive.info.account_id = id.map(str::to_owned),
-                        (Some(a), Some(b)) if a != b => warnings.push(format!(
-                            "{p} names account {b} but the manifest names {a}; using the manifest's"
-                        )),
-                        _ => {}
-                    }
-                    if archive.info.username.is_none() {
-                        archive.info.username = user.map(str::to_owned);
-                    }
-                }
-                Err(e) => warnings.push(e.to_string()),
-            }
-            break;
-        }
-
-        archive.info.generation = if manifest.is_some() || names.contains(manifest_path.as_str()) {
-            if archive.xchat_files.is_empty() {
-                Generation::G4Manifest
-            } else {
-                Generation::G5Xchat
-            }
-        } else if archive
-            .dm_files
-            .iter()
-            .any(|f| f.path.contains("direct-messages"))
-        {
-            Generation::G3_2020
-        } else if archive.dm_files.iter().any(|f| f.group)
-            || entries.iter().any(|e| {
-                e.path.starts_with(&format!("{root}direct_message_media/"))
-                    || e.path
-                        .starts_with(&format!("{root}direct_message_group_media/"))
-            })
-        {
-            Generation::G2_2019
-        } else {
-            Generation::G1_2018
-        };
-        if !archive.xchat_files.is_empty() {
-            warnings.push(
-                "this archive holds end-to-end encrypted XChat events (message-event.js); X exports them as ciphertext only, so they cannot be imported".into(),
-            );
-        }
-        archive.entries = entries;
-        archive.warnings = warnings;
-        Ok(archive)
     }
 
-    fn add_data_file(&mut self, path: String, kind: DataKind, size: u64) {
+    /// The owner, from `account.js` when the manifest did not say.
+    fn read_owner(&mut self) {
+        let found = [
+            format!("{}data/account.js", self.root),
+            format!("{}account.js", self.root),
+        ]
+        .into_iter()
+        .find_map(|p| self.entries_at(&p).next().cloned());
+        let Some(entry) = found else { return };
+        match self.read_small::<layout::Account>(&entry) {
+            Ok(acc) => {
+                match (&self.info.account_id, &acc.account_id) {
+                    (None, _) => self.info.account_id = acc.account_id,
+                    (Some(a), Some(b)) if a != b => self.warnings.push(format!(
+                        "{} names account {b} but the manifest names {a}; using the manifest's",
+                        entry.path
+                    )),
+                    _ => {}
+                }
+                if self.info.username.is_none() {
+                    self.info.username = acc.username;
+                }
+            }
+            Err(e) => self.warnings.push(e.to_string()),
+        }
+    }
+
+    fn generation_facts(&self) -> GenerationFacts {
+        let manifest_path = format!("{}data/manifest.js", self.root);
+        let manifest = self.entries_at(&manifest_path).next().is_some();
+        let singular = [
+            format!("{}direct_message_media/", self.root),
+            format!("{}direct_message_group_media/", self.root),
+        ];
+        GenerationFacts {
+            manifest,
+            xchat: !self.xchat_files.is_empty(),
+            plural_names: self
+                .dm_files
+                .iter()
+                .any(|f| f.entry.path.contains("direct-messages")),
+            group_file: self.dm_files.iter().any(|f| f.group),
+            singular_media_folder: self
+                .entries
+                .iter()
+                .any(|e| singular.iter().any(|s| e.path.starts_with(s.as_str()))),
+        }
+    }
+
+    fn add_data_file(&mut self, entry: Entry, kind: DataKind) {
         let list = if kind == DataKind::XChat {
             &mut self.xchat_files
         } else {
             &mut self.dm_files
         };
-        if !list.iter().any(|f| f.path == path) {
+        if !list.iter().any(|f| f.entry == entry) {
             list.push(DataFile {
-                path,
+                entry,
                 group: kind == DataKind::Group,
-                size,
             });
         }
     }
@@ -422,10 +486,21 @@ impl Archive {
         }
     }
 
-    fn read_small<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Result<T> {
+    /// Parses `manifest.js` or `account.js` (see [`layout`]).
+    fn read_small<T: serde::de::DeserializeOwned>(&mut self, entry: &Entry) -> Result<T> {
+        if entry.size > SMALL_FILE_LIMIT {
+            return Err(Error::Entry {
+                archive: self.path.clone(),
+                entry: entry.path.clone(),
+                detail: format!(
+                    "it is {} MiB, where X's is a few KiB; it was not read",
+                    entry.size >> 20
+                ),
+            });
+        }
         let archive = self.path.clone();
-        let reader = self.container.open_entry(&archive, path)?;
-        ytd::parse_small(reader).map_err(|e| self.scan_error(path, e))
+        let reader = self.container.open_entry(&archive, entry)?;
+        ytd::parse_small(reader, SMALL_FILE_LIMIT).map_err(|e| self.scan_error(&entry.path, e))
     }
 
     fn scan_error(&self, file: &str, e: ScanError) -> Error {
@@ -470,15 +545,15 @@ impl Archive {
         &self.xchat_files
     }
 
-    /// Things worth knowing that did not stop anything.
+    /// Things worth knowing that lose nothing.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
-    /// True when some entries were skipped as unsafe (absolute paths, `..`,
-    /// symlinks out of the folder).
-    pub fn skipped_entries(&self) -> usize {
-        self.skipped
+    /// Input that was not read, one sentence each: entries with unsafe
+    /// names, symlinks out of the folder, media ZIPs that cannot be read.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// Total uncompressed size of the DM data files.
@@ -486,16 +561,18 @@ impl Archive {
         self.dm_files
             .iter()
             .chain(&self.xchat_files)
-            .map(|f| f.size)
+            .map(|f| f.entry.size)
             .sum()
     }
 
     /// Streams every conversation element of every DM data file.
     ///
-    /// `on_chunk` is called once per array element, in file order. A data
-    /// file that is not valid JSON is read up to the bad element, and its
-    /// error is put in the report; the other files are still read. When
-    /// `on_chunk` fails, reading stops and that error is returned.
+    /// `on_chunk` is called once per array element, in file order, with
+    /// the events that could be read. A data file that is not valid JSON is
+    /// read up to the bad element, and its error is put in the report; a
+    /// record that is valid JSON but cannot be read is skipped alone and
+    /// reported; the other files are still read. When `on_chunk` fails,
+    /// reading stops and that error is returned.
     ///
     /// Progress is reported in bytes of DM data read.
     pub fn read_conversations(
@@ -507,8 +584,9 @@ impl Archive {
         let archive = self.path.clone();
         for file in self.dm_files.clone() {
             let mut stop: Option<Error> = None;
+            let mut listed = 0;
             let outcome = {
-                let reader = match self.container.open_entry(&archive, &file.path) {
+                let reader = match self.container.open_entry(&archive, &file.entry) {
                     Ok(r) => r,
                     Err(e) => {
                         report.problems.push(e);
@@ -519,14 +597,14 @@ impl Archive {
                     inner: reader,
                     progress,
                 };
-                ytd::for_each_element(reader, |bytes, _| {
-                    let entry: ConversationEntry = serde_json::from_slice(bytes)?;
-                    let c = entry.conversation;
-                    let chunk = ConversationChunk {
-                        kind: ConversationKind::classify(file.group, &c.conversation_id),
-                        conversation_id: c.conversation_id,
-                        file: file.path.clone(),
-                        events: c.messages,
+                ytd::for_each_element(reader, |bytes, pos| {
+                    let element = Element {
+                        file: &file,
+                        bytes,
+                        pos,
+                    };
+                    let Some(chunk) = element.parse(&mut |i| report.add(i, &mut listed))? else {
+                        return Ok(());
                     };
                     on_chunk(chunk).map_err(|e| {
                         stop = Some(e);
@@ -538,7 +616,7 @@ impl Archive {
                 return Err(e);
             }
             if let Err(e) = outcome {
-                report.problems.push(self.scan_error(&file.path, e));
+                report.problems.push(self.scan_error(&file.entry.path, e));
             }
         }
         Ok(report)
@@ -551,7 +629,7 @@ impl Archive {
         let mut total = 0;
         let archive = self.path.clone();
         for file in self.xchat_files.clone() {
-            let reader = match self.container.open_entry(&archive, &file.path) {
+            let reader = match self.container.open_entry(&archive, &file.entry) {
                 Ok(r) => r,
                 Err(e) => {
                     report.problems.push(e);
@@ -571,15 +649,15 @@ impl Archive {
             );
             total += n;
             if let Err(e) = r {
-                report.problems.push(self.scan_error(&file.path, e));
+                report.problems.push(self.scan_error(&file.entry.path, e));
             }
         }
         (total, report)
     }
 
     /// Every file in the DM media folders, media ZIPs (2019) opened and
-    /// listed. Hidden files (`.DS_Store`, …) are left out. Problems with a
-    /// media ZIP are added to the warnings.
+    /// listed. Hidden files (`.DS_Store`, …) are left out. A media ZIP that
+    /// cannot be read is added to [`Archive::skipped`].
     pub fn media_files(&mut self) -> &[MediaFile] {
         if self.media.is_none() {
             let files = self.list_media();
@@ -594,119 +672,93 @@ impl Archive {
         self.media.as_deref().unwrap_or_default()
     }
 
+    /// The media folder an entry is in, and whether it is a group folder;
+    /// `None` outside them, or for hidden and `__MACOSX` files.
+    fn media_dir_of(&self, path: &str) -> Option<bool> {
+        let (dir, group) = self
+            .media_dirs
+            .iter()
+            .find(|(d, _)| path.starts_with(d.as_str()) && path[d.len()..].starts_with('/'))?;
+        let name = path.rsplit('/').next().unwrap_or(path);
+        (!name.starts_with('.') && !path[dir.len()..].contains("/__MACOSX/")).then_some(*group)
+    }
+
     fn list_media(&mut self) -> Vec<MediaFile> {
         let mut out = Vec::new();
-        let archive = self.path.clone();
-        let mut nested = Vec::new();
+        let mut zips = Vec::new();
         for e in &self.entries {
-            let Some(&(ref dir, group)) = self.media_dirs.iter().find(|(d, _)| {
-                e.path.starts_with(d.as_str()) && e.path[d.len()..].starts_with('/')
-            }) else {
+            let Some(group) = self.media_dir_of(&e.path) else {
                 continue;
             };
             let name = e.path.rsplit('/').next().unwrap_or(&e.path);
-            if name.starts_with('.') || e.path[dir.len()..].contains("/__MACOSX/") {
-                continue;
-            }
             if name.to_ascii_lowercase().ends_with(".zip") {
-                nested.push((e.path.clone(), group));
+                zips.push((e.clone(), group));
                 continue;
             }
             out.push(MediaFile {
-                location: MediaLocation::Entry(e.path.clone()),
+                location: MediaLocation::Entry(e.clone()),
                 name: name.to_owned(),
                 group,
                 size: e.size,
             });
         }
-        for (zip_path, group) in nested {
-            match self
-                .container
-                .open_nested_zip(&archive, &zip_path, MAX_NESTED_IN_MEMORY)
-            {
-                Ok(z) => {
-                    for i in 0..z.len() {
-                        let Ok(data) = z.by_index_data(i) else {
-                            continue;
-                        };
-                        let Ok(inner) = data.name() else { continue };
-                        if data.is_dir() || inner.ends_with('/') {
-                            continue;
-                        }
-                        let inner = &*inner;
-                        if !source::is_safe_relative(inner) {
-                            self.skipped += 1;
-                            self.warnings.push(format!(
-                                "{zip_path}: entry {inner:?} has an absolute path or `..` and was not read"
-                            ));
-                            continue;
-                        }
-                        let name = inner.rsplit('/').next().unwrap_or(inner);
-                        if name.starts_with('.') || inner.contains("__MACOSX/") {
-                            continue;
-                        }
-                        let size = data.size();
-                        out.push(MediaFile {
-                            location: MediaLocation::Nested {
-                                zip: zip_path.clone(),
-                                entry: inner.to_owned(),
-                            },
-                            name: name.to_owned(),
-                            group,
-                            size,
-                        });
-                    }
-                }
-                Err(e) => {
-                    self.skipped += 1;
-                    self.warnings.push(e.to_string());
-                }
+        for (zip, group) in zips {
+            if let Err(e) = self.list_nested(&zip, group, &mut out) {
+                self.skipped.push(e.to_string());
             }
         }
         out
     }
-}
 
-/// An independent reader of an archive's media files, for parallel
-/// workers: each has its own handle on the ZIP file (or folder).
-pub struct MediaReader {
-    path: PathBuf,
-    container: Container,
-    nested: HashMap<String, zip::ZipArchive<source::NestedReader>>,
-}
-
-impl MediaReader {
-    /// Opens one media file for streaming.
-    pub fn open(&mut self, file: &MediaFile) -> Result<Box<dyn Read + '_>> {
-        match &file.location {
-            MediaLocation::Entry(p) => self.container.open_entry(&self.path, p),
-            MediaLocation::Nested { zip, entry } => {
-                if !self.nested.contains_key(zip) {
-                    let z =
-                        self.container
-                            .open_nested_zip(&self.path, zip, MAX_NESTED_IN_MEMORY)?;
-                    self.nested.insert(zip.clone(), z);
-                }
-                let z = self.nested.get_mut(zip).expect("just inserted");
-                let f = z.by_name(entry).map_err(|e| Error::Entry {
-                    archive: self.path.clone(),
-                    entry: format!("{zip}!{entry}"),
-                    detail: e.to_string(),
-                })?;
-                Ok(Box::new(f))
+    /// Lists a media ZIP inside the archive, made readable once.
+    fn list_nested(&mut self, zip: &Entry, group: bool, out: &mut Vec<MediaFile>) -> Result<()> {
+        let archive = self.path.clone();
+        let source = self
+            .container
+            .nested_source(&archive, zip, &self.spill_dir)?;
+        let entry_err = |e: std::io::Error| Error::Entry {
+            archive: archive.clone(),
+            entry: zip.path.clone(),
+            detail: format!("not a readable ZIP: {e}"),
+        };
+        let mut reader = open_nested(&source).map_err(entry_err)?;
+        let listing =
+            source::list_zip(&mut reader, &format!("{}: ", zip.path)).map_err(entry_err)?;
+        self.skipped.extend(listing.skipped);
+        self.warnings.extend(listing.notes);
+        for inner in listing.entries {
+            let name = inner
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap_or(&inner.path)
+                .to_owned();
+            if name.starts_with('.') || inner.path.contains("__MACOSX/") {
+                continue;
             }
+            out.push(MediaFile {
+                size: inner.size,
+                location: MediaLocation::Nested {
+                    zip: zip.clone(),
+                    entry: inner,
+                },
+                name,
+                group,
+            });
         }
+        self.nested.insert(zip.clone(), source);
+        Ok(())
     }
-}
 
-impl Archive {
-    /// A new reader of the media files (one per worker thread).
+    /// A new reader of the media files (one per worker thread). Media ZIPs
+    /// inside the archive are shared, not read again.
     pub fn media_reader(&self) -> Result<MediaReader> {
         let (container, _) = Container::open(&self.path)?;
         Ok(MediaReader {
             path: self.path.clone(),
             container,
-            nested: HashMap::new(),
+            sources: self.nested.clone(),
+            zips: HashMap::new(),
         })
     }
 
@@ -721,34 +773,137 @@ impl Archive {
     }
 
     /// Opens any entry of the container for reading.
-    pub fn open_entry(&mut self, path: &str) -> Result<Box<dyn Read + '_>> {
+    pub fn open_entry(&mut self, entry: &Entry) -> Result<Box<dyn Read + '_>> {
         let archive = self.path.clone();
-        self.container.open_entry(&archive, path)
+        self.container.open_entry(&archive, entry)
     }
 }
 
-/// Finds the archive's top: the container's top, or one folder down.
-fn find_root(entries: &[Entry]) -> Option<String> {
-    let qualifies = |root: &str| {
-        entries.iter().any(|e| {
-            let Some(rel) = e.path.strip_prefix(root) else {
-                return false;
-            };
-            let rel = rel.strip_prefix("data/").unwrap_or(rel);
-            !rel.contains('/') && is_archive_marker(rel)
-        })
-    };
-    if qualifies("") {
-        return Some(String::new());
+fn open_nested(source: &NestedSource) -> std::io::Result<ZipReader<NestedReader>> {
+    ZipReader::new(source.reader()?, || source.reader()).map_err(|e| match e {
+        zip::result::ZipError::Io(e) => e,
+        other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+    })
+}
+
+/// One array element of a data file, being parsed.
+struct Element<'a> {
+    file: &'a DataFile,
+    bytes: &'a [u8],
+    pos: Pos,
+}
+
+impl Element<'_> {
+    /// The element as a chunk of conversation, its unreadable events left
+    /// out; `None` when the element itself is not a conversation. Each
+    /// record left out or adjusted goes to `issue`. Only a JSON syntax
+    /// error (after which the element boundaries cannot be trusted) is an
+    /// error.
+    fn parse(
+        &self,
+        issue: &mut dyn FnMut(RecordIssue),
+    ) -> Result<Option<ConversationChunk>, serde_json::Error> {
+        let entry: ConversationEntry<'_> = match serde_json::from_slice(self.bytes) {
+            Ok(e) => e,
+            Err(e) if e.classify() == serde_json::error::Category::Data => {
+                let at = ytd::locate(self.pos, &e);
+                issue(self.issue(
+                    at.line,
+                    at.column,
+                    IssueKind::Skipped,
+                    format!("{}; this conversation element was skipped", at.detail),
+                ));
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let c = entry.conversation;
+        let mut events = Vec::with_capacity(c.messages.len());
+        for raw in c.messages {
+            let offset = raw.get().as_ptr() as usize - self.bytes.as_ptr() as usize;
+            let at = ytd::position_in(self.pos, self.bytes, offset);
+            let (parsed, notes) =
+                crate::dm::with_date_notes(|| serde_json::from_str::<Event>(raw.get()));
+            match parsed {
+                Ok(event) => {
+                    for n in notes {
+                        issue(self.issue(at.line, at.column, IssueKind::Adjusted, n));
+                    }
+                    events.push(event);
+                }
+                Err(e) => {
+                    let where_ = ytd::locate(at, &e);
+                    issue(self.issue(
+                        where_.line,
+                        where_.column,
+                        IssueKind::Skipped,
+                        format!("{}; this event was skipped", where_.detail),
+                    ));
+                }
+            }
+        }
+        Ok(Some(ConversationChunk {
+            kind: ConversationKind::classify(self.file.group, &c.conversation_id),
+            conversation_id: c.conversation_id,
+            file: self.file.entry.path.clone(),
+            events,
+        }))
     }
-    let mut tops: Vec<String> = entries
-        .iter()
-        .filter_map(|e| e.path.split_once('/').map(|(top, _)| format!("{top}/")))
-        .filter(|t| t != "assets/" && t != "__MACOSX/")
-        .collect();
-    tops.sort();
-    tops.dedup();
-    tops.into_iter().find(|t| qualifies(t))
+
+    fn issue(&self, line: u64, column: u64, kind: IssueKind, detail: String) -> RecordIssue {
+        RecordIssue {
+            file: self.file.entry.path.clone(),
+            line,
+            column,
+            kind,
+            detail,
+        }
+    }
+}
+
+/// An independent reader of an archive's media files, for parallel
+/// workers: each has its own handle on the ZIP file (or folder) and on
+/// each media ZIP, whose bytes are shared.
+pub struct MediaReader {
+    path: PathBuf,
+    container: Container,
+    sources: HashMap<Entry, NestedSource>,
+    zips: HashMap<Entry, ZipReader<NestedReader>>,
+}
+
+impl MediaReader {
+    /// Opens one media file for streaming. It yields at most the size its
+    /// ZIP header declares.
+    pub fn open(&mut self, file: &MediaFile) -> Result<Box<dyn Read + '_>> {
+        match &file.location {
+            MediaLocation::Entry(e) => self.container.open_entry(&self.path, e),
+            MediaLocation::Nested { zip, entry } => {
+                let err = |detail: String| Error::Entry {
+                    archive: self.path.clone(),
+                    entry: format!("{}!{}", zip.path, entry.path),
+                    detail,
+                };
+                if !self.zips.contains_key(zip) {
+                    let source = self
+                        .sources
+                        .get(zip)
+                        .ok_or_else(|| err("its media ZIP was not listed".into()))?;
+                    let z = open_nested(source).map_err(|e| err(e.to_string()))?;
+                    self.zips.insert(zip.clone(), z);
+                }
+                let z = self
+                    .zips
+                    .get_mut(zip)
+                    .ok_or_else(|| err("its media ZIP was not opened".into()))?;
+                match entry.at {
+                    source::At::Zip(at, _) => {
+                        z.open(at, entry.size).map_err(|e| err(e.to_string()))
+                    }
+                    source::At::File => Err(err("not in its media ZIP".into())),
+                }
+            }
+        }
+    }
 }
 
 /// Counts bytes read for progress.
@@ -762,33 +917,5 @@ impl<R: Read> Read for Counting<'_, R> {
         let n = self.inner.read(buf)?;
         self.progress.advance(n as u64);
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn data_file_names() {
-        use DataKind::*;
-        let cases = [
-            ("direct-message.js", Some(OneToOne)),
-            ("direct-message-part1.js", Some(OneToOne)),
-            ("direct-messages.js", Some(OneToOne)),
-            ("direct-messages-part12.js", Some(OneToOne)),
-            ("direct-message-group.js", Some(Group)),
-            ("direct-messages-group-part2.js", Some(Group)),
-            ("message-event.js", Some(XChat)),
-            ("direct-message-headers.js", None),
-            ("direct-message-group-headers.js", None),
-            ("direct-messages-headers-part1.js", None),
-            ("direct-message-mute.js", None),
-            ("direct-messages-part.js", None),
-            ("tweets.js", None),
-        ];
-        for (name, want) in cases {
-            assert_eq!(classify_data_file(name), want, "{name}");
-        }
     }
 }

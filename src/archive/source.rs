@@ -1,31 +1,44 @@
 //! The container an archive comes in: a ZIP file (read in place, streamed,
 //! never unpacked to disk) or an unpacked folder.
 //!
-//! Both list their files as `/`-separated relative paths. Entries that could
-//! escape the archive (absolute paths, `..`) and symlinks that point outside
-//! the folder are never read; they are reported as skipped.
+//! Both list their files as `/`-separated relative paths (a ZIP written by
+//! an old Windows tool separates them with `\`: read the same). Entries
+//! that could escape the archive (absolute paths, `..`) and symlinks that
+//! point outside the folder are never read; they are reported as skipped.
+//! Every entry of a ZIP is listed, even when several share a name.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
 use zip::result::ZipError;
-use zip::ZipArchive;
 
+use super::nested::NestedSource;
+use super::zipread::{ZipAt, ZipEntry, ZipReader};
 use crate::error::{Error, Result};
 
 /// One file of the archive.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// Path relative to the container's top, `/`-separated.
     pub path: String,
     /// Uncompressed size in bytes.
     pub size: u64,
+    pub(crate) at: At,
+}
+
+/// Where an entry's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum At {
+    /// In a ZIP file (and whether it is stored without compression).
+    Zip(ZipAt, bool),
+    /// A file in a folder.
+    File,
 }
 
 /// A ZIP file or a folder.
 pub(crate) enum Container {
-    Zip(Box<ZipArchive<BufReader<File>>>),
+    Zip(Box<ZipReader<BufReader<File>>>),
     Dir(PathBuf),
 }
 
@@ -34,24 +47,27 @@ pub(crate) struct Listing {
     pub entries: Vec<Entry>,
     /// Entries not read, with the reason.
     pub skipped: Vec<String>,
+    /// Things worth knowing that lose nothing.
+    pub notes: Vec<String>,
 }
 
 impl Container {
     /// Opens `path` as a folder or a ZIP file.
     pub fn open(path: &Path) -> Result<(Container, Listing)> {
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let meta = std::fs::metadata(path).map_err(|e| Error::read(path, e))?;
         if meta.is_dir() {
             let listing = list_dir(path)?;
             return Ok((Container::Dir(path.to_path_buf()), listing));
         }
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut head = [0u8; 4];
-        let n = (&file).read(&mut head).map_err(|e| Error::io(path, e))?;
-        (&file)
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| Error::io(path, e))?;
-        let looks_zip = n == 4 && (head == *b"PK\x03\x04" || head == *b"PK\x05\x06");
-        let zip = match ZipArchive::new(BufReader::with_capacity(1 << 16, file)) {
+        if !meta.is_file() {
+            return Err(Error::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
+        let file = File::open(path).map_err(|e| Error::read(path, e))?;
+        let looks_zip = starts_like_zip(&file).map_err(|e| Error::read(path, e))?;
+        let second = || File::open(path).map(|f| BufReader::with_capacity(1 << 16, f));
+        let mut zip = match ZipReader::new(BufReader::with_capacity(1 << 16, file), second) {
             Ok(z) => z,
             Err(e) if looks_zip => {
                 return Err(Error::TruncatedZip {
@@ -59,170 +75,81 @@ impl Container {
                     detail: e.to_string(),
                 })
             }
-            Err(ZipError::Io(e)) => return Err(Error::io(path, e)),
+            Err(ZipError::Io(e)) => return Err(Error::read(path, e)),
             Err(_) => {
                 return Err(Error::NotZip {
                     path: path.to_path_buf(),
                 })
             }
         };
-        let listing = list_zip(&zip);
+        let listing = list_zip(&mut zip, "").map_err(|e| Error::read(path, e))?;
         Ok((Container::Zip(Box::new(zip)), listing))
     }
 
-    /// Opens one entry for streaming. ZIP entries are inflated on the fly
-    /// and their CRC-32 is checked when the end is read.
-    pub fn open_entry(&mut self, archive: &Path, path: &str) -> Result<Box<dyn Read + '_>> {
-        let entry_err = |detail: String| Error::Entry {
+    /// Opens one entry for streaming. ZIP entries are inflated on the fly,
+    /// yield no more than their declared size, and their CRC-32 is checked
+    /// when the end is read.
+    pub fn open_entry(&mut self, archive: &Path, entry: &Entry) -> Result<Box<dyn Read + '_>> {
+        let entry_err = |e: io::Error| Error::Entry {
             archive: archive.to_path_buf(),
-            entry: path.to_owned(),
-            detail,
+            entry: entry.path.clone(),
+            detail: e.to_string(),
         };
-        match self {
-            Container::Zip(zip) => {
-                let f = zip.by_name(path).map_err(|e| entry_err(e.to_string()))?;
+        match (self, entry.at) {
+            (Container::Zip(zip), At::Zip(at, _)) => zip.open(at, entry.size).map_err(entry_err),
+            (Container::Dir(root), _) => {
+                let f = File::open(root.join(&entry.path)).map_err(entry_err)?;
                 Ok(Box::new(f))
             }
-            Container::Dir(root) => {
-                let full = root.join(path);
-                let f = File::open(&full).map_err(|e| entry_err(e.to_string()))?;
-                Ok(Box::new(f))
-            }
+            (Container::Zip(_), At::File) => Err(entry_err(io::Error::other("not in this ZIP"))),
         }
     }
 
-    /// Opens a ZIP stored inside the archive (2019 media zips).
-    ///
-    /// A nested ZIP that is stored uncompressed in a ZIP is read in place
-    /// through a window on the outer file; a compressed one is read into
-    /// memory (never to disk), up to `max_in_memory` bytes.
-    pub fn open_nested_zip(
+    /// Makes a ZIP stored inside the archive (2019 media ZIPs) readable by
+    /// any number of readers (see [`NestedSource`]); a compressed one is
+    /// inflated once, spilling to an encrypted temp file in `spill_dir`
+    /// when it is large.
+    pub fn nested_source(
         &mut self,
         archive: &Path,
-        path: &str,
-        max_in_memory: u64,
-    ) -> Result<ZipArchive<NestedReader>> {
-        let entry_err = |detail: String| Error::Entry {
+        entry: &Entry,
+        spill_dir: &Path,
+    ) -> Result<NestedSource> {
+        let direct = match (&mut *self, entry.at) {
+            (Container::Dir(root), _) => Some(NestedSource::File(root.join(&entry.path))),
+            (Container::Zip(zip), At::Zip(at, true)) => {
+                zip.data_start(at)
+                    .ok()
+                    .flatten()
+                    .map(|start| NestedSource::Window {
+                        file: archive.to_path_buf(),
+                        start,
+                        len: entry.size,
+                    })
+            }
+            _ => None,
+        };
+        if let Some(source) = direct {
+            return Ok(source);
+        }
+        let mut r = self.open_entry(archive, entry)?;
+        NestedSource::inflate(&mut r, entry.size, spill_dir).map_err(|e| Error::Entry {
             archive: archive.to_path_buf(),
-            entry: path.to_owned(),
-            detail,
-        };
-        let reader = match self {
-            Container::Dir(root) => {
-                let f = File::open(root.join(path)).map_err(|e| entry_err(e.to_string()))?;
-                NestedReader::File(BufReader::new(f))
-            }
-            Container::Zip(zip) => {
-                let (stored, start, size) = {
-                    let f = zip.by_name(path).map_err(|e| entry_err(e.to_string()))?;
-                    (
-                        f.compression() == zip::CompressionMethod::Stored,
-                        f.data_start().unwrap_or(0),
-                        f.size(),
-                    )
-                };
-                if stored {
-                    let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
-                    NestedReader::Window(
-                        Window::new(file, start, size).map_err(|e| entry_err(e.to_string()))?,
-                    )
-                } else if size <= max_in_memory {
-                    let mut buf = Vec::with_capacity(size as usize);
-                    zip.by_name(path)
-                        .map_err(|e| entry_err(e.to_string()))?
-                        .read_to_end(&mut buf)
-                        .map_err(|e| entry_err(e.to_string()))?;
-                    NestedReader::Memory(io::Cursor::new(buf))
-                } else {
-                    return Err(entry_err(format!(
-                        "this media ZIP is compressed inside the archive and larger than {} MiB; unpack the outer archive into a folder and give dmvault the folder",
-                        max_in_memory >> 20
-                    )));
-                }
-            }
-        };
-        ZipArchive::new(reader).map_err(|e| entry_err(format!("not a readable ZIP: {e}")))
-    }
-}
-
-/// Reader under a nested ZIP.
-pub enum NestedReader {
-    /// A ZIP file inside a folder.
-    File(BufReader<File>),
-    /// A stored ZIP inside a ZIP: a window on the outer file.
-    Window(Window),
-    /// A compressed ZIP inside a ZIP, inflated into memory.
-    Memory(io::Cursor<Vec<u8>>),
-}
-
-impl Read for NestedReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            NestedReader::File(r) => r.read(buf),
-            NestedReader::Window(r) => r.read(buf),
-            NestedReader::Memory(r) => r.read(buf),
-        }
-    }
-}
-
-impl Seek for NestedReader {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        match self {
-            NestedReader::File(r) => r.seek(pos),
-            NestedReader::Window(r) => r.seek(pos),
-            NestedReader::Memory(r) => r.seek(pos),
-        }
-    }
-}
-
-/// A byte range of a file, seen as a file of its own.
-pub struct Window {
-    file: BufReader<File>,
-    start: u64,
-    len: u64,
-    pos: u64,
-}
-
-impl Window {
-    fn new(file: File, start: u64, len: u64) -> io::Result<Window> {
-        let mut file = BufReader::with_capacity(1 << 16, file);
-        file.seek(SeekFrom::Start(start))?;
-        Ok(Window {
-            file,
-            start,
-            len,
-            pos: 0,
+            entry: entry.path.clone(),
+            detail: format!(
+                "this media ZIP is compressed inside the archive and could not be inflated: {e}"
+            ),
         })
     }
 }
 
-impl Read for Window {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.len.saturating_sub(self.pos);
-        let n = (buf.len() as u64).min(left) as usize;
-        let n = self.file.read(&mut buf[..n])?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl Seek for Window {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let target = match pos {
-            SeekFrom::Start(p) => p as i128,
-            SeekFrom::End(d) => self.len as i128 + d as i128,
-            SeekFrom::Current(d) => self.pos as i128 + d as i128,
-        };
-        if target < 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before the start",
-            ));
-        }
-        self.pos = target as u64;
-        self.file.seek(SeekFrom::Start(self.start + self.pos))?;
-        Ok(self.pos)
-    }
+/// Whether a file starts with a ZIP signature (then a failure to read it
+/// as a ZIP means it is cut short or damaged, not another kind of file).
+fn starts_like_zip(mut file: &File) -> io::Result<bool> {
+    let mut head = [0u8; 4];
+    let n = file.read(&mut head)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(n == 4 && (head == *b"PK\x03\x04" || head == *b"PK\x05\x06"))
 }
 
 /// True when a relative `/`-separated path stays inside its top folder.
@@ -239,37 +166,58 @@ pub(crate) fn is_safe_relative(path: &str) -> bool {
         && !path.split(['/', '\\']).any(|s| s == "..")
 }
 
-fn list_zip(zip: &ZipArchive<BufReader<File>>) -> Listing {
-    let mut entries = Vec::new();
-    let mut skipped = Vec::new();
-    for i in 0..zip.len() {
-        let Ok(data) = zip.by_index_data(i) else {
-            continue;
-        };
-        let Ok(name) = data.name() else { continue };
-        if data.is_dir() || name.ends_with('/') {
+/// Lists a ZIP's files: unsafe names skipped, repeated names noted.
+/// `inside` names the ZIP in messages when it is itself inside the archive.
+pub(crate) fn list_zip<R: Read + Seek>(
+    zip: &mut ZipReader<R>,
+    inside: &str,
+) -> io::Result<Listing> {
+    let (all, repeated) = zip.entries()?;
+    let mut listing = Listing {
+        entries: Vec::new(),
+        skipped: Vec::new(),
+        notes: repeated
+            .into_iter()
+            .map(|(name, n)| {
+                format!(
+                    "{inside}the ZIP holds {n} entries named {name:?}; every one of them was read"
+                )
+            })
+            .collect(),
+    };
+    for ZipEntry {
+        name,
+        size,
+        dir,
+        stored,
+        at,
+    } in all
+    {
+        if dir {
             continue;
         }
-        let name = &*name;
-        if !is_safe_relative(name) {
-            skipped.push(format!(
-                "entry {name:?} has an absolute path or `..` and was not read (an X archive never has one; the ZIP was made or changed by something else)"
+        if !is_safe_relative(&name) {
+            listing.skipped.push(format!(
+                "{inside}entry {name:?} has an absolute path or `..` and was not read (an X archive never has one; the ZIP was made or changed by something else)"
             ));
             continue;
         }
-        let size = data.size();
-        entries.push(Entry {
-            path: name.to_owned(),
+        listing.entries.push(Entry {
+            path: name,
             size,
+            at: At::Zip(at, stored),
         });
     }
-    Listing { entries, skipped }
+    Ok(listing)
 }
 
 fn list_dir(root: &Path) -> Result<Listing> {
-    let mut entries = Vec::new();
-    let mut skipped = Vec::new();
-    let canon_root = std::fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
+    let mut listing = Listing {
+        entries: Vec::new(),
+        skipped: Vec::new(),
+        notes: Vec::new(),
+    };
+    let canon_root = std::fs::canonicalize(root).map_err(|e| Error::read(root, e))?;
     for item in walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
@@ -281,7 +229,7 @@ fn list_dir(root: &Path) -> Result<Listing> {
                     .path()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
-                skipped.push(format!("{p}: cannot be read ({e})"));
+                listing.skipped.push(format!("{p}: cannot be read ({e})"));
                 continue;
             }
         };
@@ -295,33 +243,33 @@ fn list_dir(root: &Path) -> Result<Listing> {
             .collect::<Vec<_>>()
             .join("/");
         let ft = item.file_type();
-        if ft.is_symlink() {
+        let size = if ft.is_symlink() {
             match std::fs::canonicalize(item.path()) {
-                Ok(target) if target.starts_with(&canon_root) => {
-                    if let Ok(m) = std::fs::metadata(&target) {
-                        if m.is_file() {
-                            entries.push(Entry {
-                                path: rel_str,
-                                size: m.len(),
-                            });
-                        }
-                    }
+                Ok(target) if target.starts_with(&canon_root) => std::fs::metadata(&target)
+                    .ok()
+                    .filter(std::fs::Metadata::is_file)
+                    .map(|m| m.len()),
+                _ => {
+                    listing.skipped.push(format!(
+                        "{rel_str} is a symbolic link that points outside the archive folder; it was not followed"
+                    ));
+                    None
                 }
-                _ => skipped.push(format!(
-                    "{rel_str} is a symbolic link that points outside the archive folder; it was not followed"
-                )),
             }
-            continue;
-        }
-        if ft.is_file() {
-            let size = item.metadata().map(|m| m.len()).unwrap_or(0);
-            entries.push(Entry {
+        } else if ft.is_file() {
+            Some(item.metadata().map(|m| m.len()).unwrap_or(0))
+        } else {
+            None
+        };
+        if let Some(size) = size {
+            listing.entries.push(Entry {
                 path: rel_str,
                 size,
+                at: At::File,
             });
         }
     }
-    Ok(Listing { entries, skipped })
+    Ok(listing)
 }
 
 #[cfg(test)]

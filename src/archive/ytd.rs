@@ -48,22 +48,37 @@ pub struct Pos {
 const CHUNK: usize = 1 << 20;
 const PREFIX_WINDOW: usize = 1024;
 
-/// Reads the whole file and parses it as one JSON value (after the prefix).
-/// For the small files only: `manifest.js`, `account.js`.
-pub fn parse_small<T: serde::de::DeserializeOwned>(mut reader: impl Read) -> Result<T, ScanError> {
-    let mut text = Vec::new();
-    reader.read_to_end(&mut text).map_err(ScanError::Io)?;
-    let (start, pos) = skip_prefix(&text).map_err(ScanError::Syntax)?;
-    let mut body = &text[start..];
-    // trailing whitespace and `;`
-    while let Some((&last, rest)) = body.split_last() {
-        if last.is_ascii_whitespace() || last == b';' {
-            body = rest;
-        } else {
-            break;
+/// Parses a small data file (`manifest.js`, `account.js`) as one JSON
+/// value after its prefix, streaming: the file is never held whole, values
+/// `T` does not keep are skipped without being stored, and at most `limit`
+/// bytes are read (a file cut there fails to parse).
+pub fn parse_small<T: serde::de::DeserializeOwned>(
+    reader: impl Read,
+    limit: u64,
+) -> Result<T, ScanError> {
+    let mut reader = reader.take(limit);
+    let mut head = vec![0u8; PREFIX_WINDOW];
+    let mut filled = 0;
+    while filled < head.len() {
+        match read_some(&mut reader, &mut head[filled..])? {
+            0 => break,
+            n => filled += n,
         }
     }
-    serde_json::from_slice(body).map_err(|e| ScanError::Syntax(locate(pos, &e)))
+    head.truncate(filled);
+    let (start, pos) = skip_prefix(&head).map_err(ScanError::Syntax)?;
+    let body = io::Cursor::new(head.split_off(start)).chain(reader);
+    let mut values = serde_json::Deserializer::from_reader(body).into_iter::<T>();
+    match values.next() {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) if e.is_io() => Err(ScanError::Io(e.into())),
+        Some(Err(e)) => Err(ScanError::Syntax(locate(pos, &e))),
+        None => Err(ScanError::Syntax(JsError {
+            line: pos.line,
+            column: pos.column,
+            detail: "no JSON after the `window.YTD… =` prefix".into(),
+        })),
+    }
 }
 
 /// Calls `on_element` with the bytes of every element of the top-level
@@ -169,7 +184,7 @@ fn skip_prefix(head: &[u8]) -> Result<(usize, Pos), JsError> {
 }
 
 /// Translates a serde_json error inside an element to a file position.
-fn locate(start: Pos, e: &serde_json::Error) -> JsError {
+pub(crate) fn locate(start: Pos, e: &serde_json::Error) -> JsError {
     let (line, column) = if e.line() <= 1 {
         (
             start.line,
@@ -187,6 +202,21 @@ fn locate(start: Pos, e: &serde_json::Error) -> JsError {
         line,
         column: column.max(1),
         detail,
+    }
+}
+
+/// The position of byte `offset` of an element that starts at `start`.
+pub(crate) fn position_in(start: Pos, element: &[u8], offset: usize) -> Pos {
+    let before = &element[..offset.min(element.len())];
+    match before.iter().rposition(|&b| b == b'\n') {
+        None => Pos {
+            line: start.line,
+            column: start.column + offset as u64,
+        },
+        Some(nl) => Pos {
+            line: start.line + before.iter().filter(|&&b| b == b'\n').count() as u64,
+            column: (offset - nl) as u64,
+        },
     }
 }
 
@@ -480,7 +510,8 @@ mod tests {
     #[test]
     fn small_object_files() {
         let v: serde_json::Value = parse_small(
-            "window.__THAR_CONFIG = {\n \"userInfo\" : {\"accountId\" : \"1\"}\n}".as_bytes(),
+            "window.__THAR_CONFIG = {\n \"userInfo\" : {\"accountId\" : \"1\"}\n};".as_bytes(),
+            1 << 20,
         )
         .unwrap();
         assert_eq!(v["userInfo"]["accountId"], "1");

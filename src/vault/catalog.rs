@@ -37,6 +37,9 @@ use crate::time::Timestamp;
 
 const SEGMENT_FORMAT: &str = "dmvault-catalog-segment";
 
+/// An archive's number in a vault (1, 2, …), used for provenance.
+pub type ArchiveNo = u32;
+
 /// An imported archive (written when its import starts).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArchiveRecord {
@@ -335,10 +338,26 @@ pub struct Catalog {
     pub integrity: HashMap<ObjectId, IntegrityRecord>,
     /// The facts recorded for each object's content.
     pub facts: HashMap<ObjectId, FileFacts>,
+}
+
+/// The head of the chain of segments: how many there are, and the MAC of
+/// the last (which the next one names as `prev`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Chain {
     /// Number of segments.
     pub seq: u64,
-    /// MAC of the last segment (the chain's head).
+    /// MAC of the last segment (zeros before the first).
     pub head: [u8; 32],
+}
+
+impl Chain {
+    /// The head as the rollback state records it.
+    pub fn seen(&self) -> super::seen::SeenHead {
+        super::seen::SeenHead {
+            seq: self.seq,
+            head: hex(&self.head),
+        }
+    }
 }
 
 impl Catalog {
@@ -347,6 +366,9 @@ impl Catalog {
         match r {
             Record::Archive(a) => {
                 let i = a.n as usize;
+                if i == 0 {
+                    return;
+                }
                 if self.archives.len() < i {
                     self.archives.resize_with(i, || (a.clone(), false));
                 }
@@ -355,7 +377,8 @@ impl Catalog {
             Record::ArchiveDone {
                 n, sha256, blake3, ..
             } => {
-                if let Some(a) = self.archives.get_mut(n as usize - 1) {
+                let slot = (n as usize).checked_sub(1);
+                if let Some(a) = slot.and_then(|i| self.archives.get_mut(i)) {
                     a.1 = true;
                     if let Some(h) = sha256 {
                         a.0.sha256 = h;
@@ -483,6 +506,11 @@ impl Catalog {
         }
     }
 
+    /// The media reference of a message to a URL.
+    pub fn media_ref(&self, message: &str, url: &str) -> Option<&MediaState> {
+        self.media.get(&(message.to_owned(), url.to_owned()))
+    }
+
     /// The archive with this BLAKE3, if imported (complete or not).
     pub fn archive_by_blake3(&self, blake3: &str) -> Option<&(ArchiveRecord, bool)> {
         self.archives
@@ -495,25 +523,29 @@ impl Catalog {
     /// # Errors
     /// [`Error::Catalog`] naming the first segment that is missing, cannot
     /// be decrypted, fails its MAC, or breaks the chain.
-    pub fn load(vault: &Path, secret: &VaultSecret) -> Result<Catalog> {
+    pub fn load(vault: &Path, secret: &VaultSecret) -> Result<(Catalog, Chain)> {
         let mut cat = Catalog::default();
-        for (seq, path) in list_segments(vault)?.into_iter().enumerate() {
-            let seq = seq as u64 + 1;
-            let records = read_segment(&path, seq, Some(&cat.head), secret)?;
-            for r in records.records {
+        let mut chain = Chain::default();
+        for path in list_segments(vault)? {
+            let seq = chain.seq + 1;
+            let segment = read_segment(&path, seq, Some(&chain.head), secret)?;
+            for r in segment.records {
                 cat.apply(r);
             }
-            cat.seq = seq;
-            cat.head = records.mac;
+            chain = Chain {
+                seq,
+                head: segment.mac,
+            };
         }
         cat.link_orphans();
-        Ok(cat)
+        Ok((cat, chain))
     }
 
     /// Archives' names by number, for display.
     pub fn archive_name(&self, n: u32) -> &str {
-        self.archives
-            .get(n as usize - 1)
+        (n as usize)
+            .checked_sub(1)
+            .and_then(|i| self.archives.get(i))
             .map(|(a, _)| a.name.as_str())
             .unwrap_or("?")
     }
@@ -542,26 +574,15 @@ struct SegmentTrailer {
 
 /// The segment files in order, checked to be numbered 1..=N.
 pub fn list_segments(vault: &Path) -> Result<Vec<PathBuf>> {
-    let dir = vault.join("catalog");
-    let mut found: Vec<(u64, PathBuf)> = Vec::new();
-    for e in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-        let e = e.map_err(|e| Error::io(&dir, e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(".age") else {
-            continue;
-        };
-        match stem.parse::<u64>() {
-            Ok(n) => found.push((n, e.path())),
-            Err(_) => {
-                return Err(Error::Catalog {
-                    segment: name,
-                    detail: "a file that is not a catalog segment is in catalog/".into(),
-                })
-            }
-        }
+    let scan = scan_segments(vault)?;
+    // Other files (a `.DS_Store`) do not stop loading; `verify` names them.
+    if let Some(name) = scan.strays.into_iter().find(|n| n.ends_with(".age")) {
+        return Err(Error::Catalog {
+            segment: name,
+            detail: "a file that is not a catalog segment is in catalog/".into(),
+        });
     }
-    found.sort();
-    for (i, (n, _)) in found.iter().enumerate() {
+    for (i, (n, _)) in scan.segments.iter().enumerate() {
         if *n != i as u64 + 1 {
             return Err(Error::Catalog {
                 segment: segment_name(i as u64 + 1),
@@ -569,31 +590,39 @@ pub fn list_segments(vault: &Path) -> Result<Vec<PathBuf>> {
             });
         }
     }
-    Ok(found.into_iter().map(|(_, p)| p).collect())
+    Ok(scan.segments.into_iter().map(|(_, p)| p).collect())
 }
 
-/// What `catalog/` holds: numbered segment files, sorted, and other names.
-pub type SegmentScan = (Vec<(u64, PathBuf)>, Vec<String>);
+/// What `catalog/` holds.
+pub struct SegmentScan {
+    /// Numbered segment files, sorted by number (not checked for gaps).
+    pub segments: Vec<(u64, PathBuf)>,
+    /// Names that are not segments.
+    pub strays: Vec<String>,
+}
 
-/// The segment files with their numbers, sorted, without checking the
-/// numbering; and names in `catalog/` that are not segments.
+/// Lists `catalog/`: the segment files with their numbers, and the names
+/// that are not segments.
 pub fn scan_segments(vault: &Path) -> Result<SegmentScan> {
     let dir = vault.join("catalog");
-    let mut found = Vec::new();
-    let mut strays = Vec::new();
-    for e in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-        let e = e.map_err(|e| Error::io(&dir, e))?;
+    let mut scan = SegmentScan {
+        segments: Vec::new(),
+        strays: Vec::new(),
+    };
+    for e in fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))? {
+        let e = e.map_err(|e| Error::read(&dir, e))?;
         let name = e.file_name().to_string_lossy().into_owned();
         match name
             .strip_suffix(".age")
             .and_then(|s| s.parse::<u64>().ok())
         {
-            Some(n) => found.push((n, e.path())),
-            None => strays.push(name),
+            Some(n) => scan.segments.push((n, e.path())),
+            None => scan.strays.push(name),
         }
     }
-    found.sort();
-    Ok((found, strays))
+    scan.segments.sort();
+    scan.strays.sort();
+    Ok(scan)
 }
 
 /// `0000000001.age`.
@@ -616,7 +645,7 @@ pub fn read_segment(
         segment: name.clone(),
         detail: detail.to_owned(),
     };
-    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = fs::File::open(path).map_err(|e| Error::read(path, e))?;
     let d = age::Decryptor::new_buffered(std::io::BufReader::new(file))
         .map_err(|_| bad("not an age file (damaged or replaced)"))?;
     let mut r = d
@@ -669,15 +698,16 @@ pub fn read_segment(
     Ok(Segment { records, mac: got })
 }
 
-/// Writes segment `seq` after `prev` with `records`, atomically. Returns
-/// its MAC. The objects the records refer to must already be durable.
-pub fn write_segment(
+/// Writes the segment after `chain` with `records`, atomically. Returns
+/// the new head. The objects the records refer to must already be durable.
+/// (Only [`crate::vault::Vault`] calls this: it is the one writer.)
+pub(crate) fn write_segment(
     vault: &Path,
     secret: &VaultSecret,
-    seq: u64,
-    prev: &[u8; 32],
+    chain: &Chain,
     records: &[Record],
-) -> Result<[u8; 32]> {
+) -> Result<Chain> {
+    let (seq, prev) = (chain.seq + 1, &chain.head);
     let mut body = Vec::new();
     let header = SegmentHeader {
         format: SEGMENT_FORMAT.into(),
@@ -696,7 +726,7 @@ pub fn write_segment(
     body.push(b'\n');
 
     let tmp_dir = vault.join("tmp");
-    let (file, tmp) = fsutil::temp_file(&tmp_dir).map_err(|e| Error::io(&tmp_dir, e))?;
+    let (file, tmp) = fsutil::temp_file(&tmp_dir).map_err(|e| Error::write(&tmp_dir, e))?;
     let write = || -> std::io::Result<()> {
         let enc = age::Encryptor::with_recipients(std::iter::once(
             secret.recipient() as &dyn age::Recipient
@@ -709,7 +739,7 @@ pub fn write_segment(
     };
     if let Err(e) = write() {
         let _ = fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, e));
+        return Err(Error::write(&tmp, e));
     }
     crate::fault::point("segment-tmp");
     let dir = vault.join("catalog");
@@ -723,11 +753,11 @@ pub fn write_segment(
                     .into(),
             })
         }
-        Err(e) => return Err(Error::io(&dest, e)),
+        Err(e) => return Err(Error::write(&dest, e)),
     }
-    fsutil::sync_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+    fsutil::sync_dir(&dir).map_err(|e| Error::write(&dir, e))?;
     crate::fault::point("segment");
-    Ok(mac)
+    Ok(Chain { seq, head: mac })
 }
 
 /// Split a media file name into its message id, for orphans.

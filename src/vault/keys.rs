@@ -150,10 +150,10 @@ pub enum NewKey {
 
 /// Reads the X25519 identities of an age identity file.
 pub fn read_identity_file(path: &Path) -> Result<Vec<age::x25519::Identity>, VaultError> {
-    let f = std::fs::File::open(path).map_err(|e| VaultError::io(path, e))?;
+    let f = std::fs::File::open(path).map_err(|e| VaultError::read(path, e))?;
     let mut ids = Vec::new();
     for line in BufReader::new(f).lines() {
-        let line = line.map_err(|e| VaultError::io(path, e))?;
+        let line = line.map_err(|e| VaultError::read(path, e))?;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -185,7 +185,7 @@ pub fn write_identity_file(
         identity.to_public(),
         identity.to_string().expose_secret()
     );
-    fsutil::write_new_private(path, text.as_bytes()).map_err(|e| VaultError::io(path, e))
+    fsutil::write_new_private(path, text.as_bytes()).map_err(|e| VaultError::write(path, e))
 }
 
 /// Encrypts the secret for one unlock method.

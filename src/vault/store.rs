@@ -19,6 +19,74 @@ use sha2::{Digest, Sha256};
 use super::fsutil;
 use super::keys::{hex, unhex};
 
+/// Why an object could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// The operating system could not read its file (no permission, a
+    /// failing disk): this does not show that the object is damaged.
+    #[error("its file cannot be read: {0}")]
+    Unreadable(io::Error),
+    /// Its file is not what was written: not an age file, failing
+    /// authentication, cut short, or decrypting to another content.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl ObjectError {
+    /// Sorts an error met while reading an object through [`Store::open`]
+    /// or [`Store::open_seekable`]: one the operating system gave when the
+    /// file was read is [`ObjectError::Unreadable`], anything else (from
+    /// the decryption) [`ObjectError::Corrupt`].
+    pub fn from_io(e: io::Error) -> ObjectError {
+        if e.get_ref().is_some_and(|inner| inner.is::<OsError>()) {
+            let kind = e.kind();
+            let inner = e.into_inner().and_then(|i| i.downcast::<OsError>().ok());
+            return ObjectError::Unreadable(inner.map_or_else(|| kind.into(), |b| b.0));
+        }
+        ObjectError::Corrupt(e.to_string())
+    }
+
+    fn from_decrypt(e: age::DecryptError) -> ObjectError {
+        match e {
+            age::DecryptError::Io(e) => ObjectError::from_io(e),
+            other => ObjectError::Corrupt(format!("not a readable age file: {other}")),
+        }
+    }
+}
+
+/// An error the operating system gave while an object's file was read.
+#[derive(Debug)]
+struct OsError(io::Error);
+
+impl fmt::Display for OsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for OsError {}
+
+/// An object's file, with the errors reading it gives marked as the
+/// operating system's (see [`ObjectError::from_io`]).
+pub struct ObjectFile(File);
+
+impl Read for ObjectFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), OsError(e)))
+    }
+}
+
+impl io::Seek for ObjectFile {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+/// A decrypting reader of an object, seekable.
+pub type SeekableObject = age::stream::StreamReader<BufReader<ObjectFile>>;
+
 /// The name of an object: the keyed BLAKE3 of its plaintext's BLAKE3.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub [u8; 32]);
@@ -123,7 +191,7 @@ pub fn object_id(id_key: &[u8; 32], blake3: &[u8; 32]) -> ObjectId {
 /// Reads as much as fits into `buf` (unlike `read`, which may return
 /// little: zip's inflater gives about 8 KiB per call, and hashing small
 /// slices is slow).
-pub fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub fn fill<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match reader.read(&mut buf[n..]) {
@@ -134,6 +202,24 @@ pub fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Reads `reader` to its end in blocks of 1 MiB, calling `each` with every
+/// block (one place for the "read, hash, maybe write" loop).
+pub fn for_each_block<R: Read + ?Sized, E: From<io::Error>>(
+    reader: &mut R,
+    mut each: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<u64, E> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        let n = fill(reader, &mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        each(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 /// The object folder of a vault.
@@ -207,15 +293,10 @@ impl Store {
             let mut w = self
                 .encryptor()?
                 .wrap_output(BufWriter::with_capacity(1 << 20, file))?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = fill(reader, &mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hashers.update(&buf[..n]);
-                w.write_all(&buf[..n])?;
-            }
+            for_each_block(reader, |b| {
+                hashers.update(b);
+                w.write_all(b)
+            })?;
             w.finish()?.flush()?;
             Ok(hashers.finish())
         })();
@@ -255,18 +336,13 @@ impl Store {
     /// The plaintext is authenticated chunk by chunk; a truncated or
     /// altered object fails with an error, at the latest at its end. Act
     /// on the content only after reading it to the end without error.
+    /// Errors while reading sort with [`ObjectError::from_io`].
     pub fn open(
         &self,
         id: &ObjectId,
         identity: &age::x25519::Identity,
-    ) -> io::Result<Box<dyn Read + Send>> {
-        let f = File::open(self.path(id))?;
-        let d = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 20, f))
-            .map_err(io::Error::other)?;
-        let r = d
-            .decrypt(std::iter::once(identity as &dyn age::Identity))
-            .map_err(io::Error::other)?;
-        Ok(Box::new(r))
+    ) -> Result<SeekableObject, ObjectError> {
+        self.open_buffered(id, identity, 1 << 20)
     }
 
     /// Opens an object for decryption with seeking (for FFmpeg, which
@@ -275,12 +351,21 @@ impl Store {
         &self,
         id: &ObjectId,
         identity: &age::x25519::Identity,
-    ) -> io::Result<age::stream::StreamReader<BufReader<File>>> {
-        let f = File::open(self.path(id))?;
-        let d = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 16, f))
-            .map_err(io::Error::other)?;
+    ) -> Result<SeekableObject, ObjectError> {
+        self.open_buffered(id, identity, 1 << 16)
+    }
+
+    fn open_buffered(
+        &self,
+        id: &ObjectId,
+        identity: &age::x25519::Identity,
+        buffer: usize,
+    ) -> Result<SeekableObject, ObjectError> {
+        let f = File::open(self.path(id)).map_err(ObjectError::Unreadable)?;
+        let d = age::Decryptor::new_buffered(BufReader::with_capacity(buffer, ObjectFile(f)))
+            .map_err(ObjectError::from_decrypt)?;
         d.decrypt(std::iter::once(identity as &dyn age::Identity))
-            .map_err(io::Error::other)
+            .map_err(ObjectError::from_decrypt)
     }
 
     /// Decrypts an object to its end and hashes it.
@@ -289,18 +374,39 @@ impl Store {
         id: &ObjectId,
         identity: &age::x25519::Identity,
         id_key: &[u8; 32],
-    ) -> io::Result<Digests> {
+    ) -> Result<Digests, ObjectError> {
         let mut r = self.open(id, identity)?;
         let mut h = Hashers::new(id_key);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = fill(&mut r, &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
+        for_each_block(&mut r, |b| {
+            h.update(b);
+            Ok::<(), io::Error>(())
+        })
+        .map_err(ObjectError::from_io)?;
         Ok(h.finish())
+    }
+
+    /// Moves objects to `quarantine/` in the vault, so that the next import
+    /// of an archive holding their content writes them anew. The caller
+    /// holds the vault's write lock. Returns where each went.
+    pub fn quarantine(&self, ids: &[ObjectId]) -> io::Result<Vec<PathBuf>> {
+        let dir = fsutil::parent_dir(&self.root).join("quarantine");
+        let mut moved = Vec::new();
+        if ids.is_empty() {
+            return Ok(moved);
+        }
+        fs::create_dir_all(&dir)?;
+        for id in ids {
+            let h = id.hex();
+            let mut to = dir.join(format!("{h}.age"));
+            let mut k = 1;
+            while to.exists() {
+                to = dir.join(format!("{h}.{k}.age"));
+                k += 1;
+            }
+            fs::rename(self.path(id), &to)?;
+            moved.push(to);
+        }
+        Ok(moved)
     }
 
     /// Every object file in the store, with its stored size.

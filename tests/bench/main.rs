@@ -131,7 +131,9 @@ fn write_dm_file(path: &Path, target: u64) -> io::Result<(u64, u64)> {
 }
 
 fn iso(secs: u64, ms: u64) -> String {
-    dmvault::time::Timestamp((secs * 1000 + ms) as i64).to_string()
+    dmvault::time::Timestamp::from_millis((secs * 1000 + ms) as i64)
+        .unwrap()
+        .to_string()
 }
 
 struct CountingWriter<W> {

@@ -14,6 +14,27 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// A path from the command line or the environment. A leading `~` is the
+/// home folder even when the shell did not expand it (a quoted
+/// `DMVAULT_VAULT="~/dm-vault"`), rather than a folder named `~`.
+pub fn path_arg(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        return Err("an empty path".into());
+    }
+    let rest = match s.strip_prefix('~') {
+        Some("") => Some(""),
+        Some(r) if r.starts_with('/') => Some(&r[1..]),
+        _ => None,
+    };
+    match (rest, std::env::var_os("HOME").filter(|h| !h.is_empty())) {
+        (Some(r), Some(home)) => Ok(PathBuf::from(home).join(r)),
+        (Some(_), None) => Err(format!(
+            "{s}: `~` stands for the home folder, but HOME is not set"
+        )),
+        (None, _) => Ok(PathBuf::from(s)),
+    }
+}
+
 /// Preserve the photos, GIFs and videos of your Twitter/X direct messages.
 ///
 /// dmvault reads the archives X gives you ("Download an archive of your
@@ -56,15 +77,15 @@ pub struct Global {
 #[derive(Debug, Args, Clone)]
 pub struct VaultArgs {
     /// The vault folder.
-    #[arg(long, env = "DMVAULT_VAULT", value_name = "PATH")]
+    #[arg(long, env = "DMVAULT_VAULT", value_name = "PATH", value_parser = path_arg)]
     pub vault: PathBuf,
     /// An age identity file that unlocks the vault
     /// [default: ~/.config/dmvault/identity.txt when it exists].
-    #[arg(short = 'i', long, env = "DMVAULT_IDENTITY", value_name = "FILE")]
+    #[arg(short = 'i', long, env = "DMVAULT_IDENTITY", value_name = "FILE", value_parser = path_arg)]
     pub identity: Option<PathBuf>,
     /// Read the passphrase from the first line of this file (or set
     /// DMVAULT_PASSPHRASE; without either, dmvault asks on the terminal).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "DMVAULT_PASSPHRASE_FILE", value_name = "FILE", value_parser = path_arg)]
     pub passphrase_file: Option<PathBuf>,
 }
 
@@ -142,7 +163,8 @@ pub enum Command {
     /// Examples:
     ///   dmvault init --vault ~/dm-vault
     ///   dmvault init --vault ~/dm-vault -i ~/keys/dmvault.txt
-    ///   DMVAULT_PASSPHRASE_FILE=... dmvault init --vault /mnt/usb/vault --passphrase
+    ///   dmvault init --vault /mnt/usb/vault --passphrase          (asks twice)
+    ///   dmvault init --vault /mnt/usb/vault --passphrase-file ~/.dmvault-pass
     #[command(verbatim_doc_comment)]
     Init(init::InitArgs),
     /// Import archives into the vault: messages merged by id, every media
@@ -186,8 +208,9 @@ pub enum Command {
     /// By default: the catalog decrypts and authenticates, has not been rolled
     /// back, and every object exists with its size. --read-data also decrypts
     /// and re-hashes every object; --decode fully decodes every video and GIF.
-    /// Damaged objects found by --read-data are moved to quarantine/; import an
-    /// archive that holds them again to heal the vault.
+    /// Objects that --read-data proves damaged are moved to quarantine/ (one
+    /// the system cannot read is left in place); import an archive that
+    /// holds them again to heal the vault.
     ///
     /// Exit codes: 0 no problem, 4 problems found, 12 no key fits.
     ///

@@ -3,6 +3,7 @@
 
 mod cli;
 mod exit;
+mod output;
 mod progress;
 
 use std::io::{self, IsTerminal, Write};
@@ -65,12 +66,11 @@ fn main() -> ExitCode {
         Command::Verify(a) => cli::verify::run(a, g),
         Command::Key(k) => cli::key::run(k, g),
     };
+    // Output goes through `output::Out`, which ends quietly when the
+    // reader goes away: a closed pipe never turns a result into success.
     let code = match result {
         Ok(c) => c,
         Err(e) => {
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
             report_error(&e, g.json);
             code_for(&e)
         }
@@ -95,12 +95,6 @@ fn code_for(e: &anyhow::Error) -> Code {
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
-}
-
 /// Prints an error as `dmvault: error: …` with the library's hint below it.
 pub(crate) fn report_error(e: &anyhow::Error, json: bool) {
     let hint = e
@@ -110,9 +104,17 @@ pub(crate) fn report_error(e: &anyhow::Error, json: bool) {
     print_error(&format!("{e:#}"), hint, json);
 }
 
-/// Same, for a library error that does not stop the command.
+/// Same, for a library error that does not stop the command: the error,
+/// then each of its causes, once.
 pub(crate) fn report_lib_error(e: &dmvault::Error, json: bool) {
-    print_error(&e.to_string(), e.hint(), json);
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    print_error(&message, e.hint(), json);
 }
 
 fn print_error(message: &str, hint: Option<&str>, json: bool) {
@@ -122,7 +124,7 @@ fn print_error(message: &str, hint: Option<&str>, json: bool) {
         let _ = writeln!(err, "{v}");
         return;
     }
-    let _ = writeln!(err, "dmvault: error: {message}");
+    let _ = writeln!(err, "dmvault: error: {}", output::clean(message));
     if let Some(h) = hint {
         let _ = writeln!(err, "  hint: {h}");
     }

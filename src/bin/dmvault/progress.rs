@@ -17,7 +17,7 @@ impl Bars {
     pub fn new(prefix: impl Into<String>) -> Bars {
         Bars {
             bar: Mutex::new(None),
-            prefix: prefix.into(),
+            prefix: crate::output::clean(&prefix.into()).into_owned(),
         }
     }
 }

@@ -1,13 +1,13 @@
 //! `dmvault export`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
 
-use super::{unlock, FilterArgs, Global, VaultArgs};
+use super::{path_arg, unlock, FilterArgs, Global, VaultArgs};
 use crate::exit::Code;
+use crate::output::Out;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -16,7 +16,7 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// The folder to write the media into (created if needed).
-    #[arg(value_name = "OUT")]
+    #[arg(value_name = "OUT", value_parser = path_arg)]
     pub out: PathBuf,
 }
 
@@ -26,22 +26,19 @@ pub fn run(args: &ExportArgs, global: &Global) -> Result<Code> {
     let progress = crate::progress::for_command(global, "export");
     let progress = progress.as_ref();
     let s = dmvault::export::export(&vault, &args.out, &filter, progress)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::new();
     if global.json {
-        let mut v = serde_json::to_value(&s)?;
-        v["message_type"] = "summary".into();
-        writeln!(out, "{v}")?;
+        out.message("summary", &s)?;
     } else if !global.quiet {
-        writeln!(
-            out,
+        out.line(format_args!(
             "exported {} files ({}) to {}; {} already there",
             s.written,
             super::import::bytes(s.bytes),
             args.out.display(),
             s.unchanged
-        )?;
+        ))?;
         for p in &s.problems {
-            writeln!(out, "  problem: {p}")?;
+            out.line(format_args!("  problem: {p}"))?;
         }
     }
     Ok(if s.damaged > 0 {

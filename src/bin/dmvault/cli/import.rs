@@ -1,22 +1,22 @@
 //! `dmvault import`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use dmvault::import::{import, ArchiveSummary, ImportOptions};
+use dmvault::import::{import, ArchiveSummary, ImportOptions, ImportSummary};
 
-use super::{unlock, Global, VaultArgs};
+use super::{path_arg, unlock, Global, VaultArgs};
 use crate::exit::Code;
+use crate::output::Out;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     #[command(flatten)]
     pub vault: VaultArgs,
     /// X archives: .zip files or unpacked folders, in any order.
-    #[arg(required = true, value_name = "ARCHIVE")]
+    #[arg(required = true, value_name = "ARCHIVE", value_parser = path_arg)]
     pub archives: Vec<PathBuf>,
     /// Read and hash everything and say what would be added; write nothing.
     #[arg(short = 'n', long)]
@@ -55,40 +55,19 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
     let opts = ImportOptions::default()
         .dry_run(args.dry_run)
         .probe(!args.no_probe);
-    let json = global.json;
-    let quiet = global.quiet;
-    let verb = if args.dry_run { "would add" } else { "added" };
+    let (json, quiet, dry_run) = (global.json, global.quiet, args.dry_run);
+    let mut out = Out::new();
+    let mut write_error = None;
     let on_archive = |a: &ArchiveSummary| {
-        let mut out = std::io::stdout().lock();
-        if json {
-            let mut v = serde_json::to_value(a).unwrap_or_default();
-            v["message_type"] = "archive".into();
-            let _ = writeln!(out, "{v}");
-        } else if !quiet {
-            if a.already_imported {
-                let _ = writeln!(
-                    out,
-                    "{}: already imported, nothing new ({} media files stored)",
-                    a.archive, a.counts.media_known
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "{}: {} messages ({verb} {}); {} media files: {} new, {} already stored; {} references without a file; {} orphan files; {verb} {}",
-                    a.archive, a.messages_seen, a.counts.messages_new, a.counts.media_seen, a.counts.media_new, a.counts.media_known,
-                    a.counts.media_missing, a.counts.media_orphans, bytes(a.counts.bytes_new)
-                );
-            }
-            if a.counts.media_damaged + a.counts.media_unreadable > 0 {
-                let _ = writeln!(
-                    out,
-                    "  integrity: {} damaged, {} not readable as media (stored all the same; `dmvault ls --integrity damaged` lists them)",
-                    a.counts.media_damaged, a.counts.media_unreadable
-                );
-            }
-            for p in &a.problems {
-                let _ = writeln!(out, "  problem: {p}");
-            }
+        let r = if json {
+            out.message("archive", a)
+        } else if quiet {
+            Ok(())
+        } else {
+            print_archive(&mut out, a, dry_run)
+        };
+        if let Err(e) = r {
+            write_error.get_or_insert(e);
         }
     };
     let on_error = |_: &std::path::Path, e: &dmvault::Error| crate::report_lib_error(e, json);
@@ -103,32 +82,79 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
     );
     progress.finish();
     let summary = result?;
-    let mut out = std::io::stdout().lock();
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
     if json {
-        let mut v = serde_json::to_value(&summary)?;
-        v["message_type"] = "summary".into();
-        writeln!(out, "{v}")?;
+        out.message("summary", &summary)?;
     } else if !quiet {
-        if summary.counts.messages_new == 0 && summary.counts.media_new == 0 && !args.dry_run {
-            writeln!(
-                out,
-                "nothing new: the vault already holds everything in these archives"
-            )?;
-        } else {
-            writeln!(
-                out,
-                "{} {} messages and {} media files ({}) from {} archives",
-                if args.dry_run { "would add" } else { "added" },
-                summary.counts.messages_new,
-                summary.counts.media_new,
-                bytes(summary.counts.bytes_new),
-                summary.archives
-            )?;
-        }
+        print_summary(&mut out, &summary)?;
     }
     Ok(if summary.partial {
         Code::Partial
     } else {
         Code::Ok
     })
+}
+
+fn print_archive(out: &mut Out, a: &ArchiveSummary, dry_run: bool) -> std::io::Result<()> {
+    let verb = if dry_run { "would add" } else { "added" };
+    let c = &a.counts;
+    if a.already_imported {
+        out.line(format_args!(
+            "{}: already imported, nothing new ({} media files stored)",
+            a.archive, c.media_known
+        ))?;
+    } else {
+        let failed = if c.media_failed > 0 {
+            format!(", {} could not be stored", c.media_failed)
+        } else {
+            String::new()
+        };
+        out.line(format_args!(
+            "{}: {} messages ({verb} {}); {} media files: {} new, {} already stored{failed}; {} references without a file; {} orphan files; {verb} {}",
+            a.archive, a.messages_seen, c.messages_new, c.media_seen, c.media_new, c.media_known,
+            c.media_missing, c.media_orphans, bytes(c.bytes_new)
+        ))?;
+    }
+    if c.media_damaged + c.media_unreadable > 0 {
+        out.line(format_args!(
+            "  integrity: {} damaged, {} not readable as media (stored all the same; `dmvault ls --integrity damaged` lists them)",
+            c.media_damaged, c.media_unreadable
+        ))?;
+    }
+    for p in &a.problems {
+        out.line(format_args!("  problem: {p}"))?;
+    }
+    for w in &a.warnings {
+        out.line(format_args!("  warning: {w}"))?;
+    }
+    Ok(())
+}
+
+fn print_summary(out: &mut Out, s: &ImportSummary) -> std::io::Result<()> {
+    let c = &s.counts;
+    if s.partial {
+        out.line(format_args!(
+            "{} {} messages and {} media files ({}) from {} archives; {} media files could not be stored and {} records could not be read (see the problems above; run the same command again to retry)",
+            if s.dry_run { "would add" } else { "added" },
+            c.messages_new,
+            c.media_new,
+            bytes(c.bytes_new),
+            s.archives,
+            c.media_failed,
+            c.records_skipped
+        ))
+    } else if c.messages_new == 0 && c.media_new == 0 && !s.dry_run {
+        out.line("nothing new: the vault already holds everything in these archives")
+    } else {
+        out.line(format_args!(
+            "{} {} messages and {} media files ({}) from {} archives",
+            if s.dry_run { "would add" } else { "added" },
+            c.messages_new,
+            c.media_new,
+            bytes(c.bytes_new),
+            s.archives
+        ))
+    }
 }

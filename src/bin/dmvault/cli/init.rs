@@ -1,31 +1,34 @@
 //! `dmvault init`.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
 use dmvault::vault::keys::{read_identity_file, write_identity_file, NewKey, DEFAULT_SCRYPT_LOG_N};
+use serde::Serialize;
 
-use super::unlock::{default_identity_path, passphrase};
-use super::Global;
+use super::unlock::{default_identity_path, env_passphrase, passphrase, Purpose};
+use super::{path_arg, Global};
 use crate::exit::Code;
+use crate::output::Out;
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// The folder to create the vault in (new or empty).
-    #[arg(long, env = "DMVAULT_VAULT", value_name = "PATH")]
+    #[arg(long, env = "DMVAULT_VAULT", value_name = "PATH", value_parser = path_arg)]
     pub vault: PathBuf,
     /// The age identity file to unlock the vault with; created (mode 0600)
-    /// if it does not exist [default: ~/.config/dmvault/identity.txt].
-    #[arg(short = 'i', long, env = "DMVAULT_IDENTITY", value_name = "FILE")]
+    /// if it does not exist [default: DMVAULT_IDENTITY, or
+    /// ~/.config/dmvault/identity.txt].
+    #[arg(short = 'i', long, value_name = "FILE", value_parser = path_arg)]
     pub identity: Option<PathBuf>,
     /// Protect the vault with a passphrase instead (read from
     /// DMVAULT_PASSPHRASE, --passphrase-file, or asked on the terminal).
     #[arg(long, conflicts_with = "identity")]
     pub passphrase: bool,
     /// Read the passphrase from the first line of this file.
-    #[arg(long, value_name = "FILE", conflicts_with = "identity")]
+    #[arg(long, env = "DMVAULT_PASSPHRASE_FILE", value_name = "FILE", value_parser = path_arg,
+          conflicts_with = "identity")]
     pub passphrase_file: Option<PathBuf>,
     /// scrypt work factor (log2 N) for a passphrase; each step doubles the
     /// time to unlock (and to guess).
@@ -34,72 +37,117 @@ pub struct InitArgs {
     pub scrypt_work_factor: u8,
 }
 
+/// The `--json` line.
+#[derive(Serialize)]
+struct Created {
+    vault: String,
+    key: String,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_created: Option<bool>,
+}
+
+/// The identity file to use: `-i`, DMVAULT_IDENTITY, or the default.
+fn identity_path(args: &InitArgs) -> Result<PathBuf> {
+    if let Some(p) = &args.identity {
+        return Ok(p.clone());
+    }
+    if let Some(v) = std::env::var_os("DMVAULT_IDENTITY").filter(|v| !v.is_empty()) {
+        return path_arg(&v.to_string_lossy()).map_err(anyhow::Error::msg);
+    }
+    default_identity_path().ok_or_else(|| {
+        anyhow::anyhow!("no home folder to keep the identity in; give one with -i FILE")
+    })
+}
+
+/// A passphrase is asked for explicitly, or it is in the environment and
+/// no identity file is asked for.
+fn wants_passphrase(args: &InitArgs) -> Result<bool> {
+    if args.passphrase || args.passphrase_file.is_some() {
+        return Ok(true);
+    }
+    let identity_asked = args.identity.is_some()
+        || std::env::var_os("DMVAULT_IDENTITY").is_some_and(|v| !v.is_empty());
+    Ok(!identity_asked && env_passphrase("DMVAULT_PASSPHRASE", Purpose::NewKey)?.is_some())
+}
+
 pub fn run(args: &InitArgs, global: &Global) -> Result<Code> {
-    let use_passphrase = args.passphrase
-        || args.passphrase_file.is_some()
-        || (args.identity.is_none() && std::env::var_os("DMVAULT_PASSPHRASE").is_some());
-    let mut out = std::io::stdout().lock();
-    let (key, note) = if use_passphrase {
+    let mut report = Created {
+        vault: args.vault.display().to_string(),
+        key: String::new(),
+        kind: "passphrase",
+        identity_file: None,
+        recipient: None,
+        identity_created: None,
+    };
+    let mut created_identity: Option<PathBuf> = None;
+    let key = if wants_passphrase(args)? {
         let p = passphrase(
             "DMVAULT_PASSPHRASE",
             args.passphrase_file.as_deref(),
             "New vault passphrase: ",
-            true,
+            Purpose::NewKey,
         )?
         .ok_or(dmvault::Error::NoKeyGiven)?;
-        (
-            NewKey::Passphrase(p.into(), args.scrypt_work_factor),
-            serde_json::json!({"kind": "passphrase"}),
-        )
+        NewKey::Passphrase(p.into(), args.scrypt_work_factor)
     } else {
-        let path = match &args.identity {
-            Some(p) => p.clone(),
-            None => default_identity_path().ok_or_else(|| {
-                anyhow::anyhow!("no home folder to keep the identity in; give one with -i FILE")
-            })?,
-        };
-        let (recipient, created) = if path.exists() {
-            (read_identity_file(&path)?[0].to_public(), false)
+        let path = identity_path(args)?;
+        dmvault::vault::ensure_outside(&args.vault, &path)?;
+        let recipient = if path.exists() {
+            read_identity_file(&path)?[0].to_public()
         } else {
             let id = age::x25519::Identity::generate();
             write_identity_file(&path, &id)?;
-            (id.to_public(), true)
+            created_identity = Some(path.clone());
+            id.to_public()
         };
-        let note = serde_json::json!({"kind": "identity", "identity_file": path.display().to_string(),
-                                      "recipient": recipient.to_string(), "identity_created": created});
-        (NewKey::Recipient(recipient), note)
+        report.kind = "identity";
+        report.identity_file = Some(path.display().to_string());
+        report.recipient = Some(recipient.to_string());
+        report.identity_created = Some(created_identity.is_some());
+        NewKey::Recipient(recipient)
     };
-    let key_id = dmvault::vault::init(&args.vault, &key)?;
+    match dmvault::vault::init(&args.vault, &key) {
+        Ok(id) => report.key = id,
+        Err(e) => {
+            // A failed init leaves nothing behind: not the identity file it made either.
+            if let Some(p) = &created_identity {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e.into());
+        }
+    }
+    print(&report, global, created_identity.as_deref())?;
+    Ok(Code::Ok)
+}
+
+fn print(r: &Created, global: &Global, created: Option<&Path>) -> Result<()> {
+    let mut out = Out::new();
     if global.json {
-        let mut v = note;
-        v["message_type"] = "init".into();
-        v["vault"] = args.vault.display().to_string().into();
-        v["key"] = key_id.into();
-        writeln!(out, "{v}")?;
-    } else if !global.quiet {
-        writeln!(out, "created vault {}", args.vault.display())?;
-        if note["kind"] == "identity" {
-            let verb = if note["identity_created"] == true {
+        out.message("init", r)?;
+        return Ok(());
+    }
+    if global.quiet {
+        return Ok(());
+    }
+    out.line(format_args!("created vault {}", r.vault))?;
+    match (&r.identity_file, &r.recipient) {
+        (Some(file), Some(recipient)) => {
+            let verb = if created.is_some() {
                 "created identity file"
             } else {
                 "using identity file"
             };
-            writeln!(
-                out,
-                "{verb} {} (public key {})",
-                note["identity_file"].as_str().unwrap_or(""),
-                note["recipient"].as_str().unwrap_or("")
-            )?;
-            writeln!(
-                out,
-                "keep that file safe and apart from the vault: it is the key to everything in it"
-            )?;
-        } else {
-            writeln!(
-                out,
-                "unlocked by passphrase; there is no way to recover it if you forget it"
+            out.line(format_args!("{verb} {file} (public key {recipient})"))?;
+            out.line(
+                "keep that file safe and apart from the vault: it is the key to everything in it",
             )?;
         }
+        _ => out.line("unlocked by passphrase; there is no way to recover it if you forget it")?,
     }
-    Ok(Code::Ok)
+    Ok(())
 }

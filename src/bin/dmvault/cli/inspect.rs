@@ -1,48 +1,46 @@
 //! `dmvault inspect`.
 
-use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
 use dmvault::inspect::{inspect, InspectReport};
 
-use super::Global;
+use super::{path_arg, Global};
 use crate::exit::Code;
+use crate::output::Out;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// X archives: .zip files or unpacked folders, of any year.
-    #[arg(required = true, value_name = "ARCHIVE")]
+    #[arg(required = true, value_name = "ARCHIVE", value_parser = path_arg)]
     pub archives: Vec<PathBuf>,
 }
 
 pub fn run(args: &InspectArgs, global: &Global) -> Result<Code> {
     let mut failed = 0;
     let mut partial = false;
-    let mut out = io::stdout().lock();
+    let mut out = Out::new();
     for (i, path) in args.archives.iter().enumerate() {
         let progress = crate::progress::for_command(global, &path.display().to_string());
         match inspect(path, progress.as_ref()) {
             Ok(report) => {
                 partial |= report.partial;
                 if global.json {
-                    writeln!(out, "{}", serde_json::to_string(&report)?)?;
+                    out.json(&report)?;
                 } else if !global.quiet {
                     if i > 0 {
-                        writeln!(out)?;
+                        out.line("")?;
                     }
                     print_human(&mut out, &report)?;
                 }
             }
             Err(e) => {
                 failed += 1;
-                out.flush()?;
                 crate::report_lib_error(&e, global.json);
             }
         }
     }
-    out.flush()?;
     Ok(if failed == args.archives.len() {
         Code::Error
     } else if failed > 0 || partial {
@@ -52,49 +50,44 @@ pub fn run(args: &InspectArgs, global: &Global) -> Result<Code> {
     })
 }
 
-fn print_human(out: &mut impl Write, r: &InspectReport) -> io::Result<()> {
-    writeln!(out, "{}", r.archive)?;
-    writeln!(
-        out,
+fn print_human(out: &mut Out, r: &InspectReport) -> std::io::Result<()> {
+    out.line(format_args!("{}", r.archive))?;
+    out.line(format_args!(
         "  generation   {} ({})",
         r.generation.as_str(),
         r.generation.describe()
-    )?;
+    ))?;
     let owner = match (&r.account_id, &r.username) {
         (Some(id), Some(u)) => format!("{id} (@{u})"),
         (Some(id), None) => id.clone(),
         (None, Some(u)) => format!("@{u}"),
         (None, None) => "unknown (no account.js or manifest)".into(),
     };
-    writeln!(out, "  account      {owner}")?;
-    writeln!(
-        out,
+    out.line(format_args!("  account      {owner}"))?;
+    out.line(format_args!(
         "  messages     {} in {} conversations ({} one-to-one, {} group)",
         r.messages,
         r.conversations.one_to_one + r.conversations.group,
         r.conversations.one_to_one,
         r.conversations.group
-    )?;
-    writeln!(
-        out,
+    ))?;
+    out.line(format_args!(
         "  media        {} references: {} found, {} missing; {} orphan files",
         r.media_refs, r.media_found, r.media_missing, r.media_orphans
-    )?;
+    ))?;
     let k = &r.media_by_kind;
-    writeln!(
-        out,
+    out.line(format_args!(
         "  by kind      {} images, {} GIFs, {} videos",
         k.image, k.gif, k.video
-    )?;
+    ))?;
     if r.encrypted_events > 0 {
-        writeln!(
-            out,
+        out.line(format_args!(
             "  encrypted    {} XChat events (cannot be imported)",
             r.encrypted_events
-        )?;
+        ))?;
     }
     for w in &r.warnings {
-        writeln!(out, "  warning: {w}")?;
+        out.line(format_args!("  warning: {w}"))?;
     }
     Ok(())
 }

@@ -1,17 +1,19 @@
 //! `dmvault key …`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use age::secrecy::ExposeSecret;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use dmvault::vault::keys::{read_identity_file, write_identity_file, NewKey, DEFAULT_SCRYPT_LOG_N};
+use dmvault::vault::keys::{
+    read_identity_file, write_identity_file, KeyKind, NewKey, DEFAULT_SCRYPT_LOG_N,
+};
 
-use super::unlock::{self, passphrase};
-use super::{Global, VaultArgs};
+use super::unlock::{self, passphrase, Purpose};
+use super::{path_arg, Global, VaultArgs};
 use crate::exit::Code;
+use crate::output::Out;
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
@@ -24,7 +26,8 @@ pub enum KeyCommand {
     ///
     /// Examples:
     ///   dmvault key add --vault ~/dm-vault --new-identity ~/backup-key.txt
-    ///   DMVAULT_NEW_PASSPHRASE_FILE=... dmvault key add --vault ~/dm-vault --new-passphrase
+    ///   dmvault key add --vault ~/dm-vault --new-passphrase          (asks twice)
+    ///   dmvault key add --vault ~/dm-vault --new-passphrase-file ~/new-pass.txt
     #[command(verbatim_doc_comment)]
     Add(KeyAddArgs),
     /// Remove a way to unlock the vault (not the one in use, not the last).
@@ -50,13 +53,15 @@ pub struct KeyAddArgs {
     #[command(flatten)]
     pub vault: VaultArgs,
     /// An age identity file for the new key; created (mode 0600) if it does not exist.
-    #[arg(long, value_name = "FILE", required_unless_present_any = ["new_passphrase", "new_passphrase_file"])]
+    #[arg(long, value_name = "FILE", value_parser = path_arg,
+          required_unless_present_any = ["new_passphrase", "new_passphrase_file"])]
     pub new_identity: Option<PathBuf>,
     /// A new passphrase (from DMVAULT_NEW_PASSPHRASE, --new-passphrase-file, or the terminal).
     #[arg(long, conflicts_with = "new_identity")]
     pub new_passphrase: bool,
     /// Read the new passphrase from the first line of this file.
-    #[arg(long, value_name = "FILE", conflicts_with = "new_identity")]
+    #[arg(long, env = "DMVAULT_NEW_PASSPHRASE_FILE", value_name = "FILE", value_parser = path_arg,
+          conflicts_with = "new_identity")]
     pub new_passphrase_file: Option<PathBuf>,
     /// scrypt work factor (log2 N) for the new passphrase.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SCRYPT_LOG_N,
@@ -83,87 +88,108 @@ pub struct KeyExportArgs {
     #[command(flatten)]
     pub vault: VaultArgs,
     /// The file to write (must not exist).
+    #[arg(value_parser = path_arg)]
     pub out: PathBuf,
 }
 
 pub fn run(cmd: &KeyCommand, global: &Global) -> Result<Code> {
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::new();
     match cmd {
         KeyCommand::List(a) => {
-            let vault = unlock::open(&a.vault)?;
+            // Keys need the vault secret, never the catalog: they can be
+            // managed even when the catalog is damaged.
+            let vault = unlock::unlock(&a.vault)?;
             for k in vault.keys()? {
                 if global.json {
-                    writeln!(out, "{}", serde_json::to_string(&k)?)?;
+                    out.json(&k)?;
                 } else {
-                    let kind = serde_json::to_value(k.kind)?;
-                    writeln!(
-                        out,
-                        "{}  {:<10}  added {}{}",
+                    let kind = match k.kind {
+                        KeyKind::Identity => "identity",
+                        KeyKind::Passphrase => "passphrase",
+                    };
+                    out.line(format_args!(
+                        "{}  {kind:<10}  added {}{}",
                         k.id,
-                        kind.as_str().unwrap_or(""),
                         k.added,
                         if k.current { "  (used now)" } else { "" }
-                    )?;
+                    ))?;
                 }
             }
         }
         KeyCommand::Add(a) => {
-            let mut vault = unlock::open(&a.vault)?;
-            let key = match &a.new_identity {
-                Some(p) if p.exists() => NewKey::Recipient(read_identity_file(p)?[0].to_public()),
-                Some(p) => {
-                    let id = age::x25519::Identity::generate();
-                    write_identity_file(p, &id)?;
-                    NewKey::Recipient(id.to_public())
-                }
-                None => {
-                    let p = passphrase(
-                        "DMVAULT_NEW_PASSPHRASE",
-                        a.new_passphrase_file.as_deref(),
-                        "New passphrase: ",
-                        true,
-                    )?
-                    .ok_or(dmvault::Error::NoKeyGiven)?;
-                    NewKey::Passphrase(p.into(), a.scrypt_work_factor)
+            let vault = unlock::unlock(&a.vault)?;
+            let (key, created) = new_key(a, vault.path())?;
+            let id = match vault.add_key(&key, Duration::from_secs(a.lock_wait)) {
+                Ok(id) => id,
+                Err(e) => {
+                    // Nothing is left behind: not the identity file made for it.
+                    if let Some(p) = created {
+                        let _ = std::fs::remove_file(p);
+                    }
+                    return Err(e.into());
                 }
             };
-            let id = vault.add_key(&key, Duration::from_secs(a.lock_wait))?;
             if global.json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"message_type": "key_added", "id": id})
-                )?;
+                out.message("key_added", &serde_json::json!({"id": id}))?;
             } else if !global.quiet {
-                writeln!(out, "added key {id}")?;
+                out.line(format_args!("added key {id}"))?;
             }
         }
         KeyCommand::Remove(a) => {
-            let mut vault = unlock::open(&a.vault)?;
+            let vault = unlock::unlock(&a.vault)?;
             vault.remove_key(&a.id, Duration::from_secs(a.lock_wait))?;
             if global.json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"message_type": "key_removed", "id": a.id})
-                )?;
+                out.message("key_removed", &serde_json::json!({"id": a.id}))?;
             } else if !global.quiet {
-                writeln!(out, "removed key {}", a.id)?;
+                out.line(format_args!("removed key {}", a.id))?;
             }
         }
         KeyCommand::ExportIdentity(a) => {
-            let vault = unlock::open(&a.vault)?;
+            let vault = unlock::unlock(&a.vault)?;
+            dmvault::vault::ensure_outside(vault.path(), &a.out)?;
             let text = vault.secret().identity_file_text();
             dmvault::vault::fsutil::write_new_private(&a.out, text.expose_secret().as_bytes())
-                .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
-            if !global.quiet && !global.json {
-                writeln!(
-                    out,
+                .map_err(|e| dmvault::Error::write(&a.out, e))?;
+            if global.json {
+                out.message(
+                    "identity_exported",
+                    &serde_json::json!({"file": a.out.display().to_string()}),
+                )?;
+            } else if !global.quiet {
+                out.line(format_args!(
                     "wrote the vault identity to {}; anyone with this file can read the vault",
                     a.out.display()
-                )?;
+                ))?;
             }
         }
     }
     Ok(Code::Ok)
+}
+
+/// The key to add, and the identity file made for it (if one was).
+fn new_key(a: &KeyAddArgs, vault: &std::path::Path) -> Result<(NewKey, Option<PathBuf>)> {
+    match &a.new_identity {
+        Some(p) => {
+            dmvault::vault::ensure_outside(vault, p)?;
+            if p.exists() {
+                return Ok((
+                    NewKey::Recipient(read_identity_file(p)?[0].to_public()),
+                    None,
+                ));
+            }
+            let id = age::x25519::Identity::generate();
+            write_identity_file(p, &id)?;
+            Ok((NewKey::Recipient(id.to_public()), Some(p.clone())))
+        }
+        None => {
+            let p = passphrase(
+                "DMVAULT_NEW_PASSPHRASE",
+                a.new_passphrase_file.as_deref(),
+                "New passphrase: ",
+                Purpose::NewKey,
+            )?
+            .ok_or(dmvault::Error::NoKeyGiven)?;
+            Ok((NewKey::Passphrase(p.into(), a.scrypt_work_factor), None))
+        }
+    }
 }

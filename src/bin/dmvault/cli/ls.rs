@@ -1,13 +1,12 @@
 //! `dmvault ls` and `dmvault stats`.
 
-use std::io::Write;
-
 use anyhow::Result;
 use clap::Args;
 use dmvault::query::{rows, stats};
 
 use super::{unlock, FilterArgs, Global, VaultArgs};
 use crate::exit::Code;
+use crate::output::Out;
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
@@ -29,10 +28,10 @@ pub struct StatsArgs {
 pub fn run_ls(args: &LsArgs, global: &Global) -> Result<Code> {
     let filter = args.filter.to_filter(args.missing)?;
     let vault = unlock::open(&args.vault)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::new();
     for r in rows(&vault.catalog, &filter) {
         if global.json {
-            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+            out.json(&r)?;
             continue;
         }
         let when = r.created_at.map_or_else(
@@ -57,8 +56,7 @@ pub fn run_ls(args: &LsArgs, global: &Global) -> Result<Code> {
             (Some(c), None) => c.clone(),
             _ => "-".into(),
         };
-        writeln!(
-            out,
+        out.line(format_args!(
             "{when}  {:<5}  {:<10}  {:>10}  {conv}  from {}  message {}{}  {}",
             r.kind.as_str(),
             r.integrity,
@@ -70,7 +68,7 @@ pub fn run_ls(args: &LsArgs, global: &Global) -> Result<Code> {
                 .as_deref()
                 .or(r.url.as_deref())
                 .unwrap_or(""),
-        )?;
+        ))?;
     }
     Ok(Code::Ok)
 }
@@ -78,30 +76,27 @@ pub fn run_ls(args: &LsArgs, global: &Global) -> Result<Code> {
 pub fn run_stats(args: &StatsArgs, global: &Global) -> Result<Code> {
     let vault = unlock::open(&args.vault)?;
     let s = stats(&vault.catalog);
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::new();
     if global.json {
-        writeln!(out, "{}", serde_json::to_string(&s)?)?;
+        out.json(&s)?;
     } else {
         let b = super::import::bytes;
-        writeln!(out, "archives            {}", s.archives)?;
-        writeln!(out, "messages            {}", s.messages)?;
-        writeln!(
-            out,
+        out.line(format_args!("archives            {}", s.archives))?;
+        out.line(format_args!("messages            {}", s.messages))?;
+        out.line(format_args!(
             "conversations       {} one-to-one, {} group",
             s.conversations.one_to_one, s.conversations.group
-        )?;
-        writeln!(
-            out,
+        ))?;
+        out.line(format_args!(
             "media references    {} stored, {} without a file",
             s.references, s.missing_references
-        )?;
-        writeln!(
-            out,
+        ))?;
+        out.line(format_args!(
             "objects             {} ({} of media, {} on disk)",
             s.objects,
             b(s.bytes_plain),
             b(s.bytes_stored)
-        )?;
+        ))?;
     }
     Ok(Code::Ok)
 }

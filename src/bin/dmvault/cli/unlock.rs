@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use dmvault::vault::keys::{read_identity_file, Unlock};
-use dmvault::vault::{self, Vault};
+use dmvault::vault::{SeenState, Unlocked, Vault};
 use dmvault::Error;
 
 use super::VaultArgs;
@@ -16,8 +16,14 @@ pub fn default_identity_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        .or_else(|| home().map(|h| h.join(".config")))?;
     Some(base.join("dmvault").join("identity.txt"))
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Where dmvault keeps the last catalog head it saw of each vault
@@ -26,39 +32,62 @@ pub fn state_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .or_else(|| home().map(|h| h.join(".local/state")))
         .map(|b| b.join("dmvault"))
 }
 
-/// Reads a passphrase: DMVAULT_PASSPHRASE, then `file`, then the terminal.
-/// `env` names the variable (DMVAULT_PASSPHRASE or DMVAULT_NEW_PASSPHRASE).
+/// What a passphrase is for: a new key must not be empty; unlocking takes
+/// what it is given (dmvault 0.1 could make a vault with an empty one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Opening a vault.
+    Unlock,
+    /// A new key (`init`, `key add`): asked twice on a terminal.
+    NewKey,
+}
+
+/// The passphrase in the environment variable `env`, if it is set and not
+/// empty. An empty one is no passphrase: for a new key that is an error,
+/// for unlocking it is as if it were not set.
+pub fn env_passphrase(env: &str, purpose: Purpose) -> Result<Option<String>> {
+    match std::env::var_os(env) {
+        None => Ok(None),
+        Some(p) if p.is_empty() && purpose == Purpose::NewKey => Err(anyhow::anyhow!(
+            "{env} is set but empty; an empty passphrase protects nothing and is not accepted"
+        )),
+        Some(p) if p.is_empty() => Ok(None),
+        Some(p) => Ok(Some(p.to_string_lossy().into_owned())),
+    }
+}
+
+/// Reads a passphrase: the variable `env`, then `file`, then the terminal.
 pub fn passphrase(
     env: &str,
     file: Option<&Path>,
     prompt: &str,
-    confirm: bool,
+    purpose: Purpose,
 ) -> Result<Option<String>> {
-    if let Some(p) = std::env::var_os(env) {
-        return Ok(Some(p.to_string_lossy().into_owned()));
+    if let Some(p) = env_passphrase(env, purpose)? {
+        return Ok(Some(p));
     }
     if let Some(f) = file {
         let text = std::fs::read_to_string(f)
             .with_context(|| format!("{}: cannot read the passphrase file", f.display()))?;
         let line = text.lines().next().unwrap_or("").to_owned();
         anyhow::ensure!(
-            !line.is_empty(),
-            "{}: the passphrase file is empty",
+            !line.is_empty() || purpose == Purpose::Unlock,
+            "{}: the passphrase file is empty (its first line is the passphrase)",
             f.display()
         );
         return Ok(Some(line));
     }
     if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         let p = rpassword::prompt_password(prompt)?;
-        if confirm {
+        if purpose == Purpose::NewKey {
+            anyhow::ensure!(!p.is_empty(), "an empty passphrase is not accepted");
             let again = rpassword::prompt_password("Type it again: ")?;
             anyhow::ensure!(p == again, "the two passphrases differ");
         }
-        anyhow::ensure!(!p.is_empty(), "an empty passphrase is not accepted");
         return Ok(Some(p));
     }
     Ok(None)
@@ -69,32 +98,46 @@ pub fn unlock_method(args: &VaultArgs) -> Result<Unlock> {
     if let Some(f) = &args.identity {
         return Ok(Unlock::Identities(read_identity_file(f)?));
     }
-    if std::env::var_os("DMVAULT_PASSPHRASE").is_some() || args.passphrase_file.is_some() {
-        let p = passphrase(
-            "DMVAULT_PASSPHRASE",
-            args.passphrase_file.as_deref(),
-            "",
-            false,
-        )?;
+    if let Some(p) = env_passphrase("DMVAULT_PASSPHRASE", Purpose::Unlock)? {
+        return Ok(Unlock::Passphrase(p.into()));
+    }
+    if let Some(f) = &args.passphrase_file {
+        let p = passphrase("DMVAULT_PASSPHRASE", Some(f), "", Purpose::Unlock)?;
         return Ok(Unlock::Passphrase(p.unwrap_or_default().into()));
     }
     if let Some(f) = default_identity_path().filter(|p| p.exists()) {
         return Ok(Unlock::Identities(read_identity_file(&f)?));
     }
-    match passphrase("DMVAULT_PASSPHRASE", None, "Vault passphrase: ", false)? {
+    match passphrase(
+        "DMVAULT_PASSPHRASE",
+        None,
+        "Vault passphrase: ",
+        Purpose::Unlock,
+    )? {
         Some(p) => Ok(Unlock::Passphrase(p.into())),
         None => Err(Error::NoKeyGiven.into()),
     }
 }
 
-/// Opens and unlocks the vault.
-pub fn open(args: &VaultArgs) -> Result<Vault> {
-    vault::check(&args.vault)?;
+/// Unlocks the vault without loading its catalog (enough for keys).
+pub fn unlock(args: &VaultArgs) -> Result<Unlocked> {
+    dmvault::vault::check(&args.vault)?;
     let unlock = unlock_method(args)?;
-    let mut vault = Vault::open(&args.vault, &unlock)?;
-    if let Some(dir) = state_dir() {
-        let name = dmvault::verify::state_file_name(vault.secret());
-        vault.set_state_file(dir.join(name));
+    Ok(Unlocked::open(&args.vault, &unlock)?)
+}
+
+/// The rollback state of the unlocked vault at this place.
+pub fn seen_state(vault: &Unlocked) -> Option<SeenState> {
+    state_dir().map(|dir| SeenState::for_vault(&dir, vault.path(), vault.secret()))
+}
+
+/// Opens and unlocks the vault and loads its catalog.
+pub fn open(args: &VaultArgs) -> Result<Vault> {
+    let unlocked = unlock(args)?;
+    let seen = seen_state(&unlocked);
+    let mut vault = Vault::load(unlocked)?;
+    if let Some(s) = seen {
+        vault.set_seen_state(s);
     }
     Ok(vault)
 }

@@ -1,15 +1,16 @@
 //! `dmvault verify`.
 
-use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use dmvault::vault::{self, Vault};
-use dmvault::verify::{quarantine, state_file_name, verify, Finding, Subset, VerifyOptions};
+use dmvault::verify::{
+    quarantine, verify, Finding, Severity, Subset, VerifyOptions, VerifySummary,
+};
 
 use super::{unlock, Global, VaultArgs};
 use crate::exit::Code;
+use crate::output::Out;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -32,22 +33,23 @@ pub struct VerifyArgs {
     pub lock_wait: u64,
 }
 
-fn print_finding(out: &mut impl Write, f: &Finding, json: bool) {
+fn print_finding(out: &mut Out, f: &Finding, json: bool) -> std::io::Result<()> {
     if json {
-        let mut v = serde_json::to_value(f).unwrap_or_default();
-        v["message_type"] = "finding".into();
-        let _ = writeln!(out, "{v}");
-        return;
+        return out.message("finding", f);
     }
     let what = match (&f.object, &f.segment) {
         (Some(o), _) => format!("object {}", &o[..12.min(o.len())]),
         (None, Some(s)) => format!("catalog segment {s}"),
         _ => "vault".into(),
     };
-    let _ = writeln!(out, "{}: {} {what}: {}", f.severity, f.problem, f.detail);
+    out.line(format_args!(
+        "{}: {} {what}: {}",
+        f.severity.as_str(),
+        f.problem.as_str(),
+        f.detail
+    ))?;
     if !f.messages.is_empty() {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "  used by message{} {} in conversation{} {}",
             if f.messages.len() > 1 { "s" } else { "" },
             f.messages.join(", "),
@@ -57,9 +59,9 @@ fn print_finding(out: &mut impl Write, f: &Finding, json: bool) {
             } else {
                 f.conversations.join(", ")
             }
-        );
+        ))?;
     }
-    let _ = writeln!(out, "  hint: {}", f.hint);
+    out.line(format_args!("  hint: {}", f.hint))
 }
 
 pub fn run(args: &VerifyArgs, global: &Global) -> Result<Code> {
@@ -67,84 +69,94 @@ pub fn run(args: &VerifyArgs, global: &Global) -> Result<Code> {
     if args.decode && !cfg!(feature = "ffmpeg") {
         anyhow::bail!("this dmvault was built without FFmpeg; --decode is not available");
     }
-    vault::check(&args.vault.vault)?;
-    let unlock = unlock::unlock_method(&args.vault)?;
-    let (secret, _) = Vault::unlock(&args.vault.vault, &unlock)?;
+    let vault = unlock::unlock(&args.vault)?;
     let mut opts = VerifyOptions::default();
     opts.read_data = args.read_data;
     opts.decode = args.decode;
     opts.subset = subset;
-    opts.state_file = unlock::state_dir().map(|d| d.join(state_file_name(&secret)));
+    opts.seen = unlock::seen_state(&vault);
     let progress = crate::progress::for_command(global, "verify");
     let progress = progress.as_ref();
-    let json = global.json;
-    let quiet = global.quiet;
+    let (json, quiet) = (global.json, global.quiet);
     let started = std::time::Instant::now();
-    let summary = verify(&args.vault.vault, &secret, &opts, progress, |f| {
-        if !quiet || f.severity == "error" {
-            print_finding(&mut std::io::stdout().lock(), f, json);
+    let mut out = Out::new();
+    let mut write_error = None;
+    let summary = verify(vault.path(), vault.secret(), &opts, progress, |f| {
+        if !quiet || f.severity == Severity::Error {
+            if let Err(e) = print_finding(&mut out, f, json) {
+                write_error.get_or_insert(e);
+            }
         }
     })?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
     let elapsed = started.elapsed().as_secs_f64();
-    let mut out = std::io::stdout().lock();
     let mut moved = Vec::new();
     if !summary.corrupt.is_empty() {
-        match vault::lock(&args.vault.vault, Duration::from_secs(args.lock_wait)) {
-            Ok(_lock) => moved = quarantine(&args.vault.vault, &summary.corrupt)?,
+        match dmvault::vault::lock(vault.path(), Duration::from_secs(args.lock_wait)) {
+            Ok(_lock) => moved = quarantine(vault.path(), vault.secret(), &summary.corrupt)?,
             Err(e) => crate::report_lib_error(&e, json),
         }
     }
     if json {
         let mut v = serde_json::to_value(&summary)?;
-        v["message_type"] = "summary".into();
         v["quarantined"] = moved.len().into();
         v["seconds"] = ((elapsed * 1000.0).round() / 1000.0).into();
-        writeln!(out, "{v}")?;
+        out.message("summary", &v)?;
     } else if !quiet {
-        let level = match (args.read_data, args.decode) {
-            (false, false) => "catalog and object presence",
-            (true, false) => "catalog, presence and content of every object",
-            (false, true) => "catalog, presence, and a full decode of every video",
-            (true, true) => "catalog, presence, content, and a full decode of every video",
-        };
-        writeln!(
-            out,
-            "checked {level}{}: {} segments, {} objects ({} read, {} videos decoded) in {elapsed:.1} s",
-            args.subset.as_deref().map(|s| format!(" (subset {s})")).unwrap_or_default(),
-            summary.segments,
-            summary.objects,
-            summary.objects_read,
-            summary.videos_decoded
-        )?;
-        if !moved.is_empty() {
-            writeln!(
-                out,
-                "moved {} damaged objects to {}/quarantine; import the archives named above again to restore them",
-                moved.len(),
-                args.vault.vault.display()
-            )?;
-        }
-        if summary.errors == 0 {
-            writeln!(
-                out,
-                "no problems found{}",
-                if summary.warnings > 0 {
-                    format!(" ({} warnings)", summary.warnings)
-                } else {
-                    String::new()
-                }
-            )?;
-        } else {
-            writeln!(
-                out,
-                "{} problems found, {} warnings",
-                summary.errors, summary.warnings
-            )?;
-        }
+        print_summary(&mut out, args, &summary, moved.len(), elapsed)?;
     }
     Ok(if summary.errors > 0 {
         Code::Integrity
     } else {
         Code::Ok
     })
+}
+
+fn print_summary(
+    out: &mut Out,
+    args: &VerifyArgs,
+    summary: &VerifySummary,
+    moved: usize,
+    elapsed: f64,
+) -> std::io::Result<()> {
+    let level = match (args.read_data, args.decode) {
+        (false, false) => "catalog and object presence",
+        (true, false) => "catalog, presence and content of every object",
+        (false, true) => "catalog, presence, and a full decode of every video",
+        (true, true) => "catalog, presence, content, and a full decode of every video",
+    };
+    out.line(format_args!(
+        "checked {level}{}: {} segments, {} objects ({} read, {} videos decoded) in {elapsed:.1} s",
+        args.subset
+            .as_deref()
+            .map(|s| format!(" (subset {s})"))
+            .unwrap_or_default(),
+        summary.segments,
+        summary.objects,
+        summary.objects_read,
+        summary.videos_decoded
+    ))?;
+    if moved > 0 {
+        out.line(format_args!(
+            "moved {moved} damaged objects to {}/quarantine; import the archives named above again to restore them",
+            args.vault.vault.display()
+        ))?;
+    }
+    if summary.errors == 0 {
+        out.line(format_args!(
+            "no problems found{}",
+            if summary.warnings > 0 {
+                format!(" ({} warnings)", summary.warnings)
+            } else {
+                String::new()
+            }
+        ))
+    } else {
+        out.line(format_args!(
+            "{} problems found, {} warnings",
+            summary.errors, summary.warnings
+        ))
+    }
 }

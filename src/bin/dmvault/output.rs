@@ -1,0 +1,122 @@
+//! Everything the program prints goes through here.
+//!
+//! - Text that comes from archives (file and entry names, ids, group
+//!   names) or from other people is shown with control characters and
+//!   bidirectional overrides escaped ([`clean`]): a name cannot move the
+//!   cursor, recolour the terminal or forge a line of output.
+//! - A reader that goes away (`dmvault ls | head`) ends the output
+//!   quietly; the command still finishes and exits with its own code, so
+//!   `dmvault verify | true` on a damaged vault still exits 4.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
+
+/// `s` with every character that could act on a terminal escaped:
+/// C0 and C1 controls and DEL as `\x..` (`\n`, `\r`, `\t` by name), and
+/// Unicode bidirectional controls as `\u{..}`.
+pub fn clean(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) && (c as u32) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Standard output for a command's report.
+pub struct Out {
+    inner: io::StdoutLock<'static>,
+    closed: bool,
+}
+
+impl Out {
+    /// Standard output, locked.
+    pub fn new() -> Out {
+        Out {
+            inner: io::stdout().lock(),
+            closed: false,
+        }
+    }
+
+    /// Writes one line of text, [`clean`]ed.
+    ///
+    /// # Errors
+    /// A write error other than a closed pipe (a full disk under `>`).
+    pub fn line(&mut self, text: impl fmt::Display) -> io::Result<()> {
+        let text = text.to_string();
+        self.raw(&clean(&text))
+    }
+
+    /// Writes a value as one line of JSON (escaped by JSON itself).
+    ///
+    /// # Errors
+    /// As [`Out::line`].
+    pub fn json(&mut self, v: &impl serde::Serialize) -> io::Result<()> {
+        let text = serde_json::to_string(v).map_err(io::Error::other)?;
+        self.raw(&text)
+    }
+
+    /// Writes a JSON object with a `message_type` first.
+    ///
+    /// # Errors
+    /// As [`Out::line`].
+    pub fn message(&mut self, message_type: &str, v: &impl serde::Serialize) -> io::Result<()> {
+        let mut obj = serde_json::Map::new();
+        obj.insert("message_type".into(), message_type.into());
+        match serde_json::to_value(v).map_err(io::Error::other)? {
+            serde_json::Value::Object(m) => obj.extend(m),
+            other => {
+                obj.insert("value".into(), other);
+            }
+        }
+        self.json(&obj)
+    }
+
+    fn raw(&mut self, line: &str) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = writeln!(self.inner, "{line}").and_then(|()| self.inner.flush());
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn terminal_controls_are_escaped() {
+        assert_eq!(clean("a.jpg"), "a.jpg");
+        assert_eq!(clean("x\u{1b}[2Jy"), "x\\x1b[2Jy");
+        assert_eq!(clean("l1\r\nfake line"), "l1\\r\\nfake line");
+        assert_eq!(clean("gpj.\u{202e}exe"), "gpj.\\u{202e}exe");
+        assert_eq!(clean("\u{9b}31m"), "\\x9b31m");
+        assert_eq!(clean("émoji 😀"), "émoji 😀");
+    }
+}

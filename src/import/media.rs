@@ -1,0 +1,362 @@
+//! An import's media phase, per file: hash, store unless the content is
+//! stored already, check new contents with FFmpeg.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::Mutex;
+
+use super::ImportOptions;
+use crate::archive::{MediaFile, MediaReader};
+use crate::integrity::ProbeReport;
+use crate::vault::store::{for_each_block, object_id, Digests, Hashers, ObjectError, ObjectId};
+use crate::vault::Vault;
+
+/// Files up to this size are read into memory: hashed before anything is
+/// encrypted (a known content is not encrypted at all) and given to FFmpeg
+/// from memory. Larger ones are streamed and probed from their object.
+const SMALL_FILE: u64 = 24 << 20;
+
+/// A content put in place (or found in place).
+pub(super) struct Stored {
+    pub digests: Digests,
+    /// Size of its object file.
+    pub stored: u64,
+    /// A new object (or one adopted from an interrupted run).
+    pub new: bool,
+    /// What FFmpeg found, when it was checked now.
+    pub probe: Option<Box<ProbeReport>>,
+}
+
+/// Which step failed for a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    /// Reading it from the archive.
+    Read,
+    /// Writing it into the vault.
+    Store,
+}
+
+/// A file that could not be read or stored.
+pub(super) struct Failure {
+    pub step: Step,
+    pub error: io::Error,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.step {
+            Step::Read => write!(f, "cannot be read: {}", self.error),
+            Step::Store => write!(f, "cannot be stored: {}", self.error),
+        }
+    }
+}
+
+/// What processing one media file gave.
+pub(super) enum FileOutcome {
+    Stored(Stored),
+    Failed(Failure),
+    /// Not tried: the import is stopping (Ctrl-C, a full disk).
+    NotTried,
+}
+
+/// An error reading the archive, as opposed to writing the vault.
+#[derive(Debug)]
+struct SourceError(io::Error);
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// The archive's bytes, with read errors marked as such.
+struct Source<R>(R);
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), SourceError(e)))
+    }
+}
+
+/// Sorts an error of a step that reads the archive and writes the vault.
+fn failure(e: io::Error) -> Failure {
+    if e.get_ref().is_some_and(|i| i.is::<SourceError>()) {
+        return Failure {
+            step: Step::Read,
+            error: e,
+        };
+    }
+    Failure {
+        step: Step::Store,
+        error: e,
+    }
+}
+
+/// Stores files for one import; shared by the workers.
+pub(super) struct MediaWorker<'a> {
+    pub vault: &'a Vault,
+    pub opts: &'a ImportOptions,
+    /// Objects this run made, with their SHA-256.
+    pub made_here: Mutex<HashMap<ObjectId, [u8; 32]>>,
+}
+
+impl MediaWorker<'_> {
+    fn made_sha(&self, id: &ObjectId) -> Option<[u8; 32]> {
+        self.made_here
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .copied()
+    }
+
+    fn mark(&self, d: &Digests) {
+        self.made_here
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(d.object, d.sha256);
+    }
+
+    /// Known: named by the catalog and still in place, or made by this run.
+    fn known(&self, id: &ObjectId) -> bool {
+        self.made_sha(id).is_some() || in_place(self.vault, id)
+    }
+
+    /// Contents not checked before are probed (each once per run).
+    fn wants_probe(&self, id: &ObjectId) -> bool {
+        self.opts.probe
+            && !self.vault.catalog.integrity.contains_key(id)
+            && self.made_sha(id).is_none()
+    }
+
+    fn already(&self, d: Digests) -> FileOutcome {
+        let stored = self
+            .vault
+            .catalog
+            .objects
+            .get(&d.object)
+            .map_or(0, |o| o.stored);
+        FileOutcome::Stored(Stored {
+            digests: d,
+            stored,
+            new: false,
+            probe: None,
+        })
+    }
+
+    /// Hashes one media file, stores it unless its content is stored, and
+    /// checks new contents with FFmpeg.
+    pub fn store_file(&self, reader: &mut MediaReader, file: &MediaFile) -> FileOutcome {
+        let r = match reader.open(file) {
+            Ok(r) => r,
+            Err(e) => {
+                return FileOutcome::Failed(Failure {
+                    step: Step::Read,
+                    error: io::Error::other(e.to_string()),
+                })
+            }
+        };
+        let mut r = Source(r);
+        if file.size <= SMALL_FILE {
+            let mut data = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+            return match r.read_to_end(&mut data) {
+                Ok(_) => self.store_small(data, &file.name),
+                Err(e) => FileOutcome::Failed(failure(e)),
+            };
+        }
+        if self.opts.dry_run {
+            return self.hash_only(&mut r);
+        }
+        self.store_streamed(&mut r, &file.name)
+    }
+
+    /// A file held in memory: BLAKE3 first, since a content the vault holds
+    /// needs no SHA-256 (it is recorded) and no encryption; yearly archives
+    /// are mostly such.
+    fn store_small(&self, data: Vec<u8>, name: &str) -> FileOutcome {
+        let id_key = self.vault.secret().id_key();
+        let blake3 = *blake3::hash(&data).as_bytes();
+        let object = object_id(id_key, &blake3);
+        let recorded = || {
+            let f = self.vault.catalog.facts.get(&object)?;
+            in_place(self.vault, &object)
+                .then(|| crate::vault::keys::unhex(&f.sha256)?.try_into().ok())?
+        };
+        let d = match self.made_sha(&object).or_else(recorded) {
+            Some(sha256) => Digests {
+                size: data.len() as u64,
+                blake3,
+                sha256,
+                object,
+            },
+            None => {
+                let mut h = Hashers::new(id_key);
+                h.update(&data);
+                h.finish()
+            }
+        };
+        let probe_now = self.wants_probe(&d.object);
+        let out = if self.known(&d.object) {
+            self.already(d)
+        } else if self.opts.dry_run {
+            self.mark(&d);
+            new_stored(d, 0)
+        } else if let Some(out) = self.adopt(&d) {
+            out
+        } else {
+            match self.vault.store().put_bytes(&d.object, &data) {
+                Ok((stored, new)) => {
+                    self.mark(&d);
+                    FileOutcome::Stored(Stored {
+                        digests: d,
+                        stored,
+                        new,
+                        probe: None,
+                    })
+                }
+                Err(e) => return FileOutcome::Failed(failure(e)),
+            }
+        };
+        with_probe(out, probe_bytes(probe_now, data, name))
+    }
+
+    /// A dry run of a large file: hashed, nothing written.
+    fn hash_only(&self, r: &mut impl Read) -> FileOutcome {
+        let mut h = Hashers::new(self.vault.secret().id_key());
+        if let Err(e) = for_each_block(r, |b| {
+            h.update(b);
+            Ok::<(), io::Error>(())
+        }) {
+            return FileOutcome::Failed(failure(e));
+        }
+        let d = h.finish();
+        let new = !self.known(&d.object);
+        self.mark(&d);
+        FileOutcome::Stored(Stored {
+            digests: d,
+            stored: 0,
+            new,
+            probe: None,
+        })
+    }
+
+    /// A large file, streamed through the hashers and the encryptor; probed
+    /// from its object, decrypting as FFmpeg reads, so the plaintext is
+    /// never held whole nor written out.
+    fn store_streamed(&self, r: &mut impl Read, name: &str) -> FileOutcome {
+        let store = self.vault.store();
+        let staged = match store.stage(self.vault.secret().id_key(), r) {
+            Ok(s) => s,
+            Err(e) => return FileOutcome::Failed(failure(e)),
+        };
+        let d = staged.digests;
+        let probe_now = self.wants_probe(&d.object);
+        let out = if self.known(&d.object) {
+            store.discard(staged);
+            self.already(d)
+        } else if let Some(out) = self.adopt(&d) {
+            store.discard(staged);
+            out
+        } else {
+            match store.commit(staged) {
+                Ok((stored, new)) => {
+                    self.mark(&d);
+                    FileOutcome::Stored(Stored {
+                        digests: d,
+                        stored,
+                        new,
+                        probe: None,
+                    })
+                }
+                Err(e) => return FileOutcome::Failed(failure(e)),
+            }
+        };
+        with_probe(out, probe_object(probe_now, self.vault, &d.object, name))
+    }
+
+    /// An object file that exists but that the catalog does not name was
+    /// left by an interrupted run. It is adopted when it decrypts to
+    /// exactly the expected content. One that decrypts to something else
+    /// is removed so that it is written anew; one the operating system
+    /// cannot read is left alone (nothing stored is ever removed on a
+    /// mere read error) and the file fails.
+    fn adopt(&self, d: &Digests) -> Option<FileOutcome> {
+        let store = self.vault.store();
+        let stored = store.stored_size(&d.object).ok()??;
+        let secret = self.vault.secret();
+        match store.rehash(&d.object, secret.identity(), secret.id_key()) {
+            Ok(got) if got == *d => {
+                self.mark(d);
+                // `new` so that an Object record is written for it.
+                Some(new_stored(*d, stored))
+            }
+            Err(ObjectError::Unreadable(e)) => Some(FileOutcome::Failed(Failure {
+                step: Step::Store,
+                error: io::Error::new(
+                    e.kind(),
+                    format!("an object an interrupted import left for it cannot be read: {e}"),
+                ),
+            })),
+            _ => {
+                let _ = std::fs::remove_file(store.path(&d.object));
+                None
+            }
+        }
+    }
+}
+
+fn new_stored(d: Digests, stored: u64) -> FileOutcome {
+    FileOutcome::Stored(Stored {
+        digests: d,
+        stored,
+        new: true,
+        probe: None,
+    })
+}
+
+/// The object is in the store with the size the catalog recorded.
+pub(super) fn in_place(vault: &Vault, id: &ObjectId) -> bool {
+    let want = vault.catalog.objects.get(id).map(|o| o.stored);
+    want.is_some() && vault.store().stored_size(id).ok().flatten() == want
+}
+
+fn with_probe(out: FileOutcome, report: Option<ProbeReport>) -> FileOutcome {
+    match out {
+        FileOutcome::Stored(s) => FileOutcome::Stored(Stored {
+            probe: report.map(Box::new),
+            ..s
+        }),
+        other => other,
+    }
+}
+
+#[cfg(feature = "ffmpeg")]
+fn probe_bytes(wanted: bool, data: Vec<u8>, name: &str) -> Option<ProbeReport> {
+    wanted.then(|| crate::probe::probe_bytes(std::sync::Arc::new(data), name))
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+fn probe_bytes(_: bool, _: Vec<u8>, _: &str) -> Option<ProbeReport> {
+    None
+}
+
+#[cfg(feature = "ffmpeg")]
+fn probe_object(wanted: bool, vault: &Vault, id: &ObjectId, name: &str) -> Option<ProbeReport> {
+    if !wanted {
+        return None;
+    }
+    let reader = vault
+        .store()
+        .open_seekable(id, vault.secret().identity())
+        .ok()?;
+    Some(crate::probe::probe(reader, name))
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+fn probe_object(_: bool, _: &Vault, _: &ObjectId, _: &str) -> Option<ProbeReport> {
+    None
+}

@@ -1,0 +1,175 @@
+//! An import's message phase: conversations, messages and media
+//! references out of the DM data files, as catalog records.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::archive::ConversationChunk;
+use crate::dm::{ConversationKind, Event, Message};
+use crate::media::{MediaIndex, MediaKind};
+use crate::vault::catalog::{
+    ArchiveNo, Catalog, ConversationRecord, MessageRecord, NameChange, Record,
+};
+
+/// A reference of this archive, resolved to a media file or missing.
+pub(super) struct RefTodo {
+    pub message: String,
+    pub url: String,
+    pub ordinal: u32,
+    pub kind: MediaKind,
+    /// The index of its file in the archive's media list.
+    pub file: Option<usize>,
+}
+
+/// What reading the messages gathers.
+pub(super) struct MessageCollector {
+    n: ArchiveNo,
+    index: MediaIndex<usize>,
+    pub refs: Vec<RefTodo>,
+    seen_refs: HashSet<(String, String)>,
+    seen_ids: HashSet<String>,
+    pub convs: HashMap<String, ConversationRecord>,
+    /// Messages in the archive.
+    pub messages_seen: u64,
+    /// Messages new to the vault.
+    pub messages_new: u64,
+}
+
+impl MessageCollector {
+    pub fn new(n: ArchiveNo, index: MediaIndex<usize>) -> MessageCollector {
+        MessageCollector {
+            n,
+            index,
+            refs: Vec::new(),
+            seen_refs: HashSet::new(),
+            seen_ids: HashSet::new(),
+            convs: HashMap::new(),
+            messages_seen: 0,
+            messages_new: 0,
+        }
+    }
+
+    /// Takes one conversation chunk: its participants and names, and a
+    /// record for each message new to the vault (or seen again here).
+    pub fn take_chunk(
+        &mut self,
+        cat: &Catalog,
+        chunk: &ConversationChunk,
+        pending: &mut Vec<Record>,
+    ) {
+        let group = chunk.kind == ConversationKind::Group;
+        let n = self.n;
+        let conv = self
+            .convs
+            .entry(chunk.conversation_id.clone())
+            .or_insert_with(|| ConversationRecord {
+                id: chunk.conversation_id.clone(),
+                kind: chunk.kind,
+                archive: n,
+                participants: Vec::new(),
+                names: Vec::new(),
+            });
+        for event in &chunk.events {
+            note_participants(conv, event, group);
+        }
+        for event in &chunk.events {
+            let Event::Message(m) = event else { continue };
+            if !self.seen_ids.insert(m.id.clone()) {
+                continue;
+            }
+            self.messages_seen += 1;
+            match cat.messages.get(&m.id) {
+                None => {
+                    self.messages_new += 1;
+                    pending.push(Record::Message(message_record(
+                        m,
+                        &chunk.conversation_id,
+                        n,
+                    )));
+                }
+                Some(s) if !s.archives.contains(&n) => pending.push(Record::Seen {
+                    message: m.id.clone(),
+                    archive: n,
+                }),
+                Some(_) => {}
+            }
+            self.add_refs(m, group);
+        }
+    }
+
+    fn add_refs(&mut self, m: &Message, group: bool) {
+        for (ordinal, url) in m.media_urls.iter().enumerate() {
+            if !self.seen_refs.insert((m.id.clone(), url.clone())) {
+                continue;
+            }
+            self.refs.push(RefTodo {
+                message: m.id.clone(),
+                url: url.clone(),
+                ordinal: u32::try_from(ordinal).unwrap_or(u32::MAX),
+                kind: MediaKind::from_url(url),
+                file: self.index.resolve(&m.id, url, group).copied(),
+            });
+        }
+    }
+
+    /// Conversation records that add something to what the vault knows.
+    pub fn conversation_records(&mut self, cat: &Catalog) -> Vec<Record> {
+        let n = self.n;
+        std::mem::take(&mut self.convs)
+            .into_values()
+            .filter(|c| match cat.conversations.get(&c.id) {
+                None => true,
+                Some(k) => {
+                    !k.archives.contains(&n)
+                        || c.participants.iter().any(|p| !k.participants.contains(p))
+                        || c.names.iter().any(|x| !k.names.contains(x))
+                }
+            })
+            .map(Record::Conversation)
+            .collect()
+    }
+}
+
+/// Adds who an event shows in the conversation, and a group's new name.
+fn note_participants(conv: &mut ConversationRecord, event: &Event, group: bool) {
+    let mut add = |p: &str| {
+        if !conv.participants.iter().any(|x| x == p) {
+            conv.participants.push(p.to_owned());
+        }
+    };
+    for p in event.participant_ids() {
+        add(p);
+    }
+    match event {
+        Event::Message(m) if !group => {
+            for p in m.recipient_id.iter().filter(|r| r.as_str() != "0") {
+                add(p);
+            }
+        }
+        Event::ConversationNameUpdate(g) => {
+            if let Some(name) = &g.name {
+                conv.names.push(NameChange {
+                    at: g.created_at,
+                    name: name.clone(),
+                    by: g.initiating_user_id.clone(),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn message_record(m: &Message, conversation: &str, n: ArchiveNo) -> MessageRecord {
+    MessageRecord {
+        id: m.id.clone(),
+        conversation: conversation.to_owned(),
+        sender: m.sender_id.clone(),
+        recipient: m.recipient_id.clone(),
+        created_at: m.created_at,
+        text: m.text.clone(),
+        welcome: m.welcome,
+        reactions: m.reactions.clone(),
+        edits: m.edit_history.clone(),
+        urls: m.urls.clone(),
+        archive: n,
+    }
+}

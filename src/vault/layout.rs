@@ -1,0 +1,206 @@
+//! The vault folder: its format file, creating a vault, and the lock.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::fsutil;
+use super::keys::{self, NewKey, VaultSecret};
+use crate::error::{Error, Result};
+
+pub(crate) const FORMAT_FILE: &str = "dmvault.json";
+const FORMAT: &str = "dmvault-vault";
+const VERSION: u32 = 1;
+const README: &str = "This folder is a dmvault vault: encrypted copies of direct-message media.\n\
+Everything in it is encrypted with age; nothing here can be read without one of its keys.\n\
+Use `dmvault ls`, `dmvault export` and `dmvault verify` with --vault pointing here.\n\
+Do not edit, rename or delete files in it by hand.\n";
+/// The folders of a vault.
+const FOLDERS: [&str; 4] = ["keys", "objects", "catalog", "tmp"];
+/// How long `init` waits for another `init` of the same folder.
+const INIT_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Checks that `path` holds a vault of a format this version reads.
+pub fn check(path: &Path) -> Result<()> {
+    let f = path.join(FORMAT_FILE);
+    let text = match fs::read_to_string(&f) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NoVault {
+                path: path.to_owned(),
+            })
+        }
+        Err(e) => return Err(Error::read(&f, e)),
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::VaultFormat {
+        path: f.clone(),
+        detail: e.to_string(),
+    })?;
+    if v["format"] != FORMAT {
+        return Err(Error::NoVault {
+            path: path.to_owned(),
+        });
+    }
+    if v["version"] != VERSION {
+        return Err(Error::VaultFormat {
+            path: f,
+            detail: format!(
+                "version {} (this dmvault reads version {VERSION})",
+                v["version"]
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Creates a vault at `path` (a new or empty folder) with one unlock method.
+/// Returns the key's id.
+///
+/// Creating a vault is atomic: the folder's lock is held throughout, and
+/// `dmvault.json`, written last, makes the folder a vault. A failed `init`
+/// removes what it made (the folder too, if it made it); one killed midway
+/// leaves a folder without `dmvault.json`, which the next `init` takes over.
+/// Of two `init`s of the same folder at once, one makes the vault and the
+/// other fails, touching nothing.
+pub fn init(path: &Path, key: &NewKey) -> Result<String> {
+    let created = match fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => false,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fsutil::create_private_dir(path).map_err(|e| Error::write(path, e))?;
+            true
+        }
+        Err(e) => return Err(Error::write(path, e)),
+    };
+    let lock_file = lock(path, INIT_LOCK_WAIT)?;
+    let result = take_over_leftovers(path).and_then(|()| {
+        let made = build(path, key);
+        if made.is_err() {
+            remove_made(path);
+        }
+        made
+    });
+    if result.is_err() && created {
+        let _ = fs::remove_file(path.join("lock"));
+        let _ = fs::remove_dir(path);
+    }
+    drop(lock_file);
+    result
+}
+
+/// Checks that the folder is empty but for the lock and what an `init`
+/// killed midway left (never a vault), and removes such leftovers.
+fn take_over_leftovers(path: &Path) -> Result<()> {
+    let not_empty = || Error::NotEmpty {
+        path: path.to_owned(),
+    };
+    let mut leftovers = Vec::new();
+    for e in fs::read_dir(path).map_err(|e| Error::read(path, e))? {
+        let e = e.map_err(|e| Error::read(path, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        match name.as_str() {
+            "lock" => {}
+            "README.txt" => leftovers.push(name),
+            n if FOLDERS.contains(&n) => leftovers.push(name),
+            _ => return Err(not_empty()),
+        }
+    }
+    if !leftovers.is_empty() {
+        remove_made(path);
+    }
+    Ok(())
+}
+
+/// Removes what [`build`] makes (not the lock, which the caller holds).
+fn remove_made(path: &Path) {
+    let _ = fs::remove_file(path.join(FORMAT_FILE));
+    let _ = fs::remove_file(path.join("README.txt"));
+    for d in FOLDERS {
+        let _ = fs::remove_dir_all(path.join(d));
+    }
+}
+
+fn build(path: &Path, key: &NewKey) -> Result<String> {
+    for d in FOLDERS {
+        let p = path.join(d);
+        fsutil::create_private_dir(&p).map_err(|e| Error::write(&p, e))?;
+    }
+    let secret = VaultSecret::generate()?;
+    let id = write_key(path, &secret, key)?;
+    let readme = path.join("README.txt");
+    fsutil::write_new_private(&readme, README.as_bytes()).map_err(|e| Error::write(&readme, e))?;
+    let fmt = serde_json::json!({"format": FORMAT, "version": VERSION}).to_string();
+    let f = path.join(FORMAT_FILE);
+    fsutil::write_new_private(&f, fmt.as_bytes()).map_err(|e| Error::write(&f, e))?;
+    Ok(id)
+}
+
+/// Stores the vault secret under a new key file; returns its id.
+pub(crate) fn write_key(path: &Path, secret: &VaultSecret, key: &NewKey) -> Result<String> {
+    let sealed = keys::seal(secret, key)?;
+    let mut r = [0u8; 8];
+    getrandom::fill(&mut r).map_err(|e| Error::Random(e.to_string()))?;
+    let id = keys::hex(&r);
+    let p = keys::key_path(path, &id);
+    fsutil::write_new_private(&p, &sealed).map_err(|e| Error::write(&p, e))?;
+    Ok(id)
+}
+
+/// Takes the vault's write lock: a kernel `flock` on `lock`, waiting at
+/// most `wait`. It is released when the returned file is dropped or the
+/// process ends, however it ends, so a crash never leaves a stale lock.
+pub fn lock(path: &Path, wait: Duration) -> Result<File> {
+    let p = path.join("lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| Error::write(&p, e))?;
+    let start = Instant::now();
+    loop {
+        match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(f),
+            Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                return Err(Error::Locked {
+                    path: path.to_owned(),
+                    waited_s: wait.as_secs(),
+                })
+            }
+            Err(e) => return Err(Error::write(&p, e.into())),
+        }
+    }
+}
+
+/// Removes temp files a killed writer left in the vault's `tmp/` and
+/// `keys/` (the caller holds the lock).
+pub(crate) fn clean_temp(path: &Path) {
+    if let Ok(entries) = fs::read_dir(path.join("tmp")) {
+        for e in entries.flatten() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    if let Ok(entries) = fs::read_dir(path.join("keys")) {
+        for e in entries.flatten() {
+            if fsutil::is_temp_name(&e.file_name().to_string_lossy()) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Refuses a path inside the vault folder for a file dmvault writes
+/// outside it (exports, identity files).
+pub fn ensure_outside(vault: &Path, path: &Path) -> Result<()> {
+    if fsutil::is_inside(path, vault) {
+        return Err(Error::InsideVault {
+            path: path.to_owned(),
+            vault: vault.to_owned(),
+        });
+    }
+    Ok(())
+}
