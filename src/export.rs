@@ -14,7 +14,7 @@
 //! (it is reported). Every file is checked against its recorded SHA-256
 //! before it gets its final name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -28,7 +28,8 @@ use crate::progress::Progress;
 use crate::query::{rows, Filter, Row};
 use crate::vault::fsutil;
 use crate::vault::keys::hex;
-use crate::vault::store::fill;
+use crate::vault::catalog::FileFacts;
+use crate::vault::store::{for_each_block, ObjectError};
 use crate::vault::Vault;
 
 /// What an export did.
@@ -80,7 +81,39 @@ pub struct IndexEntry {
     pub orphan: bool,
 }
 
-/// Makes one path component safe on Windows and POSIX.
+/// The longest file or folder name export writes, in bytes of UTF-8: Linux
+/// and macOS allow 255 bytes, Windows and exFAT 255 UTF-16 units (never
+/// more than the bytes), and a margin is kept.
+pub const MAX_NAME_BYTES: usize = 240;
+
+impl IndexEntry {
+    fn new(row: &Row, rel: &Path, facts: &FileFacts) -> IndexEntry {
+        IndexEntry {
+            path: rel.to_string_lossy().replace('\\', "/"),
+            message_id: row.message_id.clone(),
+            conversation_id: row.conversation_id.clone(),
+            conversation_kind: row.conversation_kind.map(|k| k.as_str().to_owned()),
+            sender_id: row.sender_id.clone(),
+            created_at: row.created_at.map(|t| t.to_string()),
+            kind: row.kind.as_str().to_owned(),
+            original_name: row.original_name.clone(),
+            size: facts.size,
+            sha256: facts.sha256.clone(),
+            blake3: facts.blake3.clone(),
+            text: row.text.clone(),
+            archives: row.archives.clone(),
+            orphan: row.orphan,
+        }
+    }
+}
+
+/// Makes one path component safe on Windows and POSIX: no characters
+/// Windows forbids, no control characters, no trailing dots or spaces, no
+/// reserved device names, not hidden (no leading dot), and at most
+/// [`MAX_NAME_BYTES`]. A longer name is cut at a character boundary and
+/// gets the first 8 hex digits of the BLAKE3 of the whole name before its
+/// extension, so names that differ only after the cut stay apart and keep
+/// their extension.
 pub fn safe_component(s: &str) -> String {
     let mut out: String = s
         .chars()
@@ -93,8 +126,8 @@ pub fn safe_component(s: &str) -> String {
     while out.ends_with('.') || out.ends_with(' ') {
         out.pop();
     }
-    if out.is_empty() {
-        out.push('_');
+    if out.is_empty() || out.starts_with('.') {
+        out.insert(0, '_');
     }
     let stem = out.split('.').next().unwrap_or("").to_ascii_uppercase();
     let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
@@ -104,10 +137,29 @@ pub fn safe_component(s: &str) -> String {
     if reserved {
         out.insert(0, '_');
     }
-    if out.chars().count() > 120 {
-        out = out.chars().take(120).collect();
+    fit(out)
+}
+
+/// Cuts a name to [`MAX_NAME_BYTES`] (see [`safe_component`]).
+fn fit(name: String) -> String {
+    if name.len() <= MAX_NAME_BYTES {
+        return name;
     }
-    out
+    let tag = &blake3::hash(name.as_bytes()).to_hex()[..8];
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext))
+            if !ext.is_empty() && ext.len() <= 10 && ext.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            (stem, format!(".{ext}"))
+        }
+        _ => (name.as_str(), String::new()),
+    };
+    let room = MAX_NAME_BYTES - tag.len() - 1 - ext.len();
+    let mut cut = room.min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}-{tag}{ext}", &stem[..cut])
 }
 
 fn extension(row: &Row) -> String {
@@ -164,45 +216,85 @@ pub fn export_path(row: &Row, shared_name: bool) -> PathBuf {
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = File::open(path)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = fill(&mut f, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    for_each_block(&mut File::open(path)?, |b| {
+        h.update(b);
+        Ok::<(), std::io::Error>(())
+    })?;
     Ok(hex(&h.finalize()))
+}
+
+/// Reads the `index.json` of an earlier export into the folder. One that
+/// dmvault did not write is never touched: the export stops before
+/// writing anything.
+fn read_index(index_path: &Path) -> Result<BTreeMap<String, IndexEntry>> {
+    let text = match fs::read_to_string(index_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(Error::ForeignIndex {
+                path: index_path.to_owned(),
+            })
+        }
+        Err(e) => return Err(Error::read(index_path, e)),
+    };
+    let old: Vec<IndexEntry> = serde_json::from_str(&text).map_err(|_| Error::ForeignIndex {
+        path: index_path.to_owned(),
+    })?;
+    Ok(old.into_iter().map(|e| (e.path.clone(), e)).collect())
+}
+
+/// Writes `index.json` (mode 0600: it holds every message text) through a
+/// temp file, replacing the one dmvault wrote before.
+fn write_index(out: &Path, index: &BTreeMap<String, IndexEntry>) -> Result<()> {
+    let entries: Vec<&IndexEntry> = index.values().collect();
+    let text = serde_json::to_string_pretty(&entries).expect("serialisable");
+    let path = out.join("index.json");
+    fsutil::replace_private(&path, text.as_bytes()).map_err(|e| Error::write(&path, e))
+}
+
+/// Removes the temp files a killed export left (plaintext, named as
+/// [`fsutil::temp_file`] names them) anywhere in the export folder.
+fn remove_leftovers(out: &Path) {
+    for e in walkdir::WalkDir::new(out)
+        .max_depth(3)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
+        if e.file_type().is_file() && fsutil::is_temp_name(&e.file_name().to_string_lossy()) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Exports the rows `filter` selects into `out`.
 ///
+/// The folder and those in it are created readable by the owner only, and
+/// so is every file. Nothing is written into the vault, and no file that
+/// is already there is overwritten; temp files a killed export left are
+/// removed first.
+///
 /// # Errors
-/// When `out` cannot be created or `index.json` cannot be written. Per-file
-/// problems are collected in the summary instead.
+/// When `out` is inside the vault, holds an `index.json` dmvault did not
+/// write, cannot be created, or the disk is full (what was written stays,
+/// with its index). Other per-file problems are collected in the summary.
 pub fn export(
     vault: &Vault,
     out: &Path,
     filter: &Filter,
     progress: &dyn Progress,
 ) -> Result<ExportSummary> {
+    crate::vault::ensure_outside(vault.path(), out)?;
+    let mut index = read_index(&out.join("index.json"))?;
+    fsutil::create_private_dir(out).map_err(|e| Error::write(out, e))?;
+    remove_leftovers(out);
     let selected: Vec<Row> = rows(&vault.catalog, filter)
         .into_iter()
         .filter(|r| r.object.is_some())
         .collect();
-    fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
     let mut summary = ExportSummary::default();
-    let mut index: BTreeMap<String, IndexEntry> = BTreeMap::new();
-    let index_path = out.join("index.json");
-    if let Ok(text) = fs::read_to_string(&index_path) {
-        if let Ok(old) = serde_json::from_str::<Vec<IndexEntry>>(&text) {
-            index.extend(old.into_iter().map(|e| (e.path.clone(), e)));
-        }
-    }
-    let mut orphan_names: std::collections::HashMap<Option<String>, usize> =
-        std::collections::HashMap::new();
+    let mut orphan_names: HashMap<Option<String>, usize> = HashMap::new();
     for r in selected.iter().filter(|r| r.orphan) {
         *orphan_names.entry(r.original_name.clone()).or_default() += 1;
     }
@@ -210,104 +302,141 @@ pub fn export(
         "Exporting",
         Some(selected.iter().filter_map(|r| r.size).sum()),
     );
+    let mut stop = None;
     for row in &selected {
         let Some(facts) = row.facts() else { continue };
         let shared = row.orphan && orphan_names.get(&row.original_name).is_some_and(|&n| n > 1);
         let rel = export_path(row, shared);
-        let dest = out.join(&rel);
-        let rel_str = rel.to_string_lossy().replace('\\', "/");
-        let entry = IndexEntry {
-            path: rel_str.clone(),
-            message_id: row.message_id.clone(),
-            conversation_id: row.conversation_id.clone(),
-            conversation_kind: row.conversation_kind.map(|k| k.as_str().to_owned()),
-            sender_id: row.sender_id.clone(),
-            created_at: row.created_at.map(|t| t.to_string()),
-            kind: row.kind.as_str().to_owned(),
-            original_name: row.original_name.clone(),
-            size: facts.size,
-            sha256: facts.sha256.clone(),
-            blake3: facts.blake3.clone(),
-            text: row.text.clone(),
-            archives: row.archives.clone(),
-            orphan: row.orphan,
-        };
-        if dest.exists() {
-            match sha256_file(&dest) {
-                Ok(h) if h == facts.sha256 => {
-                    summary.unchanged += 1;
-                    index.insert(rel_str, entry);
-                }
-                _ => summary.problems.push(format!(
-                    "{}: a different file is already there; it was left alone (move it away and export again)",
-                    dest.display()
-                )),
+        match export_one(vault, out, &rel, &facts, row, &mut summary) {
+            Ok(Some(entry)) => {
+                index.insert(entry.path.clone(), entry);
             }
-            progress.advance(facts.size);
-            continue;
-        }
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(|e| Error::write(parent, e))?;
-        }
-        match write_one(vault, &facts, &dest, row) {
-            Ok(()) => {
-                summary.written += 1;
-                summary.bytes += facts.size;
-                index.insert(rel_str, entry);
+            Ok(None) => {}
+            Err(e) => {
+                stop = Some(e);
+                break;
             }
-            Err(WriteError::Damaged(why)) => {
-                summary.damaged += 1;
-                summary.problems.push(format!(
-                    "{}: object {} is damaged ({why}); run `dmvault verify` and import the archive again to heal it",
-                    rel.display(),
-                    facts.object
-                ));
-            }
-            Err(WriteError::Io(e)) => return Err(Error::write(&dest, e)),
         }
         progress.advance(facts.size);
     }
-    let entries: Vec<&IndexEntry> = index.values().collect();
-    let text = serde_json::to_string_pretty(&entries).expect("serialisable");
-    let tmp = out.join(".index.json.tmp");
-    fs::write(&tmp, text).map_err(|e| Error::write(&tmp, e))?;
-    fs::rename(&tmp, &index_path).map_err(|e| Error::write(&index_path, e))?;
+    write_index(out, &index)?;
     progress.finish();
-    Ok(summary)
+    match stop {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
+/// Exports one row to `out/rel`. Returns its index entry when the file is
+/// there (written now or before), `None` when it was not written (the
+/// reason is in the summary), and an error only when the export must stop
+/// (a full disk).
+fn export_one(
+    vault: &Vault,
+    out: &Path,
+    rel: &Path,
+    facts: &FileFacts,
+    row: &Row,
+    summary: &mut ExportSummary,
+) -> Result<Option<IndexEntry>> {
+    let dest = out.join(rel);
+    let entry = IndexEntry::new(row, rel, facts);
+    if dest.exists() {
+        return Ok(match sha256_file(&dest) {
+            Ok(h) if h == facts.sha256 => {
+                summary.unchanged += 1;
+                Some(entry)
+            }
+            _ => {
+                summary.problems.push(format!(
+                    "{}: a different file is already there; it was left alone (move it away and export again)",
+                    dest.display()
+                ));
+                None
+            }
+        });
+    }
+    let result = fsutil::create_private_dir(fsutil::parent_dir(&dest))
+        .map_err(WriteError::Io)
+        .and_then(|()| write_one(vault, facts, &dest, row));
+    match result {
+        Ok(()) => {
+            summary.written += 1;
+            summary.bytes += facts.size;
+            Ok(Some(entry))
+        }
+        Err(WriteError::Damaged(why)) => {
+            summary.damaged += 1;
+            summary.problems.push(format!(
+                "{}: object {} is damaged ({why}); run `dmvault verify` and import the archive again to heal it",
+                rel.display(),
+                facts.object
+            ));
+            Ok(None)
+        }
+        Err(WriteError::Unreadable(e)) => {
+            summary.problems.push(format!(
+                "{}: object {} cannot be read ({e}); check the vault's disk and run `dmvault verify`",
+                rel.display(),
+                facts.object
+            ));
+            Ok(None)
+        }
+        Err(WriteError::Io(e)) if is_disk_full(&e) => Err(Error::write(&dest, e)),
+        Err(WriteError::Io(e)) => {
+            summary.problems.push(format!("{}: cannot be written: {e}", dest.display()));
+            Ok(None)
+        }
+    }
+}
+
+fn is_disk_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(e.kind(), K::StorageFull | K::QuotaExceeded | K::FileTooLarge)
+}
+
+/// Which side of a copy failed.
+enum Copy {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+impl From<std::io::Error> for Copy {
+    fn from(e: std::io::Error) -> Copy {
+        Copy::Read(e)
+    }
 }
 
 enum WriteError {
+    /// The object is not what was written.
     Damaged(String),
+    /// The object's file cannot be read.
+    Unreadable(std::io::Error),
+    /// The export folder cannot be written.
     Io(std::io::Error),
 }
 
-fn write_one(
-    vault: &Vault,
-    facts: &crate::vault::catalog::FileFacts,
-    dest: &Path,
-    row: &Row,
-) -> Result<(), WriteError> {
-    let store = vault.store();
-    let mut reader = store
+fn write_one(vault: &Vault, facts: &FileFacts, dest: &Path, row: &Row) -> Result<(), WriteError> {
+    let object_error = |e: ObjectError| match e {
+        ObjectError::Unreadable(e) => WriteError::Unreadable(e),
+        ObjectError::Corrupt(why) => WriteError::Damaged(why),
+    };
+    let mut reader = vault
+        .store()
         .open(&facts.object, vault.secret().identity())
-        .map_err(|e| WriteError::Damaged(e.to_string()))?;
-    let dir = dest.parent().expect("has a parent");
-    let (file, tmp) = fsutil::temp_file(dir).map_err(WriteError::Io)?;
+        .map_err(object_error)?;
+    let (file, tmp) = fsutil::temp_file(fsutil::parent_dir(dest)).map_err(WriteError::Io)?;
     let result = (|| {
         let mut w = BufWriter::with_capacity(1 << 20, file);
         let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = match fill(&mut reader, &mut buf) {
-                Ok(n) => n,
-                Err(e) => return Err(WriteError::Damaged(e.to_string())),
-            };
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            w.write_all(&buf[..n]).map_err(WriteError::Io)?;
-        }
+        for_each_block(&mut reader, |b| {
+            h.update(b);
+            w.write_all(b).map_err(Copy::Write)
+        })
+        .map_err(|e| match e {
+            Copy::Write(e) => WriteError::Io(e),
+            Copy::Read(e) => object_error(ObjectError::from_io(e)),
+        })?;
         if hex(&h.finalize()) != facts.sha256 {
             return Err(WriteError::Damaged(
                 "its content does not match the recorded SHA-256".into(),
@@ -317,13 +446,13 @@ fn write_one(
         if let Some(t) = row.created_at {
             let _ = f.set_modified(system_time(t));
         }
-        f.sync_all().map_err(WriteError::Io)?;
-        Ok(())
+        f.sync_all().map_err(WriteError::Io)
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
+    crate::fault::point("export-tmp");
     match fsutil::publish(&tmp, dest) {
         Ok(true) => Ok(()),
         Ok(false) => Err(WriteError::Io(std::io::Error::new(

@@ -33,6 +33,33 @@ pub fn check(data: &[u8]) -> Option<ImageFacts> {
     }
 }
 
+/// The picture size a WebP file declares in its first 30 bytes (`VP8 `,
+/// `VP8L` or `VP8X` chunk), without decoding it.
+pub fn webp_size(d: &[u8]) -> Option<(u32, u32)> {
+    if d.get(..4)? != b"RIFF" || d.get(8..12)? != b"WEBP" {
+        return None;
+    }
+    let le24 = |i: usize| -> Option<u32> {
+        let b = d.get(i..i + 3)?;
+        Some(u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16)
+    };
+    match d.get(12..16)? {
+        b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
+        b"VP8L" => {
+            let b = d.get(21..25)?;
+            let bits = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            (d.get(20) == Some(&0x2f)).then_some(((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1))
+        }
+        b"VP8 " => {
+            let b = d.get(26..30)?;
+            let w = u32::from(u16::from_le_bytes([b[0], b[1]]) & 0x3fff);
+            let h = u32::from(u16::from_le_bytes([b[2], b[3]]) & 0x3fff);
+            (d.get(23..26)? == [0x9d, 0x01, 0x2a]).then_some((w, h))
+        }
+        _ => None,
+    }
+}
+
 fn be16(d: &[u8], i: usize) -> Option<u32> {
     Some(u32::from(u16::from_be_bytes(
         d.get(i..i + 2)?.try_into().ok()?,
@@ -228,6 +255,11 @@ mod tests {
         g.pop();
         assert!(check(&g).unwrap().problem.is_some());
         assert_eq!(check(b"RIFF....WEBPVP8 "), None);
+        // A 30-byte VP8X header that declares 16384 x 16384 pixels.
+        let mut x = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0".to_vec();
+        x.extend_from_slice(&[0xff, 0x3f, 0x00, 0xff, 0x3f, 0x00]);
+        assert_eq!(webp_size(&x), Some((16384, 16384)));
+        assert_eq!(webp_size(&x[..20]), None);
         assert_eq!(check(&[1, 2, 3]), None);
     }
 }

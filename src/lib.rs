@@ -31,7 +31,7 @@ mod error;
 pub mod export;
 #[doc(hidden)]
 pub mod fault;
-#[cfg(feature = "ffmpeg")]
+#[cfg_attr(not(feature = "ffmpeg"), allow(dead_code))]
 mod imagecheck;
 pub mod import;
 pub mod inspect;

@@ -99,11 +99,19 @@ impl AsRef<[u8]> for SharedBytes {
     }
 }
 
+/// Pictures that only FFmpeg can check (WebP, BMP, …) are decoded, and a
+/// decoded picture takes 4 bytes a pixel: larger ones are not decoded
+/// (their verdict stays `unchecked`), and FFmpeg refuses frames beyond it
+/// whatever the file says, so a small file cannot make dmvault allocate
+/// gigabytes. X's DM photos are at most 4096 × 4096 (17 megapixels).
+pub const MAX_DECODE_PIXELS: u64 = 40_000_000;
+
 /// Probes media held in memory. `name` (the file name) helps FFmpeg pick
-/// the format.
-pub fn probe_bytes(data: Arc<Vec<u8>>, name: &str) -> ProbeReport {
+/// the format. `None`: not checked (a picture beyond
+/// [`MAX_DECODE_PIXELS`]).
+pub fn probe_bytes(data: Arc<Vec<u8>>, name: &str) -> Option<ProbeReport> {
     if let Some(facts) = crate::imagecheck::check(&data) {
-        return image_report(facts, data.len());
+        return Some(image_report(facts, data.len()));
     }
     probe(std::io::Cursor::new(SharedBytes(data)), name)
 }
@@ -129,27 +137,44 @@ fn image_report(f: crate::imagecheck::ImageFacts, _size: usize) -> ProbeReport {
     }
 }
 
-/// Probes media from any seekable reader (e.g. a decrypting object stream).
-pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> ProbeReport {
+/// Probes media from any seekable reader (e.g. a decrypting object
+/// stream). `None`: not checked (a picture beyond [`MAX_DECODE_PIXELS`]).
+pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> Option<ProbeReport> {
     init();
     take_log_errors();
-    let mut magic = [0u8; 16];
+    let mut magic = [0u8; 32];
     let got = crate::vault::store::fill(&mut reader, &mut magic).unwrap_or(0);
     let size = reader.seek(std::io::SeekFrom::End(0)).unwrap_or(0);
     if reader.seek(std::io::SeekFrom::Start(0)).is_err() {
-        return ProbeReport::unreadable("cannot be read back".into());
+        return Some(ProbeReport::unreadable("cannot be read back".into()));
     }
-    let image_signature = is_image_signature(&magic[..got]);
-    if crate::imagecheck::check(&magic[..got]).is_some() {
+    let head = &magic[..got];
+    if crate::imagecheck::webp_size(head)
+        .is_some_and(|(w, h)| u64::from(w) * u64::from(h) > MAX_DECODE_PIXELS)
+    {
+        return None;
+    }
+    if crate::imagecheck::check(head).is_some() {
         // A JPEG, PNG or GIF: walk its structure instead of decoding it.
         let mut data = Vec::new();
         if reader.read_to_end(&mut data).is_err() {
-            return ProbeReport::unreadable("cannot be read to its end".into());
+            return Some(ProbeReport::unreadable("cannot be read to its end".into()));
         }
         if let Some(facts) = crate::imagecheck::check(&data) {
-            return image_report(facts, data.len());
+            return Some(image_report(facts, data.len()));
         }
     }
+    Some(probe_with_ffmpeg(reader, name, is_image_signature(head), size))
+}
+
+/// Opens the media with FFmpeg, demuxes every packet, and (images) decodes
+/// the picture.
+fn probe_with_ffmpeg<R: Read + Seek + Send + 'static>(
+    reader: R,
+    name: &str,
+    image_signature: bool,
+    size: u64,
+) -> ProbeReport {
     let mut input = match open_input(reader, name) {
         Ok(i) => i,
         Err(e) => return ProbeReport::unreadable(e),
@@ -197,7 +222,12 @@ pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> Prob
     let mut decoder = if image {
         ffmpeg::codec::Context::from_parameters(params.clone())
             .ok()
-            .and_then(|c| {
+            .and_then(|mut c| {
+                // SAFETY: setting one integer of a context this function owns,
+                // before the decoder is opened.
+                unsafe {
+                    (*c.as_mut_ptr()).max_pixels = MAX_DECODE_PIXELS as i64;
+                }
                 let mut d = c.decoder();
                 d.check(Check::EXPLODE);
                 d.video().ok()
@@ -602,9 +632,9 @@ mod tests {
                 x as u8
             })
             .collect();
-        let r = probe_bytes(Arc::new(data.clone()), "x.mp4");
+        let r = probe_bytes(Arc::new(data.clone()), "x.mp4").unwrap();
         assert_eq!(r.verdict, Verdict::Unreadable, "{r:?}");
-        let r = probe_bytes(Arc::new(data), "x.jpg");
+        let r = probe_bytes(Arc::new(data), "x.jpg").unwrap();
         assert_eq!(r.verdict, Verdict::Unreadable, "{r:?}");
     }
 }
@@ -623,13 +653,13 @@ mod fixture_tests {
             let p = entry.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             let data = std::fs::read(&p).unwrap();
-            let whole = probe_bytes(Arc::new(data.clone()), &name);
+            let whole = probe_bytes(Arc::new(data.clone()), &name).unwrap();
             assert_eq!(whole.verdict, Verdict::Ok, "{name}: {whole:?}");
             assert!(
                 whole.width.is_some() && whole.height.is_some(),
                 "{name}: {whole:?}"
             );
-            let cut = probe_bytes(Arc::new(data[..data.len() / 2].to_vec()), &name);
+            let cut = probe_bytes(Arc::new(data[..data.len() / 2].to_vec()), &name).unwrap();
             assert_eq!(cut.verdict, Verdict::Damaged, "{name} cut in half: {cut:?}");
             if name.ends_with(".mp4") {
                 assert!(

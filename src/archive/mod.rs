@@ -819,20 +819,29 @@ impl Element<'_> {
         };
         let c = entry.conversation;
         let mut events = Vec::with_capacity(c.messages.len());
+        // Positions are worked out only when needed, each from the last
+        // one (events come in order), so finding them costs one pass.
+        let mut known = (0, self.pos);
         for raw in c.messages {
             let offset = raw.get().as_ptr() as usize - self.bytes.as_ptr() as usize;
-            let at = ytd::position_in(self.pos, self.bytes, offset);
+            let mut at = || {
+                let (from, pos) = known;
+                let p = ytd::position_in(pos, &self.bytes[from..], offset.saturating_sub(from));
+                known = (offset.max(from), p);
+                p
+            };
             let (parsed, notes) =
                 crate::dm::with_date_notes(|| serde_json::from_str::<Event>(raw.get()));
             match parsed {
                 Ok(event) => {
                     for n in notes {
+                        let at = at();
                         issue(self.issue(at.line, at.column, IssueKind::Adjusted, n));
                     }
                     events.push(event);
                 }
                 Err(e) => {
-                    let where_ = ytd::locate(at, &e);
+                    let where_ = ytd::locate(at(), &e);
                     issue(self.issue(
                         where_.line,
                         where_.column,

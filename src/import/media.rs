@@ -336,7 +336,10 @@ fn with_probe(out: FileOutcome, report: Option<ProbeReport>) -> FileOutcome {
 
 #[cfg(feature = "ffmpeg")]
 fn probe_bytes(wanted: bool, data: Vec<u8>, name: &str) -> Option<ProbeReport> {
-    wanted.then(|| crate::probe::probe_bytes(std::sync::Arc::new(data), name))
+    if !wanted {
+        return None;
+    }
+    crate::probe::probe_bytes(std::sync::Arc::new(data), name)
 }
 
 #[cfg(not(feature = "ffmpeg"))]
@@ -353,7 +356,7 @@ fn probe_object(wanted: bool, vault: &Vault, id: &ObjectId, name: &str) -> Optio
         .store()
         .open_seekable(id, vault.secret().identity())
         .ok()?;
-    Some(crate::probe::probe(reader, name))
+    crate::probe::probe(reader, name)
 }
 
 #[cfg(not(feature = "ffmpeg"))]

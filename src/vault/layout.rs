@@ -128,6 +128,7 @@ fn build(path: &Path, key: &NewKey) -> Result<String> {
     }
     let secret = VaultSecret::generate()?;
     let id = write_key(path, &secret, key)?;
+    crate::fault::point("init");
     let readme = path.join("README.txt");
     fsutil::write_new_private(&readme, README.as_bytes()).map_err(|e| Error::write(&readme, e))?;
     let fmt = serde_json::json!({"format": FORMAT, "version": VERSION}).to_string();

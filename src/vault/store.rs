@@ -72,8 +72,8 @@ pub struct ObjectFile(File);
 
 impl Read for ObjectFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0
-            .read(buf)
+        crate::fault::io_error("object-read-eio")
+            .and_then(|()| self.0.read(buf))
             .map_err(|e| io::Error::new(e.kind(), OsError(e)))
     }
 }
