@@ -26,9 +26,9 @@ use crate::error::{Error, Result};
 use crate::media::MediaKind;
 use crate::progress::Progress;
 use crate::query::{rows, Filter, Row};
+use crate::vault::catalog::FileFacts;
 use crate::vault::fsutil;
 use crate::vault::keys::hex;
-use crate::vault::catalog::FileFacts;
 use crate::vault::store::{for_each_block, ObjectError};
 use crate::vault::Vault;
 
@@ -148,7 +148,9 @@ fn fit(name: String) -> String {
     let tag = &blake3::hash(name.as_bytes()).to_hex()[..8];
     let (stem, ext) = match name.rsplit_once('.') {
         Some((stem, ext))
-            if !ext.is_empty() && ext.len() <= 10 && ext.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            if !ext.is_empty()
+                && ext.len() <= 10
+                && ext.bytes().all(|b| b.is_ascii_alphanumeric()) =>
         {
             (stem, format!(".{ext}"))
         }
@@ -384,7 +386,9 @@ fn export_one(
         }
         Err(WriteError::Io(e)) if is_disk_full(&e) => Err(Error::write(&dest, e)),
         Err(WriteError::Io(e)) => {
-            summary.problems.push(format!("{}: cannot be written: {e}", dest.display()));
+            summary
+                .problems
+                .push(format!("{}: cannot be written: {e}", dest.display()));
             Ok(None)
         }
     }
@@ -392,7 +396,10 @@ fn export_one(
 
 fn is_disk_full(e: &std::io::Error) -> bool {
     use std::io::ErrorKind as K;
-    matches!(e.kind(), K::StorageFull | K::QuotaExceeded | K::FileTooLarge)
+    matches!(
+        e.kind(),
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge
+    )
 }
 
 /// Which side of a copy failed.

@@ -11,7 +11,8 @@
 //!
 //! `DMVAULT_FAULT=object-read-eio:<n>` makes the `n`-th read of an object
 //! file fail as a failing disk does (EIO), to test that such an error is
-//! never taken for a damaged object. Unset, each costs one relaxed atomic
+//! never taken for a damaged object; `init-write:1` makes `init` fail after
+//! it wrote the vault's key, to test that a failed `init` leaves nothing. Unset, each costs one relaxed atomic
 //! load.
 
 use std::sync::atomic::{AtomicU64, Ordering};

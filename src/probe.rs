@@ -164,7 +164,12 @@ pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> Opti
             return Some(image_report(facts, data.len()));
         }
     }
-    Some(probe_with_ffmpeg(reader, name, is_image_signature(head), size))
+    Some(probe_with_ffmpeg(
+        reader,
+        name,
+        is_image_signature(head),
+        size,
+    ))
 }
 
 /// Opens the media with FFmpeg, demuxes every packet, and (images) decodes

@@ -183,7 +183,11 @@ fn parse_iso(t: &str) -> Result<jiff::Timestamp, DateError> {
     }
     // A valid date and time past jiff's range (late on 9999-12-31), or
     // an offset that is not one.
-    if civil.year() >= 9999 && PARSER.parse_timestamp(format!("2000-01-01T00:00:00{offset}")).is_ok() {
+    if civil.year() >= 9999
+        && PARSER
+            .parse_timestamp(format!("2000-01-01T00:00:00{offset}"))
+            .is_ok()
+    {
         return Err(DateError::OutOfRange {
             clamped: Timestamp::MAX,
         });

@@ -7,6 +7,8 @@ mod util;
 
 mod cli_errors;
 mod fixtures;
+mod golden;
+mod hostile;
 mod integrity;
 mod samples;
 mod vault;

@@ -250,3 +250,161 @@ pub fn pseudo_random(seed: &mut u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A small X archive built by a test: `data/` files and DM media, as a
+/// folder that can be zipped. Media are real files from `fixtures/media`.
+pub struct ArchiveBuilder {
+    pub root: PathBuf,
+}
+
+impl ArchiveBuilder {
+    /// An archive folder at `dir/name` (2020 layout: no manifest).
+    pub fn new(dir: &Path, name: &str) -> ArchiveBuilder {
+        let root = dir.join(name);
+        fs::create_dir_all(root.join("data/direct_messages_media")).unwrap();
+        ArchiveBuilder { root }
+    }
+
+    /// Writes `data/<name>` as `window.YTD.<global>.part0 = <json>`.
+    pub fn data(&self, name: &str, json: &str) -> &Self {
+        let global = name.trim_end_matches(".js").replace('-', "_");
+        fs::write(
+            self.root.join("data").join(name),
+            format!("window.YTD.{global}.part0 = {json}"),
+        )
+        .unwrap();
+        self
+    }
+
+    /// Writes `data/direct-messages.js` with these conversation elements.
+    pub fn conversations(&self, elements: &[String]) -> &Self {
+        self.data(
+            "direct-messages.js",
+            &format!("[\n{}\n]", elements.join(",\n")),
+        )
+    }
+
+    /// Puts a file into `data/direct_messages_media/`.
+    pub fn media(&self, name: &str, bytes: &[u8]) -> &Self {
+        fs::write(
+            self.root.join("data/direct_messages_media").join(name),
+            bytes,
+        )
+        .unwrap();
+        self
+    }
+
+    /// The archive as a ZIP beside the folder.
+    pub fn zip(&self) -> PathBuf {
+        let dst = self.root.with_extension("zip");
+        zip_dir(&self.root, &dst, "");
+        dst
+    }
+}
+
+/// A conversation element with these event objects.
+pub fn conversation(id: &str, events: &[String]) -> String {
+    format!(
+        "{{\"dmConversation\": {{\"conversationId\": \"{id}\", \"messages\": [\n{}\n]}}}}",
+        events.join(",\n")
+    )
+}
+
+/// A `messageCreate` event; `created_at` is the JSON value as written.
+pub fn message(id: &str, sender: &str, created_at: &str, media: Option<&str>) -> String {
+    let urls = media
+        .map(|m| format!("\"https://ton.twitter.com/dm/{id}/1/{m}\""))
+        .unwrap_or_default();
+    format!(
+        "{{\"messageCreate\": {{\"id\": \"{id}\", \"senderId\": \"{sender}\", \"recipientId\": \"2\", \"text\": \"hello {id}\", \"mediaUrls\": [{urls}], \"createdAt\": {created_at}}}}}"
+    )
+}
+
+/// A real JPEG from the fixtures.
+pub fn jpeg(name: &str) -> Vec<u8> {
+    fs::read(repo().join("fixtures/media").join(name)).unwrap()
+}
+
+/// A ZIP written by hand, entries stored as given: names may repeat and
+/// may use `\`, as ZIPs made by other tools do (the `zip` crate refuses
+/// to write either).
+pub fn raw_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in entries {
+        let crc = crc32fast::hash(data);
+        let offset = out.len() as u32;
+        let header = |sig: u32, central: bool| {
+            let mut h = Vec::new();
+            h.extend_from_slice(&sig.to_le_bytes());
+            if central {
+                h.extend_from_slice(&20u16.to_le_bytes()); // made by
+            }
+            h.extend_from_slice(&20u16.to_le_bytes()); // needed
+            h.extend_from_slice(&0u16.to_le_bytes()); // flags
+            h.extend_from_slice(&0u16.to_le_bytes()); // stored
+            h.extend_from_slice(&0u32.to_le_bytes()); // time, date
+            h.extend_from_slice(&crc.to_le_bytes());
+            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes()); // extra
+            if central {
+                h.extend_from_slice(&[0u8; 6]); // comment length, disk, internal attributes
+                h.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+                h.extend_from_slice(&offset.to_le_bytes());
+            }
+            h.extend_from_slice(name.as_bytes());
+            h
+        };
+        out.extend(header(0x0403_4b50, false));
+        out.extend_from_slice(data);
+        central.extend(header(0x0201_4b50, true));
+    }
+    let start = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0u8; 4]);
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&start.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// Runs a command to its end and returns its output and its peak resident
+/// memory in MiB (the kernel's own count for that process, `wait4`).
+#[allow(unsafe_code)]
+pub fn run_measuring_rss(cmd: &mut Command) -> (Output, f64) {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut o = Vec::new();
+        out.read_to_end(&mut o).unwrap();
+        o
+    });
+    let mut e = Vec::new();
+    err.read_to_end(&mut e).unwrap();
+    let stdout = reader.join().unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data the kernel fills in; `pid` is our child,
+    // not yet waited for (std's Child is never waited on afterwards).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4: {}", io::Error::last_os_error());
+    std::mem::forget(child);
+    use std::os::unix::process::ExitStatusExt;
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout,
+        stderr: e,
+    };
+    (output, usage.ru_maxrss as f64 / 1024.0)
+}

@@ -74,19 +74,19 @@ pub fn init(path: &Path, key: &NewKey) -> Result<String> {
         Err(e) => return Err(Error::write(path, e)),
     };
     let lock_file = lock(path, INIT_LOCK_WAIT)?;
-    let result = take_over_leftovers(path).and_then(|()| {
-        let made = build(path, key);
-        if made.is_err() {
-            remove_made(path);
+    // Leftovers of a killed `init` are taken over; anything else (another
+    // `init` that just made a vault here) is left alone.
+    take_over_leftovers(path)?;
+    let made = build(path, key);
+    if made.is_err() {
+        remove_made(path);
+        if created {
+            let _ = fs::remove_file(path.join("lock"));
+            let _ = fs::remove_dir(path);
         }
-        made
-    });
-    if result.is_err() && created {
-        let _ = fs::remove_file(path.join("lock"));
-        let _ = fs::remove_dir(path);
     }
     drop(lock_file);
-    result
+    made
 }
 
 /// Checks that the folder is empty but for the lock and what an `init`
@@ -129,6 +129,7 @@ fn build(path: &Path, key: &NewKey) -> Result<String> {
     let secret = VaultSecret::generate()?;
     let id = write_key(path, &secret, key)?;
     crate::fault::point("init");
+    crate::fault::io_error("init-write").map_err(|e| Error::write(path, e))?;
     let readme = path.join("README.txt");
     fsutil::write_new_private(&readme, README.as_bytes()).map_err(|e| Error::write(&readme, e))?;
     let fmt = serde_json::json!({"format": FORMAT, "version": VERSION}).to_string();

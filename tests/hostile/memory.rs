@@ -1,0 +1,207 @@
+//! Memory bounded by design (classes 2 and 9): a ZIP inside the archive is
+//! inflated once, `account.js` and `manifest.js` are parsed as streams and
+//! never beyond a size, and pictures are never decoded beyond a pixel
+//! budget. Each case is measured: peak RSS under 300 MiB.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use zip::write::SimpleFileOptions;
+
+use crate::util::*;
+
+const LIMIT_MIB: f64 = 300.0;
+
+fn deflated() -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true)
+}
+
+/// Writes `len` bytes of `fill` into the ZIP entry being written.
+fn write_repeated(w: &mut impl Write, fill: u8, len: usize) {
+    let block = vec![fill; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(block.len());
+        w.write_all(&block[..n]).unwrap();
+        left -= n;
+    }
+}
+
+/// A 2019-style archive whose media ZIP is stored *compressed* inside it:
+/// a photo a message points to, and a 320 MiB file of zeros (which
+/// deflates to almost nothing).
+fn archive_with_compressed_media_zip(dir: &Path) -> PathBuf {
+    let mut inner = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    inner.start_file("1001-a.jpg", deflated()).unwrap();
+    inner.write_all(&jpeg("image-testsrc.jpg")).unwrap();
+    inner.start_file("1002-zeros.mp4", deflated()).unwrap();
+    write_repeated(&mut inner, 0, 320 << 20);
+    let inner = inner.finish().unwrap().into_inner();
+
+    let path = dir.join("nested.zip");
+    let mut outer = zip::ZipWriter::new(File::create(&path).unwrap());
+    outer
+        .start_file("data/direct-messages.js", deflated())
+        .unwrap();
+    let dm = format!(
+        "window.YTD.direct_messages.part0 = [{}]",
+        conversation(
+            "1-2",
+            &[message(
+                "1001",
+                "1",
+                "\"2019-06-01T00:00:00Z\"",
+                Some("a.jpg")
+            )]
+        )
+    );
+    outer.write_all(dm.as_bytes()).unwrap();
+    outer
+        .start_file("data/direct_messages_media/media.zip", deflated())
+        .unwrap();
+    outer.write_all(&inner).unwrap();
+    outer.finish().unwrap();
+    path
+}
+
+#[test]
+fn a_compressed_media_zip_inside_the_archive_is_inflated_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zip = archive_with_compressed_media_zip(tmp.path());
+    assert!(
+        std::fs::metadata(&zip).unwrap().len() < 2 << 20,
+        "the archive is small"
+    );
+    let (o, rss) = run_measuring_rss(
+        std::process::Command::new(env!("CARGO_BIN_EXE_dmvault"))
+            .args(["inspect".as_ref(), "--json".as_ref(), zip.as_os_str()])
+            .env("TMPDIR", tmp.path()),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report = &json_lines(&o)[0];
+    assert_eq!(
+        (
+            report["media_found"].as_u64(),
+            report["media_orphans"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    assert!(rss < LIMIT_MIB, "inspect peaked at {rss:.0} MiB");
+
+    let v = TestVault::new();
+    let mut cmd = v.cmd();
+    cmd.args(["import".as_ref(), "--json".as_ref(), zip.as_os_str()]);
+    let (o, rss) = run_measuring_rss(&mut cmd);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(rss < LIMIT_MIB, "import peaked at {rss:.0} MiB");
+    let summary = json_lines(&o).pop().unwrap();
+    assert_eq!(summary["media_new"], 2, "{summary}");
+    assert_eq!(summary["bytes_new"].as_u64().unwrap() > 320 << 20, true);
+    // Nothing of the inflated media ZIP is left in the vault's temp folder.
+    assert_eq!(std::fs::read_dir(v.vault().join("tmp")).unwrap().count(), 0);
+    let o = v.run(["verify", "--read-data"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}
+
+/// An archive whose `account.js` and `manifest.js` inflate to 1 GiB each
+/// from a ZIP of a few MiB.
+#[test]
+fn huge_account_and_manifest_files_are_not_read_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bombs.zip");
+    let mut z = zip::ZipWriter::new(File::create(&path).unwrap());
+    z.start_file("data/manifest.js", deflated()).unwrap();
+    z.write_all(b"window.__THAR_CONFIG = {\"userInfo\": {\"accountId\": \"1\"}, \"pad\": \"")
+        .unwrap();
+    write_repeated(&mut z, b'a', 1 << 30);
+    z.write_all(b"\"}").unwrap();
+    z.start_file("data/account.js", deflated()).unwrap();
+    z.write_all(
+        b"window.YTD.account.part0 = [{\"account\": {\"accountId\": \"1\", \"username\": \"x\"}}",
+    )
+    .unwrap();
+    for _ in 0..(1 << 30) / (1 << 20) {
+        write_repeated(&mut z, b' ', (1 << 20) - 2);
+        z.write_all(b",0").unwrap();
+    }
+    z.write_all(b"]").unwrap();
+    z.start_file("data/direct-messages.js", deflated()).unwrap();
+    let dm = format!(
+        "window.YTD.direct_messages.part0 = [{}]",
+        conversation(
+            "1-2",
+            &[message("1", "1", "\"2021-01-01T00:00:00Z\"", None)]
+        )
+    );
+    z.write_all(dm.as_bytes()).unwrap();
+    z.finish().unwrap();
+    let (o, rss) = run_measuring_rss(
+        std::process::Command::new(env!("CARGO_BIN_EXE_dmvault")).args([
+            "inspect".as_ref(),
+            "--json".as_ref(),
+            path.as_os_str(),
+        ]),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(rss < LIMIT_MIB, "inspect peaked at {rss:.0} MiB");
+    let report = &json_lines(&o)[0];
+    assert_eq!(report["messages"], 1, "{report}");
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("data/manifest.js")
+            && warnings.contains("data/account.js")
+            && warnings.contains("was not read"),
+        "{warnings}"
+    );
+}
+
+/// A 10 KiB WebP that declares 16383 × 16383 pixels (1 GiB decoded).
+fn huge_webp() -> Vec<u8> {
+    let mut body = vec![0x2f];
+    let bits: u32 = 16382 | (16382 << 14) | (1 << 28);
+    body.extend_from_slice(&bits.to_le_bytes());
+    let mut seed = 7u64;
+    body.extend(pseudo_random(&mut seed, 10_000));
+    let mut w = b"RIFF".to_vec();
+    w.extend_from_slice(&((body.len() + 12) as u32).to_le_bytes());
+    w.extend_from_slice(b"WEBPVP8L");
+    w.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    w.extend(body);
+    w
+}
+
+#[test]
+fn a_picture_beyond_the_pixel_budget_is_not_decoded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = ArchiveBuilder::new(tmp.path(), "webp");
+    b.conversations(&[conversation(
+        "1-2",
+        &[
+            message("501", "1", "\"2022-01-01T00:00:00Z\"", Some("a.webp")),
+            message("502", "1", "\"2022-01-01T00:00:01Z\"", Some("b.webp")),
+        ],
+    )])
+    .media("501-a.webp", &huge_webp())
+    .media("502-b.webp", &{
+        let mut w = huge_webp();
+        w.push(0);
+        w
+    });
+    let zip = b.zip();
+    let v = TestVault::new();
+    let mut cmd = v.cmd();
+    cmd.args(["import".as_ref(), "--json".as_ref(), zip.as_os_str()]);
+    let (o, rss) = run_measuring_rss(&mut cmd);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(rss < LIMIT_MIB, "import peaked at {rss:.0} MiB");
+    let rows = v.ls(&[]);
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|r| r["integrity"] == "unchecked"),
+        "{rows:?}"
+    );
+}
