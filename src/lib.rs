@@ -45,4 +45,7 @@ pub mod time;
 pub mod vault;
 pub mod verify;
 
+#[cfg(test)]
+mod testing;
+
 pub use error::{Error, ErrorKind, IoOp, Result};

@@ -302,3 +302,143 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    fn config() -> ProptestConfig {
+        crate::testing::proptest_config(512)
+    }
+
+    /// A few ids and tokens, so that names and references meet.
+    const IDS: &[&str] = &["1", "12", "007", "3", "", "x", "1-2"];
+    const SEGMENTS: &[&str] = &["a.jpg", "b.mp4", "-c.png", "a-b.MOV", "é.gif", "😀", ""];
+
+    fn id() -> impl Strategy<Value = String> {
+        prop_oneof![
+            select(IDS).prop_map(str::to_owned),
+            "[0-9]{1,20}",
+            any::<String>(),
+        ]
+    }
+
+    fn url() -> impl Strategy<Value = String> {
+        let head = select(
+            &[
+                "https://ton.twitter.com/dm/1/2/",
+                "https://video.twimg.com/dm_gif/1/",
+                "https://video.twimg.com/dm_video/1/vid/1x1/",
+                "https://pbs.twimg.com/tweet_video/",
+                "https://ton.x.com/i/ton/data/dm/1/2/",
+                " ",
+                "/",
+                "",
+            ][..],
+        );
+        let tail = select(&["", "?tag=1", "#f", ":large", "?a/b.mp4", "/", " ", "é"][..]);
+        prop_oneof![
+            (head, select(SEGMENTS), tail).prop_map(|(h, s, t)| format!("{h}{s}{t}")),
+            "[a-z:/?#.é😀 -]{0,30}",
+            any::<String>(),
+        ]
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (select(IDS), select(SEGMENTS)).prop_map(|(i, s)| format!("{i}-{s}")),
+            "[0-9]{0,3}-{0,2}[a-z.é😀-]{0,6}",
+            any::<String>(),
+        ]
+    }
+
+    fn is_id(s: &str) -> bool {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    /// A reference to the file `name`: `<id>-<token>` gives the id and a
+    /// URL that ends in the token.
+    fn reference_to(name: &str) -> (String, String) {
+        let (id, token) = name.split_once('-').unwrap_or((name, ""));
+        let url = format!("https://ton.twitter.com/dm/1/2/{token}?tag=1");
+        (id.to_owned(), url)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn url_functions_never_panic(url in url(), id in id()) {
+            let seg = url_file_segment(&url);
+            if let Some(seg) = seg {
+                prop_assert!(!seg.is_empty() && url.contains(seg));
+                prop_assert!(!seg.contains(['/', '?', '#', ':']), "{:?}", seg);
+            }
+            let kind = MediaKind::from_url(&url);
+            prop_assert_eq!(MediaKind::parse(kind.as_str()), Some(kind));
+            let name = expected_file_name(&id, &url);
+            prop_assert_eq!(name.is_some(), seg.is_some());
+            if let (Some(name), Some(seg)) = (name, seg) {
+                let prefix = format!("{id}-");
+                prop_assert!(name.starts_with(&prefix));
+                if is_id(&id) {
+                    prop_assert_eq!(split_file_name(&name), Some((id.as_str(), seg)));
+                }
+            }
+        }
+
+        #[test]
+        fn split_file_name_gives_the_id_and_the_rest(name in name()) {
+            if let Some((id, rest)) = split_file_name(&name) {
+                prop_assert!(is_id(id), "{:?}", id);
+                prop_assert!(!rest.is_empty());
+                prop_assert_eq!(format!("{id}-{rest}"), name.clone());
+            }
+        }
+
+        #[test]
+        fn split_file_name_finds_every_id(id in "[0-9]{1,20}", rest in any::<String>()) {
+            let name = format!("{id}-{rest}");
+            let want = (!rest.is_empty()).then_some((id.as_str(), rest.as_str()));
+            prop_assert_eq!(split_file_name(&name), want);
+        }
+
+        #[test]
+        fn index_never_panics_and_keeps_its_books(
+            files in vec((name(), any::<bool>()), 0..12),
+            refs in vec((any::<Option<prop::sample::Index>>(), id(), url(), any::<bool>()), 0..12),
+        ) {
+            let mut index = MediaIndex::new(
+                files.iter().enumerate().map(|(i, (name, group))| (name.clone(), *group, i)),
+            );
+            prop_assert_eq!(index.len(), files.len());
+            let mut used = vec![false; files.len()];
+            for (to, id, url, group) in refs {
+                let (id, url) = match to {
+                    Some(to) if !files.is_empty() => reference_to(&files[to.index(files.len())].0),
+                    _ => (id, url),
+                };
+                let Some(&i) = index.resolve(&id, &url, group) else { continue };
+                let name = &files[i].0;
+                prop_assert!(
+                    expected_file_name(&id, &url).as_ref() == Some(name)
+                        || split_file_name(name).map(|(n, _)| n) == Some(id.as_str()),
+                    "{:?} {:?} resolved to {:?}", id, url, name
+                );
+                // A file of the conversation's kind is preferred.
+                let same_kind = |(n, g): &(String, bool)| n == name && *g == group;
+                prop_assert!(files[i].1 == group || !files.iter().any(same_kind));
+                used[i] = true;
+            }
+            let orphans: Vec<_> = index.orphans().map(|(&i, id)| (i, id)).collect();
+            let want: Vec<_> = (0..files.len())
+                .filter(|&i| !used[i])
+                .map(|i| (i, split_file_name(&files[i].0).map(|(id, _)| id)))
+                .collect();
+            prop_assert_eq!(orphans, want);
+        }
+    }
+}

@@ -171,7 +171,8 @@ fn parse_iso(t: &str) -> Result<jiff::Timestamp, DateError> {
     if let Ok(ts) = PARSER.parse_timestamp(t) {
         return Ok(ts);
     }
-    let (date_time, offset) = t.split_at(civil_end(t));
+    let end = civil_end(t).ok_or(DateError::Invalid)?;
+    let (date_time, offset) = t.split_at(end);
     let civil = PARSER
         .parse_datetime(date_time)
         .map_err(|_| DateError::Invalid)?;
@@ -196,14 +197,15 @@ fn parse_iso(t: &str) -> Result<jiff::Timestamp, DateError> {
 }
 
 /// Where the date and time of an ISO-8601 text (`YYYY-MM-DDTHH:MM:SS`
-/// and a fraction) end and its offset begins.
-fn civil_end(t: &str) -> usize {
-    let rest = t.get(19..).unwrap_or("");
+/// and a fraction) end and its offset begins; `None` when the text is
+/// shorter or its 20th byte is inside a character (then it is no date).
+fn civil_end(t: &str) -> Option<usize> {
+    let rest = t.get(19..)?;
     let fraction = match rest.strip_prefix(['.', ',']) {
         Some(f) => 1 + f.bytes().take_while(u8::is_ascii_digit).count(),
         None => 0,
     };
-    (19 + fraction).min(t.len())
+    Some(19 + fraction)
 }
 
 /// dmvault 0.1 wrote instants outside the years 0000–9999 as
@@ -376,6 +378,20 @@ mod tests {
     }
 
     #[test]
+    fn a_character_across_byte_19_is_no_date() {
+        // Found by `parsers_never_panic_on_date_like_text_with_non_ascii`:
+        // the offset was split off inside the `𝄞`.
+        assert_eq!(
+            Timestamp::parse("0000-00-00T00:00𝄞:00"),
+            Err(DateError::Invalid)
+        );
+        assert_eq!(
+            Timestamp::parse("2024-06-14T20:06:0é"),
+            Err(DateError::Invalid)
+        );
+    }
+
+    #[test]
     fn epoch_seconds() {
         assert_eq!(
             Timestamp::parse_epoch_seconds("1718395592"),
@@ -385,5 +401,135 @@ mod tests {
             Timestamp::parse_epoch_seconds("2024-06-14T20:06:32Z"),
             Err(DateError::Invalid)
         );
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        crate::testing::proptest_config(512)
+    }
+
+    /// Text shaped like the dates archives carry, with odd digits, offsets
+    /// and fractions, so the parsers get past their first checks.
+    fn date_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{1,5}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?(Z|[+-][0-9é]{2}:?[0-9é]{2})?",
+            "[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]([.,][0-9]{0,12})?(Z|z|[+-][01][0-9]:?[0-5][0-9])?",
+            "-?[0-9]{1,7}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z",
+            "[ \t\n]{0,2}-?[0-9]{1,25}[ \t\n]{0,2}",
+        ]
+    }
+
+    /// `base` with a few characters (mostly non-ASCII) put in at random places.
+    fn with_inserts(base: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
+        let ch = prop_oneof![
+            Just('é'),
+            Just('€'),
+            Just('𝄞'),
+            Just('\u{feff}'),
+            any::<char>()
+        ];
+        let inserts = proptest::collection::vec((any::<prop::sample::Index>(), ch), 1..4);
+        (base, inserts).prop_map(|(s, inserts)| {
+            let mut chars: Vec<char> = s.chars().collect();
+            for (at, c) in inserts {
+                chars.insert(at.index(chars.len() + 1), c);
+            }
+            chars.into_iter().collect()
+        })
+    }
+
+    fn in_range(t: Timestamp) -> bool {
+        (Timestamp::MIN..=Timestamp::MAX).contains(&t)
+    }
+
+    /// What every parse result must be: an instant in range, or an error
+    /// whose clamped instant is one of the two ends.
+    fn assert_well_formed(r: Result<Timestamp, DateError>, text: &str) {
+        match r {
+            Ok(t) => assert!(in_range(t), "{text:?} gave {t:?}"),
+            Err(DateError::OutOfRange { clamped }) => assert!(
+                clamped == Timestamp::MIN || clamped == Timestamp::MAX,
+                "{text:?} clamped to {clamped:?}"
+            ),
+            Err(DateError::Invalid) => {}
+        }
+    }
+
+    fn check_all_parsers(text: &str) {
+        let parsed = Timestamp::parse(text);
+        assert_well_formed(parsed, text);
+        assert_well_formed(Timestamp::parse_epoch_seconds(text), text);
+        assert_eq!(Timestamp::parse_created_at(text), parsed.ok(), "{text:?}");
+        // serde reads what `parse` reads, clamping what is out of range.
+        let json = serde_json::to_string(text).unwrap();
+        match (serde_json::from_str::<Timestamp>(&json), parsed) {
+            (Ok(t), Ok(p) | Err(DateError::OutOfRange { clamped: p })) => assert_eq!(t, p),
+            (Err(_), Err(DateError::Invalid)) => {}
+            (got, want) => panic!("{text:?}: serde gave {got:?}, parse {want:?}"),
+        }
+    }
+
+    fn any_millis() -> impl Strategy<Value = i64> {
+        let (min, max) = (Timestamp::MIN.millis(), Timestamp::MAX.millis());
+        prop_oneof![
+            min..=max,
+            min..min + 100_000_000,
+            max - 100_000_000..=max,
+            -100_000_000i64..100_000_000,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn parsers_never_panic_on_any_string(text in any::<String>()) {
+            check_all_parsers(&text);
+        }
+
+        #[test]
+        fn parsers_never_panic_on_date_like_text(text in date_like()) {
+            check_all_parsers(&text);
+        }
+
+        #[test]
+        fn parsers_never_panic_on_date_like_text_with_non_ascii(text in with_inserts(date_like())) {
+            check_all_parsers(&text);
+        }
+
+        #[test]
+        fn display_parses_back(ms in any_millis()) {
+            let t = Timestamp::from_millis(ms).unwrap();
+            let text = t.to_string();
+            prop_assert_eq!(Timestamp::parse(&text), Ok(t), "{}", text);
+            if ms >= 0 {
+                prop_assert_eq!(Timestamp::parse(&ms.to_string()), Ok(t));
+            }
+            if ms % 1000 == 0 {
+                let seconds = Timestamp::parse_epoch_seconds(&(ms / 1000).to_string());
+                prop_assert_eq!(seconds.ok(), (ms >= 0).then_some(t));
+            }
+        }
+
+        #[test]
+        fn serde_round_trips(ms in any_millis()) {
+            let t = Timestamp::from_millis(ms).unwrap();
+            let json = serde_json::to_string(&t).unwrap();
+            prop_assert_eq!(json.clone(), format!("\"{t}\""));
+            prop_assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+        }
+
+        #[test]
+        fn from_millis_takes_exactly_the_range(ms in any::<i64>()) {
+            let (min, max) = (Timestamp::MIN.millis(), Timestamp::MAX.millis());
+            let t = Timestamp::from_millis(ms);
+            prop_assert_eq!(t.map(Timestamp::millis), (min..=max).contains(&ms).then_some(ms));
+            prop_assert!(in_range(Timestamp::from_millis_clamped(ms)));
+        }
     }
 }

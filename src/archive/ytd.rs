@@ -517,3 +517,312 @@ mod tests {
         assert_eq!(v["userInfo"]["accountId"], "1");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use serde_json::value::RawValue;
+    use serde_json::{Map, Value};
+
+    fn config() -> ProptestConfig {
+        crate::testing::proptest_config(256)
+    }
+
+    /// What the scanner must not mistake for structure, and some text.
+    const TRICKY: &[char] = &[
+        '"', '\\', '[', ']', '{', '}', ':', ',', '=', ';', ' ', '\n', '\t', '\0', '\u{1f}', '/',
+        'a', 'Z', '0', 'é', '€', '\u{2028}', '\u{feff}', '😀',
+    ];
+
+    /// Strings of those characters and any others (generated from plain
+    /// integers: regex strategies are slow in a debug build).
+    fn text() -> impl Strategy<Value = String> {
+        let codes = prop_oneof![9 => vec(any::<u32>(), 0..12), 1 => vec(any::<u32>(), 0..400)];
+        codes.prop_map(|v| {
+            v.into_iter()
+                .map(|n| match n % 4 {
+                    0 => char::from_u32((n >> 2) % 0x11_0000).unwrap_or('\u{fffd}'),
+                    _ => TRICKY[(n >> 2) as usize % TRICKY.len()],
+                })
+                .collect()
+        })
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter_map("finite", |f| {
+                serde_json::Number::from_f64(f).map(Value::Number)
+            }),
+            text().prop_map(Value::String),
+        ]
+    }
+
+    fn object(inner: impl Strategy<Value = Value>) -> impl Strategy<Value = Value> {
+        vec((text(), inner), 0..6)
+            .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>()))
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                vec(inner.clone(), 0..6).prop_map(Value::Array),
+                object(inner),
+            ]
+        })
+    }
+
+    /// A top-level element: an object (as in every archive), or an array.
+    fn element() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => object(value()),
+            1 => vec(value(), 0..4).prop_map(Value::Array),
+        ]
+    }
+
+    /// How a data file wraps its JSON.
+    #[derive(Debug, Clone)]
+    struct Wrapping {
+        pretty: bool,
+        prefix: bool,
+        bom: bool,
+        semicolon: bool,
+    }
+
+    fn wrapping() -> impl Strategy<Value = Wrapping> {
+        any::<(bool, bool, bool, bool)>().prop_map(|(pretty, prefix, bom, semicolon)| Wrapping {
+            pretty,
+            prefix,
+            bom,
+            semicolon,
+        })
+    }
+
+    fn file(json: &str, w: &Wrapping) -> Vec<u8> {
+        let mut f = Vec::new();
+        if w.bom {
+            f.extend_from_slice(b"\xEF\xBB\xBF");
+        }
+        if w.prefix {
+            f.extend_from_slice(b"window.YTD.direct_messages.part0 = ");
+        }
+        f.extend_from_slice(json.as_bytes());
+        if w.semicolon {
+            f.extend_from_slice(b";\n");
+        }
+        f
+    }
+
+    fn to_json(v: &Value, pretty: bool) -> String {
+        if pretty {
+            serde_json::to_string_pretty(v).unwrap()
+        } else {
+            serde_json::to_string(v).unwrap()
+        }
+    }
+
+    /// A well-formed data file, in any of its wrappings.
+    fn valid_file() -> impl Strategy<Value = Vec<u8>> {
+        (vec(element(), 0..8), wrapping())
+            .prop_map(|(elements, w)| file(&to_json(&Value::Array(elements), w.pretty), &w))
+    }
+
+    /// `f` with bytes replaced, put in or taken out.
+    fn edited(mut f: Vec<u8>, edits: Vec<(prop::sample::Index, u8, u8)>) -> Vec<u8> {
+        for (at, byte, op) in edits {
+            match op % 3 {
+                0 if !f.is_empty() => {
+                    let i = at.index(f.len());
+                    f[i] = byte;
+                }
+                1 => f.insert(at.index(f.len() + 1), byte),
+                _ if !f.is_empty() => {
+                    f.remove(at.index(f.len()));
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Elements as `for_each_element` delivers them, with their positions.
+    type Delivered = Vec<(Vec<u8>, Pos)>;
+
+    /// What `for_each_element` delivers, and its result.
+    fn scan(f: &[u8], sizes: Vec<usize>) -> (Delivered, Result<u64, ScanError>) {
+        let mut got = Vec::new();
+        let r = for_each_element(chunked(f, sizes), |bytes, pos| {
+            got.push((bytes.to_vec(), pos));
+            Ok(())
+        });
+        (got, r)
+    }
+
+    /// Hands out the bytes in the given chunk sizes, in turn; a size of
+    /// 0 is an `Interrupted` error, which readers must retry.
+    struct Chunked<'a> {
+        data: &'a [u8],
+        sizes: Vec<usize>,
+        turn: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let size = self.sizes[self.turn % self.sizes.len()];
+            self.turn += 1;
+            if size == 0 {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = size.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn chunk_sizes() -> impl Strategy<Value = Vec<usize>> {
+        prop_oneof![
+            Just(vec![usize::MAX]),
+            vec(0..4usize, 1..8),
+            vec(0..300usize, 1..8),
+            vec(
+                prop_oneof![Just(1), Just(1023), Just(1024), Just(1025), 0..2048usize],
+                1..8
+            ),
+        ]
+    }
+
+    fn chunked(data: &[u8], sizes: Vec<usize>) -> Chunked<'_> {
+        let sizes = if sizes.iter().all(|&s| s == 0) {
+            vec![1]
+        } else {
+            sizes
+        };
+        Chunked {
+            data,
+            sizes,
+            turn: 0,
+        }
+    }
+
+    /// The byte offset of a 1-based line and byte column in `f`.
+    fn offset_of(f: &[u8], pos: Pos) -> usize {
+        let line_start: usize = f
+            .split(|&b| b == b'\n')
+            .take(pos.line as usize - 1)
+            .map(|l| l.len() + 1)
+            .sum();
+        line_start + pos.column as usize - 1
+    }
+
+    /// Bytes made mostly of what matters to the scanner, after a head that
+    /// gets it past the prefix.
+    fn jsonish_bytes() -> impl Strategy<Value = Vec<u8>> {
+        const HEADS: [&[u8]; 5] = [b"", b"x = ", b"\xEF\xBB\xBF", b"x = [", b"["];
+        const TRICKY: &[u8] = b"[]{}\"\\,;= \n\t:a1";
+        (0..HEADS.len(), vec(any::<u16>(), 0..2048)).prop_map(|(head, body)| {
+            let body = body.into_iter().map(|n| match n >> 8 {
+                0..0x80 => TRICKY[usize::from(n) % TRICKY.len()],
+                _ => n as u8,
+            });
+            HEADS[head].iter().copied().chain(body).collect()
+        })
+    }
+
+    fn any_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![vec(any::<u8>(), 0..4096), jsonish_bytes()]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn elements_are_what_serde_json_reads(
+            elements in vec(element(), 0..12),
+            w in wrapping(),
+            sizes in chunk_sizes(),
+        ) {
+            let json = to_json(&Value::Array(elements), w.pretty);
+            let f = file(&json, &w);
+            let raw: Vec<Box<RawValue>> = serde_json::from_str(&json).unwrap();
+            let (got, count) = scan(&f, sizes);
+            prop_assert_eq!(count.unwrap(), raw.len() as u64);
+            prop_assert_eq!(got.len(), raw.len());
+            for ((bytes, pos), want) in got.iter().zip(&raw) {
+                prop_assert_eq!(bytes.as_slice(), want.get().as_bytes());
+                let parsed: Value = serde_json::from_slice(bytes).unwrap();
+                let expected: Value = serde_json::from_str(want.get()).unwrap();
+                prop_assert_eq!(parsed, expected);
+                // The position is where the element starts in the file.
+                prop_assert!(f[offset_of(&f, *pos)..].starts_with(bytes), "{:?}", pos);
+            }
+        }
+
+        #[test]
+        fn a_cut_file_delivers_the_elements_before_the_cut(
+            f in valid_file(),
+            cut in any::<prop::sample::Index>(),
+            sizes in chunk_sizes(),
+        ) {
+            let (all, _) = scan(&f, vec![usize::MAX]);
+            let close = f.iter().rposition(|&b| b == b']').unwrap();
+            let cut = cut.index(close + 1);
+            let (got, r) = scan(&f[..cut], sizes);
+            prop_assert!(r.is_err());
+            let before = all
+                .iter()
+                .take_while(|(bytes, pos)| offset_of(&f, *pos) + bytes.len() <= cut)
+                .count();
+            prop_assert_eq!(got.len(), before);
+            for ((bytes, _), (want, _)) in got.iter().zip(&all) {
+                prop_assert_eq!(bytes, want);
+            }
+        }
+
+        #[test]
+        fn parse_small_reads_what_serde_json_reads(
+            element in element(),
+            w in wrapping(),
+            sizes in chunk_sizes(),
+        ) {
+            let json = to_json(&element, w.pretty);
+            let f = file(&json, &w);
+            let got: Value = parse_small(chunked(&f, sizes), f.len() as u64).unwrap();
+            prop_assert_eq!(got, serde_json::from_str::<Value>(&json).unwrap());
+        }
+
+        #[test]
+        fn edited_files_never_panic(
+            f in valid_file(),
+            edits in vec((any::<prop::sample::Index>(), any::<u8>(), any::<u8>()), 1..6),
+            sizes in chunk_sizes(),
+        ) {
+            let f = edited(f, edits);
+            let _ = for_each_element(chunked(&f, sizes.clone()), |bytes, _| {
+                serde_json::from_slice::<Value>(bytes).map(drop)
+            });
+            let _ = parse_small::<Value>(chunked(&f, sizes), f.len() as u64);
+        }
+
+        #[test]
+        fn for_each_element_never_panics(data in any_bytes(), sizes in chunk_sizes()) {
+            let _ = for_each_element(chunked(&data, sizes), |bytes, _| {
+                serde_json::from_slice::<Value>(bytes).map(drop)
+            });
+        }
+
+        #[test]
+        fn parse_small_never_panics(
+            data in any_bytes(),
+            sizes in chunk_sizes(),
+            limit in prop_oneof![0..5000u64, Just(u64::MAX)],
+        ) {
+            let _ = parse_small::<Value>(chunked(&data, sizes), limit);
+        }
+    }
+}
