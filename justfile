@@ -39,7 +39,7 @@ demo:
     $d export --archive series-2023.zip "$work/export"
     find "$work/export" -type f | sort | head -20
 
-# run the whole test suite (unit, integration, CLI)
+# run the whole test suite (unit, property, integration, CLI)
 test:
     cargo test --all-targets --quiet
 
@@ -49,6 +49,15 @@ alias t := test
 check:
     cargo fmt --all -- --check
     cargo clippy --all-targets --all-features -- -D warnings
+
+# what CI runs (`.ci/run`): format, lints, the library alone and the CLI without FFmpeg, API docs, the fixture cross-check, the whole test suite
+ci: check
+    cargo build --no-default-features --quiet
+    cargo clippy --no-default-features --features cli --quiet -- -D warnings
+    cargo build --no-default-features --features cli --quiet
+    RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --quiet
+    python3 fixtures/check.py
+    cargo test --all-targets --quiet
 
 # format the code
 fmt:
@@ -71,9 +80,10 @@ bench:
     fi
     cargo bench --bench bench
 
-# regenerate the synthetic fixture archives (needs python3 and ffmpeg)
+# regenerate the synthetic fixture archives (needs python3 and ffmpeg), then cross-check them
 fixtures:
     python3 fixtures/generate.py
+    python3 fixtures/check.py
 
 # build the API documentation
 doc:

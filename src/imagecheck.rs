@@ -276,6 +276,7 @@ mod tests {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)] // building test inputs
 mod proptests {
     use super::*;
     use proptest::collection::vec;

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::archive::{Archive, Generation};
+use crate::archive::{Archive, Generation, ReadReport};
 use crate::dm::{ConversationKind, Event};
 use crate::error::Result;
 use crate::media::{MediaIndex, MediaKind};
@@ -127,6 +127,33 @@ fn ref_key(event_id: &str, url: &str) -> [u8; 16] {
     k
 }
 
+/// What reading found, as warnings: lost input first (which makes the
+/// archive partly read), then records adjusted.
+fn read_warnings(
+    archive: &Archive,
+    report: &ReadReport,
+    xchat: &ReadReport,
+) -> (Vec<String>, bool) {
+    let mut warnings: Vec<String> = archive.warnings().to_vec();
+    warnings.extend(archive.skipped().iter().cloned());
+    let problems: Vec<String> = report
+        .problems
+        .iter()
+        .chain(&xchat.problems)
+        .map(|e| format!("{e} (the rest of this file was not read)"))
+        .collect();
+    let partial = !problems.is_empty() || !archive.skipped().is_empty() || report.skipped() > 0;
+    warnings.extend(problems);
+    warnings.extend(report.issues.iter().map(ToString::to_string));
+    if report.more_skipped + report.more_adjusted > 0 {
+        warnings.push(format!(
+            "{} more records were skipped and {} adjusted in the same files",
+            report.more_skipped, report.more_adjusted
+        ));
+    }
+    (warnings, partial)
+}
+
 /// Reads an archive and counts what it holds.
 ///
 /// # Errors
@@ -177,23 +204,7 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<InspectReport> {
     let (encrypted_events, xreport) = archive.count_xchat_events(progress);
     progress.finish();
 
-    let mut warnings: Vec<String> = archive.warnings().to_vec();
-    warnings.extend(archive.skipped().iter().cloned());
-    let problems: Vec<String> = report
-        .problems
-        .iter()
-        .chain(&xreport.problems)
-        .map(|e| format!("{e} (the rest of this file was not read)"))
-        .collect();
-    let partial = !problems.is_empty() || !archive.skipped().is_empty() || report.skipped() > 0;
-    warnings.extend(problems);
-    warnings.extend(report.issues.iter().map(ToString::to_string));
-    if report.more_skipped + report.more_adjusted > 0 {
-        warnings.push(format!(
-            "{} more records were skipped and {} adjusted in the same files",
-            report.more_skipped, report.more_adjusted
-        ));
-    }
+    let (mut warnings, partial) = read_warnings(&archive, &report, &xreport);
     if no_sender > 0 {
         warnings.push(format!(
             "{no_sender} messages have no senderId; they are kept with an unknown sender"

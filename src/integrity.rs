@@ -71,6 +71,7 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
+    #[cfg_attr(not(feature = "ffmpeg"), allow(dead_code))]
     pub(crate) fn unreadable(detail: String) -> ProbeReport {
         ProbeReport {
             verdict: Verdict::Unreadable,

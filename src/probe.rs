@@ -102,8 +102,9 @@ impl AsRef<[u8]> for SharedBytes {
 /// Pictures that only FFmpeg can check (WebP, BMP, …) are decoded, and a
 /// decoded picture takes 4 bytes a pixel: larger ones are not decoded
 /// (their verdict stays `unchecked`), and FFmpeg refuses frames beyond it
-/// whatever the file says, so a small file cannot make dmvault allocate
-/// gigabytes. X's DM photos are at most 4096 × 4096 (17 megapixels).
+/// whatever the file says (videos too, in `verify --decode`), so a small
+/// file cannot make dmvault allocate gigabytes. X's DM photos are at most
+/// 4096 × 4096 (17 megapixels), its videos 1920 × 1080.
 pub const MAX_DECODE_PIXELS: u64 = 40_000_000;
 
 /// Probes media held in memory. `name` (the file name) helps FFmpeg pick
@@ -184,71 +185,12 @@ fn probe_with_ffmpeg<R: Read + Seek + Send + 'static>(
         Ok(i) => i,
         Err(e) => return ProbeReport::unreadable(e),
     };
-    let container = input.format().name().to_owned();
-    let container_s = container_seconds(&input);
-    let bit_rate = u64::try_from(input.bit_rate())
-        .ok()
-        .filter(|&b| b > 0)
-        .or_else(|| {
-            container_s
-                .filter(|&t| t > 0.0)
-                .map(|t| (size as f64 * 8.0 / t) as u64)
-        });
-    let video = input
-        .streams()
-        .best(Type::Video)
-        .map(|s| (s.index(), s.parameters()));
-    let audio = input
-        .streams()
-        .best(Type::Audio)
-        .map(|s| s.parameters().id().name().to_owned());
-    let Some((vindex, params)) =
-        video.or_else(|| input.streams().next().map(|s| (s.index(), s.parameters())))
-    else {
+    let Some(main) = describe(&input, size) else {
         return ProbeReport::unreadable("no streams".into());
     };
-    let codec = params.id().name().to_owned();
-    let image = is_image_container(&container);
-    let nal_len = nal_length_size(&params);
-    let mut report = ProbeReport {
-        verdict: Verdict::Ok,
-        container: Some(container),
-        codec: Some(codec),
-        audio_codec: audio,
-        duration_s: if image { None } else { container_s },
-        width: None,
-        height: None,
-        bit_rate,
-        errors: 0,
-        detail: None,
-    };
-    // Images FFmpeg recognises but `imagecheck` does not walk (WebP, …)
-    // are decoded with err_detect=explode; videos are not decoded here.
-    let mut decoder = if image {
-        ffmpeg::codec::Context::from_parameters(params.clone())
-            .ok()
-            .and_then(|mut c| {
-                // SAFETY: setting one integer of a context this function owns,
-                // before the decoder is opened.
-                unsafe {
-                    (*c.as_mut_ptr()).max_pixels = MAX_DECODE_PIXELS as i64;
-                }
-                let mut d = c.decoder();
-                d.check(Check::EXPLODE);
-                d.video().ok()
-            })
-    } else {
-        None
-    };
-    // SAFETY: reading two integers of the stream's own parameters.
-    let (w, h) = unsafe {
-        let p = &*params.as_ptr();
-        (p.width, p.height)
-    };
-    report.width = u32::try_from(w).ok().filter(|&w| w > 0);
-    report.height = u32::try_from(h).ok().filter(|&h| h > 0);
-    if params.medium() == Type::Video
-        && !image
+    let mut report = main.report.clone();
+    if main.params.medium() == Type::Video
+        && !main.image
         && (report.width.is_none() || report.height.is_none())
     {
         return ProbeReport {
@@ -258,75 +200,9 @@ fn probe_with_ffmpeg<R: Read + Seek + Send + 'static>(
             ..report
         };
     }
-
-    let mut problems: Vec<String> = Vec::new();
-    let mut read_errors = 0u64;
-    let mut corrupt = 0u64;
-    let mut bad_framing = 0u64;
-    let mut end_s = 0f64;
-    let mut image_frames = 0u64;
-    let mut image_errors = 0u64;
-    let mut packet = ffmpeg::Packet::empty();
-    while next_packet(&mut packet, &mut input, &mut read_errors) {
-        if packet.is_corrupt() {
-            corrupt += 1;
-        }
-        let Some(stream) = input.stream(packet.stream()) else {
-            continue;
-        };
-        let tb = stream.time_base();
-        if let Some(pts) = packet.pts().or(packet.dts()) {
-            let end = (pts + packet.duration().max(0)) as f64 * f64::from(tb.numerator())
-                / f64::from(tb.denominator().max(1));
-            let start = seconds_in(stream.start_time(), tb).unwrap_or(0.0);
-            end_s = end_s.max(end - start);
-        }
-        if packet.stream() == vindex {
-            if let (Some(n), Some(data)) = (nal_len, packet.data()) {
-                if !nal_framing_ok(data, n) {
-                    bad_framing += 1;
-                }
-            }
-            if image {
-                if let Some(d) = decoder.as_mut() {
-                    let mut frame = ffmpeg::frame::Video::empty();
-                    if d.send_packet(&packet).is_err() {
-                        image_errors += 1;
-                    }
-                    while d.receive_frame(&mut frame).is_ok() {
-                        image_frames += 1;
-                        if frame.width() > 0 && frame.height() > 0 {
-                            report.width = Some(frame.width());
-                            report.height = Some(frame.height());
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if image {
-        if let Some(d) = decoder.as_mut() {
-            let _ = d.send_eof();
-            let mut frame = ffmpeg::frame::Video::empty();
-            while d.receive_frame(&mut frame).is_ok() {
-                image_frames += 1;
-            }
-        }
-    }
-    let log_errors = take_log_errors();
-    if read_errors > 0 {
-        problems.push(format!("{read_errors} read errors"));
-    }
-    if corrupt > 0 {
-        problems.push(format!("{corrupt} packets flagged corrupt"));
-    }
-    if bad_framing > 0 {
-        problems.push(format!("{bad_framing} packets with broken NAL framing"));
-    }
-    if log_errors > 0 {
-        problems.push(format!("{log_errors} errors reported by FFmpeg"));
-    }
-    if image && (image_errors > 0 || image_frames == 0 || report.width.is_none()) {
+    let stats = demux_all(&mut input, &main, &mut report);
+    let mut problems = stats.problems();
+    if main.image && (stats.image_errors > 0 || stats.image_frames == 0 || report.width.is_none()) {
         if !image_signature {
             return ProbeReport {
                 verdict: Verdict::Unreadable,
@@ -339,22 +215,205 @@ fn probe_with_ffmpeg<R: Read + Seek + Send + 'static>(
         }
         problems.push("the picture does not decode (cut short or corrupt)".into());
     }
-    if !image {
-        if let Some(total) = container_s.filter(|&t| t > 0.5) {
-            if end_s < total * 0.9 {
-                problems.push(format!(
-                    "it ends at {end_s:.2} s of {total:.2} s: cut short"
-                ));
-            }
+    if let Some(total) = report.duration_s.filter(|&t| t > 0.5) {
+        if stats.end_s < total * 0.9 {
+            problems.push(format!(
+                "it ends at {:.2} s of {total:.2} s: cut short",
+                stats.end_s
+            ));
         }
     }
-    report.errors = read_errors + corrupt + bad_framing + log_errors + image_errors;
+    report.errors = stats.errors();
     if !problems.is_empty() {
         report.errors = report.errors.max(1);
         report.verdict = Verdict::Damaged;
         report.detail = Some(problems.join("; "));
     }
     report
+}
+
+/// The stream a probe checks, and what the container says of it.
+struct MainStream {
+    index: usize,
+    params: ffmpeg::codec::Parameters,
+    /// A picture container (`*_pipe`, `image2`, `webp`…), not a video.
+    image: bool,
+    /// The NAL length size of H.264/HEVC in MP4.
+    nal_len: Option<usize>,
+    /// The facts, before demuxing (verdict `ok`).
+    report: ProbeReport,
+}
+
+/// The container's facts and its main stream (the best video stream, or
+/// the first stream); `None` when it has no streams.
+fn describe(input: &ffmpeg::format::context::Input, size: u64) -> Option<MainStream> {
+    let container = input.format().name().to_owned();
+    let container_s = container_seconds(input);
+    let bit_rate = u64::try_from(input.bit_rate())
+        .ok()
+        .filter(|&b| b > 0)
+        .or_else(|| {
+            container_s
+                .filter(|&t| t > 0.0)
+                .map(|t| bits_per_second(size, t))
+        });
+    let audio = input
+        .streams()
+        .best(Type::Audio)
+        .map(|s| s.parameters().id().name().to_owned());
+    let (index, params) = input
+        .streams()
+        .best(Type::Video)
+        .or_else(|| input.streams().next())
+        .map(|s| (s.index(), s.parameters()))?;
+    let image = is_image_container(&container);
+    // SAFETY: reading two integers of the stream's own parameters.
+    let (w, h) = unsafe {
+        let p = &*params.as_ptr();
+        (p.width, p.height)
+    };
+    Some(MainStream {
+        index,
+        nal_len: nal_length_size(&params),
+        report: ProbeReport {
+            verdict: Verdict::Ok,
+            container: Some(container),
+            codec: Some(params.id().name().to_owned()),
+            audio_codec: audio,
+            duration_s: if image { None } else { container_s },
+            width: u32::try_from(w).ok().filter(|&w| w > 0),
+            height: u32::try_from(h).ok().filter(|&h| h > 0),
+            bit_rate,
+            errors: 0,
+            detail: None,
+        },
+        image,
+        params,
+    })
+}
+
+/// Bits per second of `size` bytes played over `seconds`.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // positive, far below 2^64
+fn bits_per_second(size: u64, seconds: f64) -> u64 {
+    (size as f64 * 8.0 / seconds) as u64
+}
+
+/// What demuxing found.
+#[derive(Default)]
+struct PacketStats {
+    read_errors: u64,
+    corrupt: u64,
+    bad_framing: u64,
+    log_errors: u64,
+    /// Where the last packet ends, in seconds from the stream's start.
+    end_s: f64,
+    image_frames: u64,
+    image_errors: u64,
+}
+
+impl PacketStats {
+    fn problems(&self) -> Vec<String> {
+        [
+            (self.read_errors, "read errors"),
+            (self.corrupt, "packets flagged corrupt"),
+            (self.bad_framing, "packets with broken NAL framing"),
+            (self.log_errors, "errors reported by FFmpeg"),
+        ]
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect()
+    }
+
+    fn errors(&self) -> u64 {
+        self.read_errors + self.corrupt + self.bad_framing + self.log_errors + self.image_errors
+    }
+}
+
+/// A decoder context that refuses frames beyond [`MAX_DECODE_PIXELS`].
+fn budgeted_context(
+    params: ffmpeg::codec::Parameters,
+) -> Result<ffmpeg::codec::Context, ffmpeg::Error> {
+    let mut c = ffmpeg::codec::Context::from_parameters(params)?;
+    // SAFETY: setting one integer of a context this function owns, before
+    // the decoder is opened.
+    unsafe {
+        (*c.as_mut_ptr()).max_pixels = i64::try_from(MAX_DECODE_PIXELS).unwrap_or(i64::MAX);
+    }
+    Ok(c)
+}
+
+/// An image decoder for pictures FFmpeg recognises but `imagecheck` does
+/// not walk (WebP, …), with err_detect=explode and the pixel budget.
+fn image_decoder(params: &ffmpeg::codec::Parameters) -> Option<ffmpeg::decoder::Video> {
+    let mut d = budgeted_context(params.clone()).ok()?.decoder();
+    d.check(Check::EXPLODE);
+    d.video().ok()
+}
+
+/// Reads every packet: counts corrupt packets and broken NAL framing,
+/// finds where the stream ends, and (images) decodes the picture, whose
+/// size goes into `report`. Videos are not decoded here.
+fn demux_all(
+    input: &mut ffmpeg::format::context::Input,
+    main: &MainStream,
+    report: &mut ProbeReport,
+) -> PacketStats {
+    let mut stats = PacketStats::default();
+    let mut decoder = if main.image {
+        image_decoder(&main.params)
+    } else {
+        None
+    };
+    let mut frame = ffmpeg::frame::Video::empty();
+    let mut packet = ffmpeg::Packet::empty();
+    while next_packet(&mut packet, input, &mut stats.read_errors) {
+        stats.corrupt += u64::from(packet.is_corrupt());
+        let Some(stream) = input.stream(packet.stream()) else {
+            continue;
+        };
+        if let Some(ts) = packet.pts().or(packet.dts()) {
+            let start = stream.start_time();
+            stats.end_s = stats.end_s.max(end_seconds(
+                ts,
+                packet.duration(),
+                stream.time_base(),
+                start,
+            ));
+        }
+        if packet.stream() != main.index {
+            continue;
+        }
+        if let (Some(n), Some(data)) = (main.nal_len, packet.data()) {
+            stats.bad_framing += u64::from(!nal_framing_ok(data, n));
+        }
+        if let Some(d) = decoder.as_mut() {
+            stats.image_errors += u64::from(d.send_packet(&packet).is_err());
+            while d.receive_frame(&mut frame).is_ok() {
+                stats.image_frames += 1;
+                if frame.width() > 0 && frame.height() > 0 {
+                    report.width = Some(frame.width());
+                    report.height = Some(frame.height());
+                }
+            }
+        }
+    }
+    if let Some(d) = decoder.as_mut() {
+        let _ = d.send_eof();
+        while d.receive_frame(&mut frame).is_ok() {
+            stats.image_frames += 1;
+        }
+    }
+    stats.log_errors = take_log_errors();
+    stats
+}
+
+/// Where something at `ts` lasting `duration` (both in `tb` units) ends,
+/// in seconds from the stream's `start`.
+fn end_seconds(ts: i64, duration: i64, tb: ffmpeg::Rational, start: i64) -> f64 {
+    let end = (ts + duration.max(0)) as f64 * f64::from(tb.numerator())
+        / f64::from(tb.denominator().max(1));
+    end - seconds_in(start, tb).unwrap_or(0.0)
 }
 
 /// Decodes every frame of the main video stream (`verify --decode`).
@@ -381,12 +440,10 @@ pub fn decode<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> DecodeR
     else {
         return fail("no video stream".into());
     };
-    let mut decoder =
-        match ffmpeg::codec::Context::from_parameters(params).and_then(|c| c.decoder().video()) {
-            Ok(d) => d,
-            Err(e) => return fail(format!("no decoder: {e}")),
-        };
-    let start = seconds_in(start, tb).unwrap_or(0.0);
+    let mut decoder = match budgeted_context(params).and_then(|c| c.decoder().video()) {
+        Ok(d) => d,
+        Err(e) => return fail(format!("no decoder: {e}")),
+    };
     let mut errors = 0u64;
     let mut frames = 0u64;
     let mut end_s = 0f64;
@@ -403,10 +460,7 @@ pub fn decode<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> DecodeR
                     *errors += 1;
                 }
                 if let Some(ts) = frame.timestamp().or(frame.pts()) {
-                    let dur = frame.packet().duration.max(0);
-                    let t = (ts + dur) as f64 * f64::from(tb.numerator())
-                        / f64::from(tb.denominator().max(1));
-                    *end_s = end_s.max(t - start);
+                    *end_s = end_s.max(end_seconds(ts, frame.packet().duration, tb, start));
                 }
             }
             Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => break,
@@ -575,7 +629,7 @@ fn nal_length_size(params: &ffmpeg::codec::Parameters) -> Option<usize> {
         if p.extradata.is_null() || p.extradata_size <= 0 {
             return None;
         }
-        std::slice::from_raw_parts(p.extradata, p.extradata_size as usize)
+        std::slice::from_raw_parts(p.extradata, usize::try_from(p.extradata_size).ok()?)
     };
     match id {
         ffmpeg::codec::Id::H264 if extra.len() > 4 && extra[0] == 1 => {
@@ -634,7 +688,7 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 17;
                 x ^= x << 5;
-                x as u8
+                x.to_le_bytes()[0]
             })
             .collect();
         let r = probe_bytes(Arc::new(data.clone()), "x.mp4").unwrap();

@@ -3,6 +3,13 @@
 //! and folders: the committed fixtures, the samples in ../shared, and
 //! archives the tests build from them.
 
+// Test inputs are built from small numbers; long scenarios read best whole.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::too_many_lines
+)]
+
 mod util;
 
 mod cli_errors;

@@ -397,6 +397,7 @@ pub fn run_measuring_rss(cmd: &mut Command) -> (Output, f64) {
     // SAFETY: rusage is plain data the kernel fills in; `pid` is our child,
     // not yet waited for (std's Child is never waited on afterwards).
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the pointers are to locals that outlive the call.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4: {}", io::Error::last_os_error());
     std::mem::forget(child);

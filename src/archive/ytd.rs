@@ -257,12 +257,15 @@ impl Scanner {
     fn error_at(&self, i: usize, detail: String) -> ScanError {
         ScanError::Syntax(JsError {
             line: self.line,
-            column: (i as i64 - self.line_start + 1).max(1) as u64,
+            column: u64::try_from(i as i64 - self.line_start + 1)
+                .unwrap_or(1)
+                .max(1),
             detail,
         })
     }
 
     /// Scans `data`, which sits at `base` in the chunk buffer.
+    #[allow(clippy::too_many_lines)] // a lexer's state machine is one loop
     fn feed(
         &mut self,
         data: &[u8],
@@ -347,7 +350,8 @@ impl Scanner {
                         self.depth = 0;
                         self.elem_pos = Pos {
                             line: self.line,
-                            column: (base as i64 + i as i64 - self.line_start + 1) as u64,
+                            column: u64::try_from(base as i64 + i as i64 - self.line_start + 1)
+                                .unwrap_or(1),
                         };
                         elem_from = i;
                         // the bracket itself is counted by the InElem arm
@@ -519,6 +523,7 @@ mod tests {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)] // building test inputs
 mod proptests {
     use super::*;
     use proptest::collection::vec;

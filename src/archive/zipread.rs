@@ -50,6 +50,9 @@ pub(crate) struct ZipEntry {
     pub at: ZipAt,
 }
 
+/// Names that occur more than once in a ZIP, with how often.
+pub(crate) type Repeated = Vec<(String, usize)>;
+
 /// A ZIP file's entries, readable by position (see the module docs).
 pub(crate) struct ZipReader<R> {
     zip: ZipArchive<R>,
@@ -72,7 +75,7 @@ impl<R: Read + Seek> ZipReader<R> {
 
     /// Every entry, in central-directory order, with the names that occur
     /// more than once and how often.
-    pub fn entries(&mut self) -> io::Result<(Vec<ZipEntry>, Vec<(String, usize)>)> {
+    pub fn entries(&mut self) -> io::Result<(Vec<ZipEntry>, Repeated)> {
         let entries = match self.raw.as_mut() {
             None => self.indexed(),
             Some(raw) => {
@@ -190,8 +193,8 @@ impl<R: Read> Read for Declared<R> {
     }
 }
 
-fn le16(b: &[u8], i: usize) -> u64 {
-    u64::from(u16::from_le_bytes([b[i], b[i + 1]]))
+fn le16(b: &[u8], i: usize) -> u16 {
+    u16::from_le_bytes([b[i], b[i + 1]])
 }
 
 fn le32(b: &[u8], i: usize) -> u64 {
@@ -220,11 +223,11 @@ fn central_directory<R: Read + Seek>(
         }
         let (name_len, extra_len, comment_len) =
             (le16(&fixed, 28), le16(&fixed, 30), le16(&fixed, 32));
-        let mut name = vec![0u8; name_len as usize];
+        let mut name = vec![0u8; usize::from(name_len)];
         r.read_exact(&mut name)?;
-        let mut extra = vec![0u8; extra_len as usize];
+        let mut extra = vec![0u8; usize::from(extra_len)];
         r.read_exact(&mut extra)?;
-        io::copy(&mut (&mut r).take(comment_len), &mut io::sink())?;
+        io::copy(&mut (&mut r).take(u64::from(comment_len)), &mut io::sink())?;
         let (size, compressed, header) =
             zip64(&extra, le32(&fixed, 24), le32(&fixed, 20), le32(&fixed, 42));
         let name = String::from_utf8_lossy(&name).replace('\\', "/");
@@ -250,7 +253,7 @@ fn central_directory<R: Read + Seek>(
 fn zip64(extra: &[u8], mut size: u64, mut compressed: u64, mut header: u64) -> (u64, u64, u64) {
     let mut i = 0;
     while i + 4 <= extra.len() {
-        let (id, len) = (le16(extra, i), le16(extra, i + 2) as usize);
+        let (id, len) = (le16(extra, i), usize::from(le16(extra, i + 2)));
         let body = extra.get(i + 4..i + 4 + len).unwrap_or_default();
         if id == 1 {
             let mut j = 0;

@@ -76,6 +76,7 @@ pub struct ImportOptions {
     pub probe: bool,
 }
 
+#[allow(clippy::derivable_impls)] // `probe` is true with the `ffmpeg` feature
 impl Default for ImportOptions {
     fn default() -> Self {
         ImportOptions {

@@ -103,8 +103,9 @@ pub(crate) fn check_rollback(checked: &CheckedCatalog, seen: &SeenState, f: &mut
     };
     let same_prefix = |b: &SeenHead| {
         b.seq == 0
-            || (b.seq as usize)
-                .checked_sub(1)
+            || usize::try_from(b.seq)
+                .ok()
+                .and_then(|s| s.checked_sub(1))
                 .and_then(|i| checked.macs.get(i))
                 .is_some_and(|m| hex(m) == b.head)
     };
