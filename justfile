@@ -83,6 +83,7 @@ bench:
 # regenerate the synthetic fixture archives (needs python3 and ffmpeg), then cross-check them
 fixtures:
     python3 fixtures/generate.py
+    ./fixtures/hostile.sh
     python3 fixtures/check.py
 
 # build the API documentation

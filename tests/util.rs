@@ -374,38 +374,40 @@ pub fn raw_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// Runs a command to its end and returns its output and its peak resident
-/// memory in MiB (the kernel's own count for that process, `wait4`).
-#[allow(unsafe_code)]
+/// memory in MiB, the kernel's own count for that process.
+///
+/// A small Python process starts it and reads its `ru_maxrss`: a process
+/// started straight from this (large, many-threaded) test process would be
+/// charged this process's own peak, which the kernel carries over when the
+/// child starts a new program.
 pub fn run_measuring_rss(cmd: &mut Command) -> (Output, f64) {
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    const SCRIPT: &str = "import resource, subprocess, sys\n\
+r = subprocess.run(sys.argv[2:])\n\
+open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n\
+sys.exit(r.returncode if r.returncode >= 0 else 128 - r.returncode)\n";
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut py = Command::new("python3");
+    py.arg("-c")
+        .arg(SCRIPT)
+        .arg(report.path())
+        .arg(cmd.get_program());
+    py.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => py.env(k, v),
+            None => py.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        py.current_dir(dir);
+    }
+    let out = py
+        .output()
+        .expect("python3 (installed by .ci/setup) runs the command");
+    let kib: f64 = fs::read_to_string(report.path())
+        .unwrap()
+        .trim()
+        .parse()
         .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let reader = std::thread::spawn(move || {
-        let mut o = Vec::new();
-        out.read_to_end(&mut o).unwrap();
-        o
-    });
-    let mut e = Vec::new();
-    err.read_to_end(&mut e).unwrap();
-    let stdout = reader.join().unwrap();
-    let mut status = 0;
-    // SAFETY: rusage is plain data the kernel fills in; `pid` is our child,
-    // not yet waited for (std's Child is never waited on afterwards).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; the pointers are to locals that outlive the call.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", io::Error::last_os_error());
-    std::mem::forget(child);
-    use std::os::unix::process::ExitStatusExt;
-    let output = Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout,
-        stderr: e,
-    };
-    (output, usage.ru_maxrss as f64 / 1024.0)
+    (out, kib / 1024.0)
 }

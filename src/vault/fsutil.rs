@@ -70,13 +70,15 @@ pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-/// A new, empty temp file in `dir` with an unguessable name, mode 0600.
+/// A new, empty temp file in `dir` with an unguessable name, mode 0600,
+/// open for writing and reading.
 pub fn temp_file(dir: &Path) -> io::Result<(File, PathBuf)> {
     loop {
         let mut r = [0u8; 12];
         getrandom::fill(&mut r).map_err(|e| io::Error::other(e.to_string()))?;
         let path = dir.join(format!(".dmvault-{}.tmp", super::keys::hex(&r)));
         match OpenOptions::new()
+            .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)

@@ -30,14 +30,17 @@ fn write_repeated(w: &mut impl Write, fill: u8, len: usize) {
     }
 }
 
-/// A 2019-style archive whose media ZIP is stored *compressed* inside it:
-/// a photo a message points to, and a 320 MiB file of zeros (which
-/// deflates to almost nothing).
+/// A 2019-style archive whose media ZIP (320 MiB, its files stored) is
+/// itself stored *compressed* inside the archive, which makes it a small
+/// file: a photo a message points to, and a 320 MiB file of zeros.
 fn archive_with_compressed_media_zip(dir: &Path) -> PathBuf {
+    let stored = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
     let mut inner = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    inner.start_file("1001-a.jpg", deflated()).unwrap();
+    inner.start_file("1001-a.jpg", stored).unwrap();
     inner.write_all(&jpeg("image-testsrc.jpg")).unwrap();
-    inner.start_file("1002-zeros.mp4", deflated()).unwrap();
+    inner.start_file("1002-zeros.mp4", stored).unwrap();
     write_repeated(&mut inner, 0, 320 << 20);
     let inner = inner.finish().unwrap().into_inner();
 
@@ -162,19 +165,10 @@ fn huge_account_and_manifest_files_are_not_read_whole() {
     );
 }
 
-/// A 10 KiB WebP that declares 16383 × 16383 pixels (1 GiB decoded).
-fn huge_webp() -> Vec<u8> {
-    let mut body = vec![0x2f];
-    let bits: u32 = 16382 | (16382 << 14) | (1 << 28);
-    body.extend_from_slice(&bits.to_le_bytes());
-    let mut seed = 7u64;
-    body.extend(pseudo_random(&mut seed, 10_000));
-    let mut w = b"RIFF".to_vec();
-    w.extend_from_slice(&((body.len() + 12) as u32).to_le_bytes());
-    w.extend_from_slice(b"WEBPVP8L");
-    w.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    w.extend(body);
-    w
+/// A 3 KiB lossless WebP of 8192 × 8192 pixels (256 MiB decoded), made by
+/// `fixtures/hostile.sh`.
+fn huge_webp(colour: &str) -> Vec<u8> {
+    std::fs::read(repo().join(format!("fixtures/hostile/webp-8192-{colour}.webp"))).unwrap()
 }
 
 #[test]
@@ -188,12 +182,8 @@ fn a_picture_beyond_the_pixel_budget_is_not_decoded() {
             message("502", "1", "\"2022-01-01T00:00:01Z\"", Some("b.webp")),
         ],
     )])
-    .media("501-a.webp", &huge_webp())
-    .media("502-b.webp", &{
-        let mut w = huge_webp();
-        w.push(0);
-        w
-    });
+    .media("501-a.webp", &huge_webp("red"))
+    .media("502-b.webp", &huge_webp("blue"));
     let zip = b.zip();
     let v = TestVault::new();
     let mut cmd = v.cmd();
