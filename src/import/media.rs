@@ -208,20 +208,9 @@ impl MediaWorker<'_> {
         } else if let Some(out) = self.adopt(&d) {
             out
         } else {
-            match self.vault.store().put_bytes(&d.object, &data) {
-                Ok((stored, new)) => {
-                    self.mark(&d);
-                    FileOutcome::Stored(Stored {
-                        digests: d,
-                        stored,
-                        new,
-                        probe: None,
-                    })
-                }
-                Err(e) => return FileOutcome::Failed(failure(e)),
-            }
+            self.placed(self.vault.store().put_bytes(&d.object, &data), d)
         };
-        with_probe(out, probe_bytes(probe_now, data, name))
+        with_probe(out, || probe_bytes(probe_now, data, name))
     }
 
     /// A dry run of a large file: hashed, nothing written.
@@ -262,20 +251,26 @@ impl MediaWorker<'_> {
             store.discard(staged);
             out
         } else {
-            match store.commit(staged) {
-                Ok((stored, new)) => {
-                    self.mark(&d);
-                    FileOutcome::Stored(Stored {
-                        digests: d,
-                        stored,
-                        new,
-                        probe: None,
-                    })
-                }
-                Err(e) => return FileOutcome::Failed(failure(e)),
-            }
+            self.placed(store.commit(staged), d)
         };
-        with_probe(out, probe_object(probe_now, self.vault, &d.object, name))
+        with_probe(out, || probe_object(probe_now, self.vault, &d.object, name))
+    }
+
+    /// The outcome of putting a content in place (marked as made by this
+    /// run).
+    fn placed(&self, result: io::Result<(u64, bool)>, d: Digests) -> FileOutcome {
+        match result {
+            Ok((stored, new)) => {
+                self.mark(&d);
+                FileOutcome::Stored(Stored {
+                    digests: d,
+                    stored,
+                    new,
+                    probe: None,
+                })
+            }
+            Err(e) => FileOutcome::Failed(failure(e)),
+        }
     }
 
     /// An object file that exists but that the catalog does not name was
@@ -324,10 +319,12 @@ pub(super) fn in_place(vault: &Vault, id: &ObjectId) -> bool {
     want.is_some() && vault.store().stored_size(id).ok().flatten() == want
 }
 
-fn with_probe(out: FileOutcome, report: Option<ProbeReport>) -> FileOutcome {
+/// A stored file's outcome with what `probe` finds (not run for a file
+/// that failed).
+fn with_probe(out: FileOutcome, probe: impl FnOnce() -> Option<ProbeReport>) -> FileOutcome {
     match out {
         FileOutcome::Stored(s) => FileOutcome::Stored(Stored {
-            probe: report.map(Box::new),
+            probe: probe().map(Box::new),
             ..s
         }),
         other => other,
