@@ -58,8 +58,12 @@ impl NestedSource {
         }
         std::fs::create_dir_all(spill_dir)?;
         let (file, path) = crate::vault::fsutil::temp_file(spill_dir)?;
-        // Unlinked at once: the open handle is all that is left of it.
-        std::fs::remove_file(&path)?;
+        // Unlinked at once: the open handle is all that is left of it (a
+        // writer cleaning the vault's `tmp/` may have been quicker).
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let identity = age::x25519::Identity::generate();
         let recipient = identity.to_public();
         let enc =

@@ -221,7 +221,11 @@ pub fn import(
                 continue;
             }
         };
-        archive.set_spill_dir(&vault.path().join("tmp"));
+        if !opts.dry_run {
+            // Large media ZIPs inflated for this import go to the vault's
+            // disk, as its objects do (a dry run writes nothing there).
+            archive.set_spill_dir(&vault.path().join("tmp"));
+        }
         let mut one = ArchiveImport {
             vault: &mut *vault,
             archive: &mut archive,
