@@ -295,12 +295,21 @@ impl Error {
     }
 }
 
+/// The disk (or the user's quota) is full: every later write fails too.
+pub fn is_disk_full(e: &io::Error) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge
+    )
+}
+
 /// The hint for an I/O error: what to do depends on what was being done
 /// and on what the operating system said.
 fn io_hint(op: IoOp, e: &io::Error) -> &'static str {
     use io::ErrorKind as K;
     match (op, e.kind()) {
-        (_, K::StorageFull | K::QuotaExceeded | K::FileTooLarge) => {
+        _ if is_disk_full(e) => {
             "The disk is full. Free some space and run the same command again; everything stored so far is kept."
         }
         (_, K::ReadOnlyFilesystem) => "The disk is mounted read-only; choose another place or remount it.",
@@ -312,6 +321,9 @@ fn io_hint(op: IoOp, e: &io::Error) -> &'static str {
             "Check that the path exists and that you may read it; an error from the disk itself may mean it is failing."
         }
         (IoOp::Write, K::NotFound) => "Check that the folder it goes into exists.",
+        (IoOp::Write, K::AlreadyExists) => {
+            "Choose a name that does not exist yet, or move that file away."
+        }
         (IoOp::Write, K::PermissionDenied) => {
             "You may not write there: check the folder's permissions and owner (ls -ld)."
         }

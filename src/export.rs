@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{is_disk_full, Error, Result};
 use crate::media::MediaKind;
 use crate::progress::Progress;
 use crate::query::{rows, Filter, Row};
@@ -256,12 +256,16 @@ fn write_index(out: &Path, index: &BTreeMap<String, IndexEntry>) -> Result<()> {
 }
 
 /// Removes the temp files a killed export left (plaintext, named as
-/// [`fsutil::temp_file`] names them) anywhere in the export folder.
-fn remove_leftovers(out: &Path) {
+/// [`fsutil::temp_file`] names them) anywhere in the export folder, but
+/// not in the vault should it be inside it (its temp files are its
+/// writers').
+fn remove_leftovers(out: &Path, vault: &Path) {
+    let vault = fsutil::resolve(vault);
     for e in walkdir::WalkDir::new(out)
         .max_depth(3)
         .follow_links(false)
         .into_iter()
+        .filter_entry(|e| fsutil::resolve(e.path()) != vault)
         .flatten()
     {
         if e.file_type().is_file() && fsutil::is_temp_name(&e.file_name().to_string_lossy()) {
@@ -290,7 +294,8 @@ pub fn export(
     crate::vault::ensure_outside(vault.path(), out)?;
     let mut index = read_index(&out.join("index.json"))?;
     fsutil::create_private_dir(out).map_err(|e| Error::write(out, e))?;
-    remove_leftovers(out);
+    remove_leftovers(out, vault.path());
+    let vault_in_out = fsutil::is_inside(vault.path(), out);
     let selected: Vec<Row> = rows(&vault.catalog, filter)
         .into_iter()
         .filter(|r| r.object.is_some())
@@ -309,7 +314,7 @@ pub fn export(
         let Some(facts) = row.facts() else { continue };
         let shared = row.orphan && orphan_names.get(&row.original_name).is_some_and(|&n| n > 1);
         let rel = export_path(row, shared);
-        match export_one(vault, out, &rel, &facts, row, &mut summary) {
+        match export_one(vault, out, vault_in_out, &rel, &facts, row, &mut summary) {
             Ok(Some(entry)) => {
                 index.insert(entry.path.clone(), entry);
             }
@@ -336,6 +341,7 @@ pub fn export(
 fn export_one(
     vault: &Vault,
     out: &Path,
+    vault_in_out: bool,
     rel: &Path,
     facts: &FileFacts,
     row: &Row,
@@ -343,6 +349,16 @@ fn export_one(
 ) -> Result<Option<IndexEntry>> {
     let dest = out.join(rel);
     let entry = IndexEntry::new(row, rel, facts);
+    // The vault may be inside the export folder (`export .` beside it),
+    // and a conversation may be named like it: nothing goes into it.
+    if vault_in_out && crate::vault::ensure_outside(vault.path(), &dest).is_err() {
+        summary.problems.push(format!(
+            "{}: would be inside the vault {}; it was not written (export into another folder)",
+            dest.display(),
+            vault.path().display()
+        ));
+        return Ok(None);
+    }
     if dest.exists() {
         return Ok(match sha256_file(&dest) {
             Ok(h) if h == facts.sha256 => {
@@ -392,14 +408,6 @@ fn export_one(
             Ok(None)
         }
     }
-}
-
-fn is_disk_full(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind as K;
-    matches!(
-        e.kind(),
-        K::StorageFull | K::QuotaExceeded | K::FileTooLarge
-    )
 }
 
 /// Which side of a copy failed.

@@ -69,4 +69,4 @@ pub mod verify;
 #[cfg(test)]
 mod testing;
 
-pub use error::{Error, ErrorKind, IoOp, Result};
+pub use error::{is_disk_full, Error, ErrorKind, IoOp, Result};

@@ -107,6 +107,10 @@ impl AsRef<[u8]> for SharedBytes {
 /// 4096 × 4096 (17 megapixels), its videos 1920 × 1080.
 pub const MAX_DECODE_PIXELS: u64 = 40_000_000;
 
+/// The largest JPEG, PNG or GIF whose structure is walked (it is read
+/// whole to do so); a larger one stays `unchecked`.
+const IMAGE_WALK_LIMIT: u64 = 64 << 20;
+
 /// Probes media held in memory. `name` (the file name) helps FFmpeg pick
 /// the format. `None`: not checked (a picture beyond
 /// [`MAX_DECODE_PIXELS`]).
@@ -139,7 +143,8 @@ fn image_report(f: crate::imagecheck::ImageFacts, _size: usize) -> ProbeReport {
 }
 
 /// Probes media from any seekable reader (e.g. a decrypting object
-/// stream). `None`: not checked (a picture beyond [`MAX_DECODE_PIXELS`]).
+/// stream). `None`: not checked (a picture beyond [`MAX_DECODE_PIXELS`],
+/// or a JPEG, PNG or GIF of more than 64 MiB).
 pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> Option<ProbeReport> {
     init();
     take_log_errors();
@@ -156,7 +161,11 @@ pub fn probe<R: Read + Seek + Send + 'static>(mut reader: R, name: &str) -> Opti
         return None;
     }
     if crate::imagecheck::check(head).is_some() {
-        // A JPEG, PNG or GIF: walk its structure instead of decoding it.
+        // A JPEG, PNG or GIF: walk its structure instead of decoding it;
+        // one too large to hold is left unchecked (X's photos are a few MiB).
+        if size > IMAGE_WALK_LIMIT {
+            return None;
+        }
         let mut data = Vec::new();
         if reader.read_to_end(&mut data).is_err() {
             return Some(ProbeReport::unreadable("cannot be read to its end".into()));
@@ -411,7 +420,7 @@ fn demux_all(
 /// Where something at `ts` lasting `duration` (both in `tb` units) ends,
 /// in seconds from the stream's `start`.
 fn end_seconds(ts: i64, duration: i64, tb: ffmpeg::Rational, start: i64) -> f64 {
-    let end = (ts + duration.max(0)) as f64 * f64::from(tb.numerator())
+    let end = ts.saturating_add(duration.max(0)) as f64 * f64::from(tb.numerator())
         / f64::from(tb.denominator().max(1));
     end - seconds_in(start, tb).unwrap_or(0.0)
 }
@@ -508,6 +517,26 @@ pub fn decode<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> DecodeR
     }
 }
 
+/// The demuxers dmvault lets FFmpeg use: containers that hold their own
+/// data (DM media are MP4 videos and GIFs, JPEG, PNG, GIF and WebP
+/// pictures; the others are what a phone or an old archive may hold).
+const LOCAL_FORMATS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg,\
+gif,image2,png_pipe,jpeg_pipe,webp_pipe,bmp_pipe,tiff_pipe,mjpeg,h264,hevc,mp3,aac,wav";
+
+/// Refuses every file or URL a demuxer asks to open besides the media
+/// itself: a hostile "video" cannot make dmvault fetch a URL or read a
+/// local file.
+unsafe extern "C" fn deny_io_open(
+    _s: *mut ffmpeg::ffi::AVFormatContext,
+    _pb: *mut *mut ffmpeg::ffi::AVIOContext,
+    _url: *const std::ffi::c_char,
+    _flags: std::ffi::c_int,
+    _options: *mut *mut ffmpeg::ffi::AVDictionary,
+) -> std::ffi::c_int {
+    // AVERROR(EPERM)
+    -1
+}
+
 /// Opens media through custom I/O on `reader`; the error is a sentence.
 fn open_input<R: Read + Seek + Send + 'static>(
     reader: R,
@@ -523,6 +552,12 @@ fn open_input<R: Read + Seek + Send + 'static>(
     // Packets as they are stored: no codec parsers (their work is a
     // decoder's, and `decode` does that), no timestamps filled in from them.
     options.set("fflags", "+noparse+nofillin");
+    // Media come from other people. Only containers that hold their own
+    // data are read: no playlists (HLS, DASH, concat) or other formats
+    // that name further files or URLs, and no protocol may be opened
+    // besides the bytes given here (see `deny_io_open`).
+    options.set("format_whitelist", LOCAL_FORMATS);
+    options.set("protocol_whitelist", "none");
     let name = std::ffi::CString::new(name.replace('\0', "_")).map_err(|e| e.to_string())?;
     // Like ffmpeg-next's `input_from_stream`, but without
     // `avformat_find_stream_info`: the stream parameters come from the
@@ -541,6 +576,7 @@ fn open_input<R: Read + Seek + Send + 'static>(
         }
         (*ps).pb = io.as_mut_ptr();
         (*ps).flags |= ffmpeg::ffi::AVFMT_FLAG_CUSTOM_IO;
+        (*ps).io_open = Some(deny_io_open);
         let mut opts = options.disown();
         let r =
             ffmpeg::ffi::avformat_open_input(&mut ps, name.as_ptr(), std::ptr::null(), &mut opts);

@@ -54,10 +54,16 @@ impl Timestamp {
 
     /// Now, by the system clock.
     pub fn now() -> Timestamp {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        Timestamp::from_millis_clamped(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        Timestamp::from_system_time(std::time::SystemTime::now())
+    }
+
+    /// A file time or clock reading (clamped into the years 0000–9999).
+    pub fn from_system_time(t: std::time::SystemTime) -> Timestamp {
+        let ms = match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |m| -m),
+        };
+        Timestamp::from_millis_clamped(ms)
     }
 
     /// Parses a `createdAt` value: epoch milliseconds or ISO-8601 / RFC 3339

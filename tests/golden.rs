@@ -90,7 +90,7 @@ fn writing_errors() {
     ]);
     assert_eq!(
         err_text(&o, v.dir.path()),
-        "dmvault: error: <tmp>/taken.txt: cannot write it: a file is already there; dmvault never writes over one\n  hint: Check that you may write there and that the disk has room; an error from the disk itself may mean it is failing.\n"
+        "dmvault: error: <tmp>/taken.txt: cannot write it: a file is already there; dmvault never writes over one\n  hint: Choose a name that does not exist yet, or move that file away.\n"
     );
 }
 

@@ -197,6 +197,25 @@ impl fmt::Display for RecordIssue {
     }
 }
 
+/// The largest array element of a data file that is read: X writes at most
+/// 1000 messages in one (a few MiB at most); a larger one is skipped and
+/// reported, so that memory stays bounded whatever a file holds.
+const MAX_ELEMENT: usize = 64 << 20;
+
+/// An element too large to read, as an issue.
+fn too_large(file: &DataFile, pos: Pos, bytes: u64) -> RecordIssue {
+    RecordIssue {
+        file: file.entry.path.clone(),
+        line: pos.line,
+        column: pos.column,
+        kind: IssueKind::Skipped,
+        detail: format!(
+            "this conversation element is {} MiB, more than X writes in one (at most 1000 messages); it was skipped",
+            bytes >> 20
+        ),
+    }
+}
+
 /// At most this many record issues are kept per data file; the rest are
 /// counted.
 const MAX_ISSUES_PER_FILE: usize = 50;
@@ -252,6 +271,8 @@ pub struct Archive {
     media: Option<Vec<MediaFile>>,
     nested: HashMap<Entry, NestedSource>,
     spill_dir: PathBuf,
+    /// What is left of the memory media ZIPs may be inflated into.
+    nested_memory: u64,
 }
 
 const MEDIA_DIRS: [(&str, bool); 4] = [
@@ -293,6 +314,7 @@ impl Archive {
             media: None,
             nested: HashMap::new(),
             spill_dir: std::env::temp_dir(),
+            nested_memory: nested::IN_MEMORY,
         };
         let manifest = archive.read_manifest();
         let listed = archive.add_manifest_files(manifest.as_ref());
@@ -597,13 +619,21 @@ impl Archive {
                     inner: reader,
                     progress,
                 };
-                ytd::for_each_element(reader, |bytes, pos| {
+                ytd::for_each_element_within(reader, MAX_ELEMENT, |element, pos| {
+                    let mut issue = |i| report.add(i, &mut listed);
+                    let bytes = match element {
+                        ytd::Element::Json(bytes) => bytes,
+                        ytd::Element::TooLarge(n) => {
+                            issue(too_large(&file, pos, n));
+                            return Ok(());
+                        }
+                    };
                     let element = Element {
                         file: &file,
                         bytes,
                         pos,
                     };
-                    let Some(chunk) = element.parse(&mut |i| report.add(i, &mut listed))? else {
+                    let Some(chunk) = element.parse(&mut issue)? else {
                         return Ok(());
                     };
                     on_chunk(chunk).map_err(|e| {
@@ -637,11 +667,12 @@ impl Archive {
                 }
             };
             let mut n = 0;
-            let r = ytd::for_each_element(
+            let r = ytd::for_each_element_within(
                 Counting {
                     inner: reader,
                     progress,
                 },
+                MAX_ELEMENT,
                 |_, _| {
                     n += 1;
                     Ok(())
@@ -713,9 +744,12 @@ impl Archive {
     /// Lists a media ZIP inside the archive, made readable once.
     fn list_nested(&mut self, zip: &Entry, group: bool, out: &mut Vec<MediaFile>) -> Result<()> {
         let archive = self.path.clone();
-        let source = self
-            .container
-            .nested_source(&archive, zip, &self.spill_dir)?;
+        let source = self.container.nested_source(
+            &archive,
+            zip,
+            &self.spill_dir,
+            &mut self.nested_memory,
+        )?;
         let entry_err = |e: std::io::Error| Error::Entry {
             archive: archive.clone(),
             entry: zip.path.clone(),
@@ -815,7 +849,7 @@ impl Element<'_> {
                 ));
                 return Ok(None);
             }
-            Err(e) => return Err(e),
+            Err(e) => return self.mended(e, issue),
         };
         let c = entry.conversation;
         let mut events = Vec::with_capacity(c.messages.len());
@@ -857,6 +891,33 @@ impl Element<'_> {
             file: self.file.entry.path.clone(),
             events,
         }))
+    }
+
+    /// An element that is not valid JSON only for characters JSON does not
+    /// allow inside strings (a raw control character, half of an emoji,
+    /// bytes that are not UTF-8) is read with them replaced, and the
+    /// replacement reported; any other syntax error is returned.
+    fn mended(
+        &self,
+        e: serde_json::Error,
+        issue: &mut dyn FnMut(RecordIssue),
+    ) -> Result<Option<ConversationChunk>, serde_json::Error> {
+        let Some((bytes, fixes)) = ytd::mend(self.bytes) else {
+            return Err(e);
+        };
+        issue(self.issue(
+            self.pos.line,
+            self.pos.column,
+            IssueKind::Adjusted,
+            format!(
+                "{fixes} characters that JSON does not allow inside a string (raw control characters, half of an emoji, bytes that are not UTF-8) were replaced"
+            ),
+        ));
+        Element {
+            bytes: &bytes,
+            ..*self
+        }
+        .parse(issue)
     }
 
     fn issue(&self, line: u64, column: u64, kind: IssueKind, detail: String) -> RecordIssue {

@@ -17,8 +17,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A compressed media ZIP up to this size is inflated into memory; a
-/// larger one into an encrypted temp file.
+/// Compressed media ZIPs are inflated into memory while they fit in this
+/// much (all of an archive's together); the others into encrypted temp
+/// files.
 pub(crate) const IN_MEMORY: u64 = 64 << 20;
 
 /// A media ZIP, ready to be opened by any number of readers.
@@ -49,9 +50,17 @@ pub(crate) struct Spill {
 
 impl NestedSource {
     /// Inflates a compressed media ZIP read from `entry` (which yields at
-    /// most `size` bytes), into memory or into a temp file in `spill_dir`.
-    pub fn inflate(entry: &mut dyn Read, size: u64, spill_dir: &Path) -> io::Result<NestedSource> {
-        if size <= IN_MEMORY {
+    /// most `size` bytes): into memory when it fits in what is left of
+    /// `memory` (which it then takes), otherwise into a temp file in
+    /// `spill_dir`.
+    pub fn inflate(
+        entry: &mut dyn Read,
+        size: u64,
+        spill_dir: &Path,
+        memory: &mut u64,
+    ) -> io::Result<NestedSource> {
+        if size <= *memory {
+            *memory -= size;
             let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             entry.read_to_end(&mut buf)?;
             return Ok(NestedSource::Memory(Arc::new(buf)));
@@ -210,7 +219,11 @@ impl Read for Window {
 impl Seek for Window {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         self.pos = offset(pos, self.pos, self.len)?;
-        self.file.seek(SeekFrom::Start(self.start + self.pos))?;
+        let at = self
+            .start
+            .checked_add(self.pos)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek past any file"))?;
+        self.file.seek(SeekFrom::Start(at))?;
         Ok(self.pos)
     }
 }

@@ -107,13 +107,14 @@ impl Container {
 
     /// Makes a ZIP stored inside the archive (2019 media ZIPs) readable by
     /// any number of readers (see [`NestedSource`]); a compressed one is
-    /// inflated once, spilling to an encrypted temp file in `spill_dir`
-    /// when it is large.
+    /// inflated once, into memory while it fits in `memory`, otherwise into
+    /// an encrypted temp file in `spill_dir`.
     pub fn nested_source(
         &mut self,
         archive: &Path,
         entry: &Entry,
         spill_dir: &Path,
+        memory: &mut u64,
     ) -> Result<NestedSource> {
         let direct = match (&mut *self, entry.at) {
             (Container::Dir(root), _) => Some(NestedSource::File(root.join(&entry.path))),
@@ -133,7 +134,7 @@ impl Container {
             return Ok(source);
         }
         let mut r = self.open_entry(archive, entry)?;
-        NestedSource::inflate(&mut r, entry.size, spill_dir).map_err(|e| Error::Entry {
+        NestedSource::inflate(&mut r, entry.size, spill_dir, memory).map_err(|e| Error::Entry {
             archive: archive.to_path_buf(),
             entry: entry.path.clone(),
             detail: format!(

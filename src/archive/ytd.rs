@@ -81,6 +81,17 @@ pub fn parse_small<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// One element of the top-level array, as [`for_each_element_within`]
+/// hands it on.
+#[derive(Debug, Clone, Copy)]
+pub enum Element<'a> {
+    /// Its bytes.
+    Json(&'a [u8]),
+    /// An element larger than the limit, of this many bytes: scanned past,
+    /// never held.
+    TooLarge(u64),
+}
+
 /// Calls `on_element` with the bytes of every element of the top-level
 /// array, in order. Stops at the first syntax error; elements before it
 /// have been delivered.
@@ -91,8 +102,25 @@ pub fn parse_small<T: serde::de::DeserializeOwned>(
 /// when `on_element` rejects an element (its `serde_json` error position is
 /// translated to the file's).
 pub fn for_each_element<R: Read>(
-    mut reader: R,
+    reader: R,
     mut on_element: impl FnMut(&[u8], Pos) -> Result<(), serde_json::Error>,
+) -> Result<u64, ScanError> {
+    for_each_element_within(reader, usize::MAX, |e, pos| match e {
+        Element::Json(bytes) => on_element(bytes, pos),
+        Element::TooLarge(_) => Ok(()),
+    })
+}
+
+/// Like [`for_each_element`], but an element of more than `max` bytes is
+/// not held: it is scanned past and handed on as [`Element::TooLarge`], so
+/// memory stays bounded by `max` whatever the file holds.
+///
+/// # Errors
+/// As [`for_each_element`].
+pub fn for_each_element_within<R: Read>(
+    mut reader: R,
+    max: usize,
+    mut on_element: impl FnMut(Element<'_>, Pos) -> Result<(), serde_json::Error>,
 ) -> Result<u64, ScanError> {
     let mut buf = vec![0u8; CHUNK];
     // Fill at least the prefix window so the `=` can be found.
@@ -114,6 +142,8 @@ pub fn for_each_element<R: Read>(
         in_str: false,
         esc: false,
         elem: Vec::new(),
+        max,
+        oversized: None,
         elem_pos: Pos { line: 0, column: 0 },
         count: 0,
     };
@@ -205,6 +235,68 @@ pub(crate) fn locate(start: Pos, e: &serde_json::Error) -> JsError {
     }
 }
 
+/// Makes the strings of an element valid JSON without moving a byte (so
+/// positions stay true): raw control characters become spaces, a `\u`
+/// escape of half a surrogate pair (half of an emoji) becomes `\uFFFD`,
+/// bytes that are not UTF-8 become `?`. Returns the mended bytes and how
+/// many places were mended, or `None` when there was nothing of the kind.
+pub(crate) fn mend(bytes: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut out = bytes.to_vec();
+    let mut fixes = 0;
+    let mut i = 0;
+    while let Err(e) = std::str::from_utf8(&out[i..]) {
+        let bad = i + e.valid_up_to();
+        let len = e.error_len().unwrap_or(out.len() - bad);
+        out[bad..bad + len].fill(b'?');
+        fixes += 1;
+        i = bad + len;
+    }
+    let mut in_str = false;
+    let mut k = 0;
+    while k < out.len() {
+        match (in_str, out[k]) {
+            (false, b'"') => in_str = true,
+            (false, _) => {}
+            (true, b'"') => in_str = false,
+            (true, b'\\') if out.get(k + 1) == Some(&b'u') => {
+                let (mended, len) = mend_surrogate(&mut out, k);
+                fixes += mended;
+                k += len - 1;
+            }
+            (true, b'\\') => k += 1,
+            (true, b) if b < 0x20 => {
+                out[k] = b' ';
+                fixes += 1;
+            }
+            (true, _) => {}
+        }
+        k += 1;
+    }
+    (fixes > 0).then_some((out, fixes))
+}
+
+/// At a `\u` escape: half a surrogate pair becomes `\uFFFD`; a whole pair,
+/// or any other code point, is left as it is. Returns how many places were
+/// mended (0 or 1) and the length of the escape (12 for a pair).
+fn mend_surrogate(out: &mut [u8], k: usize) -> (usize, usize) {
+    let hex4 = |at: usize| {
+        let digits = std::str::from_utf8(out.get(at..at + 4)?).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let Some(cp) = hex4(k + 2) else { return (0, 2) };
+    let high = (0xD800..0xDC00).contains(&cp);
+    let low_follows = out.get(k + 6..k + 8) == Some(b"\\u".as_slice())
+        && hex4(k + 8).is_some_and(|lo| (0xDC00..0xE000).contains(&lo));
+    if high && low_follows {
+        return (0, 12);
+    }
+    if !(high || (0xDC00..0xE000).contains(&cp)) {
+        return (0, 6);
+    }
+    out[k + 2..k + 6].copy_from_slice(b"FFFD");
+    (1, 6)
+}
+
 /// The position of byte `offset` of an element that starts at `start`.
 pub(crate) fn position_in(start: Pos, element: &[u8], offset: usize) -> Pos {
     let before = &element[..offset.min(element.len())];
@@ -241,6 +333,10 @@ struct Scanner {
     in_str: bool,
     esc: bool,
     elem: Vec<u8>,
+    /// The largest element held.
+    max: usize,
+    /// The current element is larger than `max`: its length so far.
+    oversized: Option<u64>,
     elem_pos: Pos,
     count: u64,
 }
@@ -270,7 +366,7 @@ impl Scanner {
         &mut self,
         data: &[u8],
         base: usize,
-        on_element: &mut impl FnMut(&[u8], Pos) -> Result<(), serde_json::Error>,
+        on_element: &mut impl FnMut(Element<'_>, Pos) -> Result<(), serde_json::Error>,
     ) -> Result<(), ScanError> {
         let mut i = 0;
         let mut elem_from = 0; // start of the element's bytes in `data`
@@ -305,14 +401,17 @@ impl Scanner {
                         b'}' | b']' => {
                             self.depth -= 1;
                             if self.depth == 0 {
-                                let bytes: &[u8] = if self.elem.is_empty() {
-                                    &data[elem_from..=i]
-                                } else {
-                                    self.elem.extend_from_slice(&data[elem_from..=i]);
-                                    &self.elem
+                                let last = &data[elem_from..=i];
+                                let element = match self.oversized.take() {
+                                    Some(len) => Element::TooLarge(len + last.len() as u64),
+                                    None if self.elem.is_empty() => Element::Json(last),
+                                    None => {
+                                        self.elem.extend_from_slice(last);
+                                        Element::Json(&self.elem)
+                                    }
                                 };
                                 let pos = self.elem_pos;
-                                on_element(bytes, pos)
+                                on_element(element, pos)
                                     .map_err(|e| ScanError::Syntax(locate(pos, &e)))?;
                                 self.elem.clear();
                                 self.count += 1;
@@ -391,9 +490,23 @@ impl Scanner {
             }
         }
         if self.state == State::InElem {
-            self.elem.extend_from_slice(&data[elem_from..]);
+            self.keep(&data[elem_from..]);
         }
         Ok(())
+    }
+
+    /// Keeps the part of an element that ends a chunk, unless the element
+    /// is larger than `max`: then only its length is counted.
+    fn keep(&mut self, part: &[u8]) {
+        let len = (self.elem.len() + part.len()) as u64;
+        match self.oversized.as_mut() {
+            Some(n) => *n += part.len() as u64,
+            None if len > self.max as u64 => {
+                self.oversized = Some(len);
+                self.elem = Vec::new();
+            }
+            None => self.elem.extend_from_slice(part),
+        }
     }
 
     fn newline(&mut self, at: usize) {
@@ -477,6 +590,58 @@ mod tests {
         assert_eq!(got[0].0, "{\"s\":\"a\\\\\\\"b{[\"}");
         assert_eq!((got[0].1, got[0].2), (2, 2));
         assert_eq!((got[1].1, got[1].2), (3, 2));
+    }
+
+    #[test]
+    fn an_element_larger_than_the_limit_is_passed_over_not_held() {
+        let big = format!("{{\"t\":\"{}\"}}", "x".repeat(5000));
+        let text = format!("x = [{{\"a\":1}},{big},{{\"b\":2}}]");
+        let mut got = Vec::new();
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(self.0.len()).min(64);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        for_each_element_within(Trickle(text.as_bytes()), 1000, |e, _| {
+            got.push(match e {
+                Element::Json(b) => String::from_utf8(b.to_vec()).unwrap(),
+                Element::TooLarge(n) => format!("too large: {n}"),
+            });
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                "{\"a\":1}".to_owned(),
+                format!("too large: {}", big.len()),
+                "{\"b\":2}".to_owned()
+            ]
+        );
+    }
+
+    #[test]
+    fn mending_keeps_every_byte_in_place() {
+        let raw =
+            "{\"t\":\"a\tb\", \"e\":\"\\ud83d!\", \"ok\":\"\\ud83d\\ude02\", \"lo\":\"\\udc00\"}";
+        let (mended, fixes) = mend(raw.as_bytes()).unwrap();
+        assert_eq!(fixes, 3);
+        assert_eq!(mended.len(), raw.len());
+        let v: serde_json::Value = serde_json::from_slice(&mended).unwrap();
+        assert_eq!(v["t"], "a b");
+        assert_eq!(v["e"], "\u{fffd}!");
+        assert_eq!(v["ok"], "😂");
+        assert_eq!(v["lo"], "\u{fffd}");
+        let (bytes, fixes) = mend(b"{\"t\":\"a\xff\xfeb\"}").unwrap();
+        assert_eq!(
+            (bytes.as_slice(), fixes),
+            (b"{\"t\":\"a??b\"}".as_slice(), 2)
+        );
+        assert_eq!(mend(b"{\"t\":\"fine \\\" \\n\"}"), None);
     }
 
     #[test]

@@ -230,14 +230,14 @@ fn central_directory<R: Read + Seek>(
         io::copy(&mut (&mut r).take(u64::from(comment_len)), &mut io::sink())?;
         let (size, compressed, header) =
             zip64(&extra, le32(&fixed, 24), le32(&fixed, 20), le32(&fixed, 42));
-        let name = String::from_utf8_lossy(&name).replace('\\', "/");
+        let name = decode_name(&name).replace('\\', "/");
         out.push(ZipEntry {
             dir: name.ends_with('/'),
             size,
             // Read through the stream reader, never through a window.
             stored: false,
             at: ZipAt::Raw(RawEntry {
-                header: header + offset,
+                header: header.saturating_add(offset),
                 compressed,
                 size,
                 crc: u32::from_le_bytes([fixed[16], fixed[17], fixed[18], fixed[19]]),
@@ -246,6 +246,24 @@ fn central_directory<R: Read + Seek>(
         });
     }
     Ok(out)
+}
+
+/// IBM code page 437, bytes 0x80 to 0xFF.
+const CP437_HIGH: &str = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ";
+
+/// An entry name as the `zip` crate reads one: UTF-8 when it is valid
+/// UTF-8, otherwise code page 437 (what old ZIP tools wrote).
+fn decode_name(raw: &[u8]) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_owned(),
+        Err(_) => raw
+            .iter()
+            .map(|&b| match b {
+                0..0x80 => char::from(b),
+                _ => CP437_HIGH.chars().nth(usize::from(b - 0x80)).unwrap_or('?'),
+            })
+            .collect(),
+    }
 }
 
 /// The sizes and header offset, from the ZIP64 extra field where the

@@ -8,7 +8,7 @@ use super::media::{FileOutcome, Step};
 use super::messages::RefTodo;
 use super::ArchiveSummary;
 use crate::archive::MediaFile;
-use crate::error::{Error, Result};
+use crate::error::{is_disk_full, Error, Result};
 use crate::integrity::Verdict;
 use crate::time::Timestamp;
 use crate::vault::catalog::{
@@ -183,13 +183,4 @@ impl Committer {
         self.committed.extend(records);
         Ok(())
     }
-}
-
-/// The disk (or the user's quota) is full.
-pub(super) fn is_disk_full(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind as K;
-    matches!(
-        e.kind(),
-        K::StorageFull | K::QuotaExceeded | K::FileTooLarge
-    )
 }

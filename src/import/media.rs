@@ -154,10 +154,15 @@ impl MediaWorker<'_> {
         let r = match reader.open(file) {
             Ok(r) => r,
             Err(e) => {
+                // The location is named by whoever reports the failure.
+                let detail = match e {
+                    crate::Error::Entry { detail, .. } => detail,
+                    other => other.to_string(),
+                };
                 return FileOutcome::Failed(Failure {
                     step: Step::Read,
-                    error: io::Error::other(e.to_string()),
-                })
+                    error: io::Error::other(detail),
+                });
             }
         };
         let mut r = Source(r);

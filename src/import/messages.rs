@@ -20,6 +20,13 @@ pub(super) struct RefTodo {
     pub file: Option<usize>,
 }
 
+/// What one archive shows of a conversation, being gathered.
+struct Gathered {
+    record: ConversationRecord,
+    /// Its participants, for finding one at once (there may be thousands).
+    known: HashSet<String>,
+}
+
 /// What reading the messages gathers.
 pub(super) struct MessageCollector {
     n: ArchiveNo,
@@ -27,7 +34,7 @@ pub(super) struct MessageCollector {
     pub refs: Vec<RefTodo>,
     seen_refs: HashSet<(String, String)>,
     seen_ids: HashSet<String>,
-    pub convs: HashMap<String, ConversationRecord>,
+    convs: HashMap<String, Gathered>,
     /// Messages in the archive.
     pub messages_seen: u64,
     /// Messages new to the vault.
@@ -61,12 +68,15 @@ impl MessageCollector {
         let conv = self
             .convs
             .entry(chunk.conversation_id.clone())
-            .or_insert_with(|| ConversationRecord {
-                id: chunk.conversation_id.clone(),
-                kind: chunk.kind,
-                archive: n,
-                participants: Vec::new(),
-                names: Vec::new(),
+            .or_insert_with(|| Gathered {
+                record: ConversationRecord {
+                    id: chunk.conversation_id.clone(),
+                    kind: chunk.kind,
+                    archive: n,
+                    participants: Vec::new(),
+                    names: Vec::new(),
+                },
+                known: HashSet::new(),
             });
         for event in &chunk.events {
             note_participants(conv, event, group);
@@ -116,6 +126,7 @@ impl MessageCollector {
         let n = self.n;
         std::mem::take(&mut self.convs)
             .into_values()
+            .map(|g| g.record)
             .filter(|c| match cat.conversations.get(&c.id) {
                 None => true,
                 Some(k) => {
@@ -130,10 +141,11 @@ impl MessageCollector {
 }
 
 /// Adds who an event shows in the conversation, and a group's new name.
-fn note_participants(conv: &mut ConversationRecord, event: &Event, group: bool) {
+fn note_participants(conv: &mut Gathered, event: &Event, group: bool) {
+    let Gathered { record, known } = conv;
     let mut add = |p: &str| {
-        if !conv.participants.iter().any(|x| x == p) {
-            conv.participants.push(p.to_owned());
+        if known.insert(p.to_owned()) {
+            record.participants.push(p.to_owned());
         }
     };
     for p in event.participant_ids() {
@@ -147,7 +159,7 @@ fn note_participants(conv: &mut ConversationRecord, event: &Event, group: bool) 
         }
         Event::ConversationNameUpdate(g) => {
             if let Some(name) = &g.name {
-                conv.names.push(NameChange {
+                record.names.push(NameChange {
                     at: g.created_at,
                     name: name.clone(),
                     by: g.initiating_user_id.clone(),

@@ -285,11 +285,13 @@ fn skipped_object(
     refs: &[&RefTodo],
 ) -> Option<ObjectId> {
     if refs.is_empty() {
+        // Orphans are keyed by (name, BLAKE3): those of this name, in order.
         return cat
             .orphans
-            .values()
-            .find(|o| o.record.name == file.name && o.archives.contains(&n))
-            .map(|o| o.record.file.object);
+            .range((file.name.clone(), String::new())..)
+            .take_while(|((name, _), _)| *name == file.name)
+            .find(|(_, o)| o.archives.contains(&n))
+            .map(|(_, o)| o.record.file.object);
     }
     refs.iter().find_map(|r| {
         cat.media_ref(&r.message, &r.url)
@@ -341,9 +343,12 @@ impl ArchiveImport<'_> {
         let (refs, report) = self.read_messages(n, index, &mut pending)?;
         let plan = self.plan_media(n, media, &refs, &mut pending);
         self.commit(std::mem::take(&mut pending))?;
+        // Complete only when nothing was left out: importing it again then
+        // retries what failed.
         let complete = self.store_media(n, &plan, &refs)?
             && report.problems.is_empty()
-            && report.skipped() == 0;
+            && report.skipped() == 0
+            && self.archive.skipped().is_empty();
         self.progress.phase("4/4 Committing", None);
         if complete
             && !self
@@ -571,6 +576,12 @@ impl ArchiveImport<'_> {
             })
             .map(|o| o.record.name.as_str())
             .collect();
+        // A file no message names is known by its name: taken as done only
+        // when no other file of the archive has the name.
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for m in &media {
+            *names.entry(m.name.as_str()).or_default() += 1;
+        }
         let done = |i: usize| match by_file.get(&i) {
             Some(rs) => rs.iter().all(|&r| {
                 cat.media_ref(&refs[r].message, &refs[r].url)
@@ -581,7 +592,10 @@ impl ArchiveImport<'_> {
                                 .is_some_and(|f| media::in_place(self.vault, &f.object))
                     })
             }),
-            None => done_orphans.contains(media[i].name.as_str()),
+            None => {
+                let name = media[i].name.as_str();
+                names.get(name) == Some(&1) && done_orphans.contains(name)
+            }
         };
         let (skipped, mut order): (Vec<usize>, Vec<usize>) =
             (0..media.len()).partition(|&i| done(i));

@@ -340,22 +340,30 @@ pub struct Catalog {
     pub facts: HashMap<ObjectId, FileFacts>,
 }
 
-/// The head of the chain of segments: how many there are, and the MAC of
-/// the last (which the next one names as `prev`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The chain of segments as far as it goes: the MAC of every segment, in
+/// order (the last is the head, which the next segment names as `prev`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Chain {
-    /// Number of segments.
-    pub seq: u64,
-    /// MAC of the last segment (zeros before the first).
-    pub head: [u8; 32],
+    /// The MAC of segment `i + 1` at index `i`.
+    pub macs: Vec<[u8; 32]>,
 }
 
 impl Chain {
+    /// Number of segments.
+    pub fn seq(&self) -> u64 {
+        self.macs.len() as u64
+    }
+
+    /// MAC of the last segment (zeros before the first).
+    pub fn head(&self) -> [u8; 32] {
+        self.macs.last().copied().unwrap_or_default()
+    }
+
     /// The head as the rollback state records it.
     pub fn seen(&self) -> super::seen::SeenHead {
         super::seen::SeenHead {
-            seq: self.seq,
-            head: hex(&self.head),
+            seq: self.seq(),
+            head: hex(&self.head()),
         }
     }
 }
@@ -528,15 +536,11 @@ impl Catalog {
         let mut cat = Catalog::default();
         let mut chain = Chain::default();
         for path in list_segments(vault)? {
-            let seq = chain.seq + 1;
-            let segment = read_segment(&path, seq, Some(&chain.head), secret)?;
+            let segment = read_segment(&path, chain.seq() + 1, Some(&chain.head()), secret)?;
             for r in segment.records {
                 cat.apply(r);
             }
-            chain = Chain {
-                seq,
-                head: segment.mac,
-            };
+            chain.macs.push(segment.mac);
         }
         cat.link_orphans();
         Ok((cat, chain))
@@ -699,16 +703,16 @@ pub fn read_segment(
     Ok(Segment { records, mac: got })
 }
 
-/// Writes the segment after `chain` with `records`, atomically. Returns
-/// the new head. The objects the records refer to must already be durable.
-/// (Only [`crate::vault::Vault`] calls this: it is the one writer.)
+/// Writes the segment after `chain` with `records`, atomically, and adds
+/// its MAC to `chain`. The objects the records refer to must already be
+/// durable. (Only [`crate::vault::Vault`] calls this: it is the one writer.)
 pub(crate) fn write_segment(
     vault: &Path,
     secret: &VaultSecret,
-    chain: &Chain,
+    chain: &mut Chain,
     records: &[Record],
-) -> Result<Chain> {
-    let (seq, prev) = (chain.seq + 1, &chain.head);
+) -> Result<()> {
+    let (seq, prev) = (chain.seq() + 1, &chain.head());
     let mut body = Vec::new();
     let header = SegmentHeader {
         format: SEGMENT_FORMAT.into(),
@@ -758,7 +762,8 @@ pub(crate) fn write_segment(
     }
     fsutil::sync_dir(&dir).map_err(|e| Error::write(&dir, e))?;
     crate::fault::point("segment");
-    Ok(Chain { seq, head: mac })
+    chain.macs.push(mac);
+    Ok(())
 }
 
 /// Split a media file name into its message id, for orphans.

@@ -37,7 +37,29 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// is left behind and an existing file is never touched.
 pub fn write_new_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = parent_dir(path);
+    let made = create_missing_dirs(dir)?;
+    let result = write_new_in(dir, path, bytes);
+    if result.is_err() {
+        for d in made.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+    result
+}
+
+/// Creates `dir` and its missing parents (mode 0700); returns those it
+/// made, outermost first.
+fn create_missing_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
     create_private_dir(dir)?;
+    Ok(missing.into_iter().rev().collect())
+}
+
+fn write_new_in(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     let (mut f, tmp) = temp_file(dir)?;
     let result = (|| {
         f.write_all(bytes)?;
@@ -111,7 +133,8 @@ pub fn publish(tmp: &Path, dest: &Path) -> io::Result<bool> {
         Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOSYS) => {
             match fs::hard_link(tmp, dest) {
                 Ok(()) => {
-                    fs::remove_file(tmp)?;
+                    // In place; a temp name left behind is cleaned later.
+                    let _ = fs::remove_file(tmp);
                     Ok(true)
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {

@@ -74,12 +74,7 @@ impl Unlocked {
             let bytes = fs::read(&p).map_err(|e| Error::read(&p, e))?;
             let added = fs::metadata(&p)
                 .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| {
-                    Timestamp::from_millis_clamped(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-                        .to_string()
-                })
+                .map(|t| Timestamp::from_system_time(t).to_string())
                 .unwrap_or_default();
             if let Some(kind) = keys::key_kind(&bytes) {
                 out.push(KeyInfo {

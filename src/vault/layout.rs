@@ -54,15 +54,20 @@ pub fn check(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Written first by `init` and removed last: a folder holding it is what
+/// an `init` killed midway left, and may be taken over.
+const INIT_MARKER: &str = ".dmvault-init";
+
 /// Creates a vault at `path` (a new or empty folder) with one unlock method.
 /// Returns the key's id.
 ///
 /// Creating a vault is atomic: the folder's lock is held throughout, and
 /// `dmvault.json`, written last, makes the folder a vault. A failed `init`
 /// removes what it made (the folder too, if it made it); one killed midway
-/// leaves a folder without `dmvault.json`, which the next `init` takes over.
-/// Of two `init`s of the same folder at once, one makes the vault and the
-/// other fails, touching nothing.
+/// leaves a folder marked as such (`.dmvault-init`), which the next `init`
+/// takes over. Any other folder that is not empty is refused before
+/// anything is written into it. Of two `init`s of the same folder at once,
+/// one makes the vault and the other fails, touching nothing.
 pub fn init(path: &Path, key: &NewKey) -> Result<String> {
     let created = match fs::DirBuilder::new().mode(0o700).create(path) {
         Ok(()) => true,
@@ -73,10 +78,13 @@ pub fn init(path: &Path, key: &NewKey) -> Result<String> {
         }
         Err(e) => return Err(Error::write(path, e)),
     };
+    // Checked before the lock file is made in a folder that is not ours,
+    // and again under the lock (another `init` may have just made a vault).
+    takeover(path)?;
     let lock_file = lock(path, INIT_LOCK_WAIT)?;
-    // Leftovers of a killed `init` are taken over; anything else (another
-    // `init` that just made a vault here) is left alone.
-    take_over_leftovers(path)?;
+    if takeover(path)? {
+        remove_made(path);
+    }
     let made = build(path, key);
     if made.is_err() {
         remove_made(path);
@@ -89,27 +97,31 @@ pub fn init(path: &Path, key: &NewKey) -> Result<String> {
     made
 }
 
-/// Checks that the folder is empty but for the lock and what an `init`
-/// killed midway left (never a vault), and removes such leftovers.
-fn take_over_leftovers(path: &Path) -> Result<()> {
+/// Whether the folder holds what an `init` killed midway left (`true`), or
+/// nothing but a lock (`false`); anything else is refused.
+fn takeover(path: &Path) -> Result<bool> {
     let not_empty = || Error::NotEmpty {
         path: path.to_owned(),
     };
-    let mut leftovers = Vec::new();
+    let mut names = Vec::new();
     for e in fs::read_dir(path).map_err(|e| Error::read(path, e))? {
         let e = e.map_err(|e| Error::read(path, e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        match name.as_str() {
-            "lock" => {}
-            "README.txt" => leftovers.push(name),
-            n if FOLDERS.contains(&n) => leftovers.push(name),
-            _ => return Err(not_empty()),
-        }
+        names.push(e.file_name().to_string_lossy().into_owned());
     }
-    if !leftovers.is_empty() {
-        remove_made(path);
+    names.retain(|n| n != "lock");
+    if names.is_empty() {
+        return Ok(false);
     }
-    Ok(())
+    let ours = |n: &str| n == INIT_MARKER || n == "README.txt" || FOLDERS.contains(&n);
+    let unused = |d: &str| fs::read_dir(path.join(d)).map_or(true, |mut it| it.next().is_none());
+    if names.iter().any(|n| n == INIT_MARKER)
+        && names.iter().all(|n| ours(n))
+        && unused("objects")
+        && unused("catalog")
+    {
+        return Ok(true);
+    }
+    Err(not_empty())
 }
 
 /// Removes what [`build`] makes (not the lock, which the caller holds).
@@ -119,9 +131,12 @@ fn remove_made(path: &Path) {
     for d in FOLDERS {
         let _ = fs::remove_dir_all(path.join(d));
     }
+    let _ = fs::remove_file(path.join(INIT_MARKER));
 }
 
 fn build(path: &Path, key: &NewKey) -> Result<String> {
+    let marker = path.join(INIT_MARKER);
+    fsutil::write_new_private(&marker, b"").map_err(|e| Error::write(&marker, e))?;
     for d in FOLDERS {
         let p = path.join(d);
         fsutil::create_private_dir(&p).map_err(|e| Error::write(&p, e))?;
@@ -135,6 +150,9 @@ fn build(path: &Path, key: &NewKey) -> Result<String> {
     let fmt = serde_json::json!({"format": FORMAT, "version": VERSION}).to_string();
     let f = path.join(FORMAT_FILE);
     fsutil::write_new_private(&f, fmt.as_bytes()).map_err(|e| Error::write(&f, e))?;
+    // The vault is made; the marker goes (a writer removes it if a kill
+    // came first).
+    let _ = fs::remove_file(&marker);
     Ok(id)
 }
 
@@ -179,8 +197,10 @@ pub fn lock(path: &Path, wait: Duration) -> Result<File> {
 }
 
 /// Removes temp files a killed writer left in the vault's `tmp/` and
-/// `keys/` (the caller holds the lock).
+/// `keys/`, and the mark of an `init` killed after it made the vault (the
+/// caller holds the lock).
 pub(crate) fn clean_temp(path: &Path) {
+    let _ = fs::remove_file(path.join(INIT_MARKER));
     if let Ok(entries) = fs::read_dir(path.join("tmp")) {
         for e in entries.flatten() {
             let _ = fs::remove_file(e.path());

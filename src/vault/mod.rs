@@ -82,9 +82,19 @@ impl Vault {
     }
 
     /// Where to record the catalog head after each commit (for rollback
-    /// detection by `verify`).
-    pub fn set_seen_state(&mut self, seen: SeenState) {
-        self.seen = Some(seen);
+    /// detection by `verify`). Only when the catalog continues the head
+    /// recorded there: a vault put back to an older state keeps the record
+    /// of the newer one, so `verify` still reports the rollback after this
+    /// writer's commits. Returns `false` in that case (a rollback).
+    pub fn set_seen_state(&mut self, seen: SeenState) -> bool {
+        let chain = self.chain.get_mut().unwrap_or_else(|e| e.into_inner());
+        let continues = seen
+            .read()
+            .is_none_or(|before| before.continued_by(&chain.macs));
+        if continues {
+            self.seen = Some(seen);
+        }
+        continues
     }
 
     /// Reloads the catalog (after another process committed).
@@ -125,10 +135,9 @@ impl Vault {
             return Ok(());
         }
         let mut chain = self.chain.lock().unwrap_or_else(|e| e.into_inner());
-        let next = catalog::write_segment(self.path(), self.secret(), &chain, records)?;
-        *chain = next;
+        catalog::write_segment(self.path(), self.secret(), &mut chain, records)?;
         if let Some(seen) = &self.seen {
-            seen.write(&next.seen());
+            seen.write(&chain.seen());
         }
         Ok(())
     }

@@ -29,6 +29,19 @@ pub struct SeenHead {
     pub head: String,
 }
 
+impl SeenHead {
+    /// Whether a chain with these segment MACs holds this head: it has
+    /// segment `seq`, and that segment's MAC is `head`.
+    pub fn continued_by(&self, macs: &[[u8; 32]]) -> bool {
+        self.seq == 0
+            || usize::try_from(self.seq)
+                .ok()
+                .and_then(|s| s.checked_sub(1))
+                .and_then(|i| macs.get(i))
+                .is_some_and(|m| super::keys::hex(m) == self.head)
+    }
+}
+
 /// Where the head seen of one vault is kept.
 #[derive(Debug, Clone)]
 pub struct SeenState {

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use super::findings::{Finding, Problem};
+use super::findings::{Finding, Problem, Severity};
 use super::Findings;
 use crate::error::{Error, Result};
-use crate::vault::catalog::{self, Catalog, Chain};
+use crate::vault::catalog::{self, Catalog};
 use crate::vault::keys::{hex, VaultSecret};
 use crate::vault::seen::{SeenHead, SeenState};
 
@@ -88,45 +88,49 @@ pub(crate) fn check_catalog(
 
 /// Compares the catalog with the head this computer last saw of the vault
 /// at this place: fewer segments, or another segment where it saw one, is a
-/// rollback. A catalog that checks out becomes the new head seen.
-pub(crate) fn check_rollback(checked: &CheckedCatalog, seen: &SeenState, f: &mut Findings<'_>) {
-    let current = Chain {
+/// rollback. A catalog that checks out becomes the new head seen; so does
+/// a rollback the user accepts (`accept`), reported as a warning.
+pub(crate) fn check_rollback(
+    checked: &CheckedCatalog,
+    seen: &SeenState,
+    accept: bool,
+    f: &mut Findings<'_>,
+) {
+    let current = SeenHead {
         seq: checked.seq,
-        head: checked.macs.last().copied().unwrap_or_default(),
-    }
-    .seen();
-    let Some(before) = seen.read() else {
+        head: hex(&checked.macs.last().copied().unwrap_or_default()),
+    };
+    let before = seen.read();
+    let rollback = before.as_ref().and_then(|before| {
+        if before.seq > current.seq {
+            Some((before.seq, format!(
+                "the catalog ends at segment {} but this computer saw segment {}: segments were deleted, or the vault was replaced by an older copy",
+                current.seq, before.seq
+            )))
+        } else if checked.whole && !before.continued_by(&checked.macs) {
+            Some((before.seq, "segment differs from the one this computer saw: the catalog was replaced by another history".into()))
+        } else {
+            None
+        }
+    });
+    let Some((at, detail)) = rollback else {
         if f.errors() == 0 {
             seen.write(&current);
         }
         return;
     };
-    let same_prefix = |b: &SeenHead| {
-        b.seq == 0
-            || usize::try_from(b.seq)
-                .ok()
-                .and_then(|s| s.checked_sub(1))
-                .and_then(|i| checked.macs.get(i))
-                .is_some_and(|m| hex(m) == b.head)
-    };
-    if before.seq > current.seq {
-        f.report(Finding::catalog(
-            Problem::Rollback,
-            Some(catalog::segment_name(before.seq)),
-            format!(
-                "the catalog ends at segment {} but this computer saw segment {}: segments were deleted, or the vault was replaced by an older copy",
-                current.seq, before.seq
-            ),
-            "Import your archives again to bring the vault up to date; if you did not restore an old copy on purpose, find out who changed the vault.",
-        ));
-    } else if checked.whole && !same_prefix(&before) {
-        f.report(Finding::catalog(
-            Problem::Rollback,
-            Some(catalog::segment_name(before.seq)),
-            "segment differs from the one this computer saw: the catalog was replaced by another history".into(),
-            "If you did not restore another copy of the vault on purpose, find out who changed it.",
-        ));
-    } else if f.errors() == 0 {
+    let mut finding = Finding::catalog(
+        Problem::Rollback,
+        Some(catalog::segment_name(at)),
+        detail,
+        "If you put an older or another copy of the vault in place on purpose, run `dmvault verify --accept-rollback` (and import your archives again to bring it up to date); if not, find out who changed the vault.",
+    );
+    if accept {
+        finding.severity = Severity::Warning;
+        finding
+            .detail
+            .push_str("; accepted (--accept-rollback): this is now the vault this computer knows");
         seen.write(&current);
     }
+    f.report(finding);
 }

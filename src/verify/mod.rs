@@ -98,6 +98,9 @@ pub struct VerifyOptions {
     pub subset: Option<Subset>,
     /// Where the last catalog head seen of this vault is kept.
     pub seen: Option<SeenState>,
+    /// Take a rollback as intended: report it as a warning and record the
+    /// catalog as it is now as the head seen.
+    pub accept_rollback: bool,
 }
 
 /// What a verify run covered.
@@ -166,7 +169,7 @@ pub fn verify(
     progress.phase("1/3 Checking the catalog", None);
     let checked = chain::check_catalog(path, secret, &mut f)?;
     if let Some(seen) = &opts.seen {
-        chain::check_rollback(&checked, seen, &mut f);
+        chain::check_rollback(&checked, seen, opts.accept_rollback, &mut f);
     }
     let cat = &checked.catalog;
 

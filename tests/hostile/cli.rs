@@ -149,7 +149,14 @@ fn names_from_archives_cannot_drive_the_terminal() {
         stdout(&o)
     );
     let o = v.run(["ls", "--json"]);
-    assert_eq!(json_lines(&o).len(), 2, "JSON escapes by itself");
+    assert_eq!(json_lines(&o).len(), 2);
+    let text = stdout(&o);
+    assert!(
+        !text
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+        "JSON output carries no terminal controls: {text}"
+    );
     let o = dmvault(["inspect".as_ref(), zip.as_os_str()]);
     let all = [o.stdout.as_slice(), o.stderr.as_slice()].concat();
     assert!(!all.contains(&0x1b) && !all.contains(&b'\r'));
@@ -339,6 +346,24 @@ fn an_identity_in_the_environment_does_not_block_init_passphrase() {
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!t.dir.path().join("some-id.txt").exists());
+}
+
+/// Class 19: DMVAULT_PASSPHRASE_FILE in the environment does not stand in
+/// the way of `init -i FILE`.
+#[test]
+fn a_passphrase_file_in_the_environment_does_not_block_init_identity() {
+    let t = TestVault {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let id = t.dir.path().join("id.txt");
+    let o = t
+        .cmd()
+        .env("DMVAULT_PASSPHRASE_FILE", t.dir.path().join("pass.txt"))
+        .args(["init".as_ref(), "-i".as_ref(), id.as_os_str()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(id.is_file());
 }
 
 /// Class 19: a reader that goes away never turns a damaged vault's exit

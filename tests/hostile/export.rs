@@ -116,7 +116,7 @@ fn long_names_fit_keep_their_extension_and_stay_apart() {
     assert_eq!(files.len(), 5, "{files:?}");
     for f in &files {
         for c in f.strip_prefix(&out).unwrap().components() {
-            assert!(c.as_os_str().len() <= 255, "{f:?}");
+            assert!(c.as_os_str().len() <= 240, "{f:?}");
         }
         let ext = f.extension().unwrap().to_str().unwrap();
         assert!(["jpg", "png"].contains(&ext), "{f:?}");
@@ -137,6 +137,60 @@ fn export_never_writes_into_the_vault() {
         assert!(stderr(&o).contains("inside the vault"), "{}", stderr(&o));
     }
     assert!(!v.vault().join("catalog/index.json").exists());
+    let o = v.run(["verify"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}
+
+/// Class 15: exporting into the folder that holds the vault puts nothing
+/// into the vault, even for a conversation named like it, and leaves the
+/// vault's own temp files alone.
+#[test]
+fn export_beside_the_vault_writes_nothing_into_it() {
+    let v = TestVault::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let b = ArchiveBuilder::new(tmp.path(), "named-like-the-vault");
+    b.conversations(&[
+        conversation(
+            "vault",
+            &[message(
+                "1201",
+                "1",
+                "\"2021-01-01T00:00:00Z\"",
+                Some("a.jpg"),
+            )],
+        ),
+        conversation(
+            "1-2",
+            &[message(
+                "1202",
+                "1",
+                "\"2021-01-02T00:00:00Z\"",
+                Some("b.jpg"),
+            )],
+        ),
+    ])
+    .media("1201-a.jpg", &jpeg("image-testsrc.jpg"))
+    .media("1202-b.jpg", &jpeg("image-life.jpg"));
+    assert_eq!(code(&v.run(["import".as_ref(), b.root.as_os_str()])), 0);
+    let pending = v.vault().join("tmp/.dmvault-0123456789abcdef01234567.tmp");
+    fs::write(&pending, "a writer's temp file").unwrap();
+    let before = files_under(&v.vault());
+    let o = v.run(["export".as_ref(), v.dir.path().as_os_str()]);
+    assert_eq!(code(&o), 3, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("would be inside the vault"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        files_under(&v.vault()),
+        before,
+        "nothing written or removed in the vault"
+    );
+    assert!(
+        v.dir.path().join("1-2").is_dir(),
+        "the other conversation is exported"
+    );
     let o = v.run(["verify"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
 }

@@ -198,3 +198,87 @@ fn a_picture_beyond_the_pixel_budget_is_not_decoded() {
         "{rows:?}"
     );
 }
+
+/// One conversation element larger than X ever writes (a 96 MiB text) is
+/// passed over without being held; the elements around it are read.
+#[test]
+fn a_huge_conversation_element_is_passed_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("huge-element.zip");
+    let mut z = zip::ZipWriter::new(File::create(&path).unwrap());
+    z.start_file("data/direct-messages.js", deflated()).unwrap();
+    let first = conversation(
+        "1-2",
+        &[message("1", "1", "\"2021-01-01T00:00:00Z\"", None)],
+    );
+    let last = conversation(
+        "1-3",
+        &[message("3", "1", "\"2021-01-03T00:00:00Z\"", None)],
+    );
+    z.write_all(format!("window.YTD.direct_messages.part0 = [{first},\n").as_bytes())
+        .unwrap();
+    z.write_all(b"{\"dmConversation\": {\"conversationId\": \"1-4\", \"messages\": [{\"messageCreate\": {\"id\": \"2\", \"createdAt\": \"2021-01-02T00:00:00Z\", \"text\": \"").unwrap();
+    write_repeated(&mut z, b'x', 96 << 20);
+    z.write_all(format!("\"}}}}]}}}},\n{last}]").as_bytes())
+        .unwrap();
+    z.finish().unwrap();
+    let (o, rss) = run_measuring_rss(
+        std::process::Command::new(env!("CARGO_BIN_EXE_dmvault")).args([
+            "inspect".as_ref(),
+            "--json".as_ref(),
+            path.as_os_str(),
+        ]),
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(rss < LIMIT_MIB, "inspect peaked at {rss:.0} MiB");
+    let report = &json_lines(&o)[0];
+    assert_eq!(report["messages"], 2, "{report}");
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("data/direct-messages.js:4:1: this conversation element is 96 MiB"),
+        "{report}"
+    );
+}
+
+/// Many compressed media ZIPs: what they take in memory together is
+/// bounded, the rest spills.
+#[test]
+fn many_compressed_media_zips_share_one_memory_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("many.zip");
+    let stored = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    let mut outer = zip::ZipWriter::new(File::create(&path).unwrap());
+    outer
+        .start_file("data/direct-messages.js", deflated())
+        .unwrap();
+    outer
+        .write_all(b"window.YTD.direct_messages.part0 = []")
+        .unwrap();
+    for k in 0..8u8 {
+        let mut inner = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        inner
+            .start_file(format!("{}-big.mp4", 2000 + u32::from(k)), stored)
+            .unwrap();
+        write_repeated(&mut inner, k, 60 << 20);
+        let inner = inner.finish().unwrap().into_inner();
+        outer
+            .start_file(
+                format!("data/direct_messages_media/part{k}.zip"),
+                deflated(),
+            )
+            .unwrap();
+        outer.write_all(&inner).unwrap();
+    }
+    outer.finish().unwrap();
+    let (o, rss) = run_measuring_rss(
+        std::process::Command::new(env!("CARGO_BIN_EXE_dmvault"))
+            .args(["inspect".as_ref(), "--json".as_ref(), path.as_os_str()])
+            .env("TMPDIR", tmp.path()),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json_lines(&o)[0]["media_orphans"], 8);
+    assert!(rss < LIMIT_MIB, "inspect peaked at {rss:.0} MiB");
+}

@@ -4,6 +4,7 @@
 
 mod cli;
 mod export;
+mod media;
 mod memory;
 mod records;
 mod vault_state;

@@ -174,11 +174,22 @@ fn a_vault_holding_an_unreadable_date_from_an_older_version_still_opens() {
     let v = TestVault::new();
     v.import(&["g3-2020.zip"]);
     let before = v.stats()["messages"].as_u64().unwrap();
+    let row = v.ls(&[]).remove(0);
+    let file = format!(
+        r#"{{"size":{},"blake3":"{}","sha256":"{}","object":"{}"}}"#,
+        row["size"],
+        row["blake3"].as_str().unwrap(),
+        row["sha256"].as_str().unwrap(),
+        row["object"].as_str().unwrap()
+    );
     append_segment(
         &v,
         &[
             r#"{"t":"conversation","id":"5-6","kind":"one_to_one","archive":1,"participants":["5","6"],"names":[{"at":"-001-12-31T23:00:00.000Z","name":"old","by":"5"}]}"#,
             r#"{"t":"message","id":"990","conversation":"5-6","sender":"5","recipient":"6","created_at":"10000-01-01T00:00:00.000Z","text":"x","welcome":false,"reactions":[{"senderId":"6","reactionKey":"like","createdAt":"10000-01-01T00:00:00.000Z"}],"edits":[{"editedText":"y","createdAtSec":"-001-12-31T23:00:00.000Z"}],"urls":[],"archive":1}"#,
+            &format!(
+                r#"{{"t":"media","message":"990","url":"https://ton.twitter.com/dm/990/1/z.jpg","ordinal":0,"kind":"image","original_name":"990-z.jpg","file":{file},"archive":1}}"#
+            ),
         ],
     );
     for args in [["stats"].as_slice(), &["ls"], &["key", "list"], &["verify"]] {
@@ -186,6 +197,9 @@ fn a_vault_holding_an_unreadable_date_from_an_older_version_still_opens() {
         assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
     }
     assert_eq!(v.stats()["messages"].as_u64().unwrap(), before + 1);
+    let rows = v.ls(&["--since", "9000-01-01"]);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["created_at"], "9999-12-30T22:00:00.000Z");
     let o = v.run(["import".as_ref(), fixture("g3-2020.zip").as_os_str()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
@@ -300,6 +314,31 @@ fn an_optional_date_that_is_no_date_is_left_out_and_the_message_kept() {
         report["warnings"]
             .to_string()
             .contains("\\\"yesterday\\\" is not a date"),
+        "{report}"
+    );
+}
+
+/// Characters JSON does not allow inside a string (a raw tab, half of an
+/// emoji) cost nothing: they are replaced, and the message is kept.
+#[test]
+fn characters_json_does_not_allow_are_replaced_and_the_message_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = ArchiveBuilder::new(tmp.path(), "mended");
+    b.conversations(&[
+        conversation(
+            "1-2",
+            &["{\"messageCreate\": {\"id\": \"1301\", \"senderId\": \"1\", \"text\": \"a\ttab and half an emoji \\ud83d\", \"mediaUrls\": [], \"createdAt\": \"2024-01-01T00:00:00Z\"}}".to_owned()],
+        ),
+        conversation("1-3", &[message("1302", "1", "\"2024-01-02T00:00:00Z\"", None)]),
+    ]);
+    let o = dmvault(["inspect".as_ref(), "--json".as_ref(), b.root.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report = &json_lines(&o)[0];
+    assert_eq!(report["messages"], 2, "{report}");
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("2 characters that JSON does not allow"),
         "{report}"
     );
 }

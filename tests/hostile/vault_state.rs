@@ -16,35 +16,32 @@ fn verify_moves_only_proven_corruption_to_quarantine() {
     let v = TestVault::new();
     v.import(&["g4-2024.zip"]);
     let objects_before = files_under(&v.vault().join("objects"));
-    let o = v
-        .cmd()
-        .env("DMVAULT_FAULT", "object-read-eio:1")
-        .args(["verify", "--read-data", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 4, "{}", stderr(&o));
-    let lines = json_lines(&o);
-    let findings: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["message_type"] == "finding")
-        .collect();
-    assert_eq!(findings.len(), 1, "{findings:?}");
-    assert_eq!(findings[0]["problem"], "unreadable");
-    assert!(
-        findings[0]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Input/output error"),
-        "{findings:?}"
-    );
-    let summary = lines.last().unwrap();
-    assert_eq!(summary["quarantined"], 0);
-    assert!(!v.vault().join("quarantine").exists());
-    assert_eq!(
-        files_under(&v.vault().join("objects")),
-        objects_before,
-        "nothing moved"
-    );
+    // The first read of an object (its header), and a read further on.
+    for n in [1, 3] {
+        let o = v
+            .cmd()
+            .env("DMVAULT_FAULT", format!("object-read-eio:{n}"))
+            .args(["verify", "--read-data", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 4, "{}", stderr(&o));
+        let lines = json_lines(&o);
+        let findings: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["message_type"] == "finding")
+            .collect();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0]["problem"], "unreadable");
+        let detail = findings[0]["detail"].as_str().unwrap();
+        assert!(detail.contains("Input/output error"), "{detail}");
+        assert_eq!(lines.last().unwrap()["quarantined"], 0);
+        assert!(!v.vault().join("quarantine").exists());
+        assert_eq!(
+            files_under(&v.vault().join("objects")),
+            objects_before,
+            "nothing moved"
+        );
+    }
     // Once the disk reads again, the vault is whole.
     let o = v.run(["verify", "--read-data"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
@@ -259,6 +256,26 @@ fn copies_of_a_vault_raise_no_false_rollback_and_a_real_one_is_caught() {
     let o = verify(&v.vault());
     assert_eq!(code(&o), 4, "{}", stdout(&o));
     assert!(stdout(&o).contains("rollback"), "{}", stdout(&o));
+    // An import into the rolled-back vault warns, and does not hide it.
+    let o = v.run(["import".as_ref(), fixture("g2-2019.zip").as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning") && stderr(&o).contains("rollback"),
+        "{}",
+        stderr(&o)
+    );
+    let o = verify(&v.vault());
+    assert_eq!(
+        code(&o),
+        4,
+        "still reported after the import: {}",
+        stdout(&o)
+    );
+    // Taken as intended, it becomes the vault this computer knows.
+    let o = v.run(["verify", "--accept-rollback"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains("accepted"), "{}", stdout(&o));
+    assert_eq!(code(&verify(&v.vault())), 0);
 }
 
 /// Class 13: `init` killed midway leaves a folder the next `init` takes
@@ -299,6 +316,45 @@ fn init_killed_or_failing_leaves_nothing_in_the_way() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(!other.exists(), "the vault folder it made is removed");
     assert!(!id.exists(), "the identity file it made is removed");
+}
+
+/// Class 13: `init` takes over only what a killed `init` left: a folder
+/// that merely looks like one (a vault that lost its `dmvault.json`) or
+/// holds a user's files is refused, untouched, without a lock file left.
+#[test]
+fn init_touches_nothing_it_did_not_make() {
+    let tmp = tempfile::tempdir().unwrap();
+    let id = tmp.path().join("id.txt");
+    let init = |vault: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_dmvault"))
+            .env("HOME", tmp.path())
+            .args([
+                "init".as_ref(),
+                "--vault".as_ref(),
+                vault.as_os_str(),
+                "-i".as_ref(),
+                id.as_os_str(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let half = tmp.path().join("lost-its-format-file");
+    fs::create_dir_all(half.join("keys")).unwrap();
+    fs::create_dir_all(half.join("catalog")).unwrap();
+    fs::write(half.join("keys/0123456789abcdef.age"), "a key").unwrap();
+    fs::write(half.join("catalog/0000000001.age"), "a segment").unwrap();
+    let notes = tmp.path().join("notes");
+    fs::create_dir_all(&notes).unwrap();
+    fs::write(notes.join("notes.txt"), "mine").unwrap();
+    for dir in [&half, &notes] {
+        let before = files_under(dir);
+        let o = init(dir);
+        assert_eq!(code(&o), 1, "{dir:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
+        assert_eq!(files_under(dir), before, "{dir:?} is untouched");
+        assert!(!dir.join("lock").exists());
+    }
+    assert!(!id.exists());
 }
 
 /// Class 13: of two `init`s of one folder at once, one makes the vault,

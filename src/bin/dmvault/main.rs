@@ -117,11 +117,22 @@ pub(crate) fn report_lib_error(e: &dmvault::Error, json: bool) {
     print_error(&message, e.hint(), json);
 }
 
+/// Prints a warning that does not stop the command.
+pub(crate) fn report_warning(message: &str, json: bool) {
+    let mut err = io::stderr().lock();
+    if json {
+        let v = serde_json::json!({"message_type": "warning", "message": message});
+        let _ = writeln!(err, "{}", output::json_safe(&v.to_string()));
+    } else {
+        let _ = writeln!(err, "dmvault: warning: {}", output::clean(message));
+    }
+}
+
 fn print_error(message: &str, hint: Option<&str>, json: bool) {
     let mut err = io::stderr().lock();
     if json {
         let v = serde_json::json!({"message_type": "error", "message": message, "hint": hint});
-        let _ = writeln!(err, "{v}");
+        let _ = writeln!(err, "{}", output::json_safe(&v.to_string()));
         return;
     }
     let _ = writeln!(err, "dmvault: error: {}", output::clean(message));

@@ -37,6 +37,25 @@ pub fn clean(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON text with the characters JSON itself leaves raw but a terminal
+/// would act on (DEL, C1 controls, bidirectional controls) written as
+/// `\uXXXX` escapes: still the same JSON. (They can only stand inside
+/// strings: JSON's own syntax is ASCII.)
+pub fn json_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -72,7 +91,7 @@ impl Out {
     /// As [`Out::line`].
     pub fn json(&mut self, v: &impl serde::Serialize) -> io::Result<()> {
         let text = serde_json::to_string(v).map_err(io::Error::other)?;
-        self.raw(&text)
+        self.raw(&json_safe(&text))
     }
 
     /// Writes a JSON object with a `message_type` first.
@@ -109,6 +128,18 @@ impl Out {
 #[cfg(test)]
 mod tests {
     use super::clean;
+
+    #[test]
+    fn json_keeps_no_terminal_controls() {
+        let v = serde_json::json!({"name": "a\u{1b}[2J\u{7f}\u{9b}\u{202e}b\n"});
+        let text = super::json_safe(&v.to_string()).into_owned();
+        assert!(
+            !text.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{text}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, v);
+    }
 
     #[test]
     fn terminal_controls_are_escaped() {

@@ -49,6 +49,7 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
     if !args.dry_run {
         vault.lock(Duration::from_secs(args.lock_wait))?;
         vault.reload()?;
+        unlock::watch_rollback(&mut vault, global.json);
     }
     let progress = crate::progress::for_command(global, "import");
     let progress = progress.as_ref();
@@ -107,7 +108,7 @@ fn print_archive(out: &mut Out, a: &ArchiveSummary, dry_run: bool) -> std::io::R
         ))?;
     } else {
         let failed = if c.media_failed > 0 {
-            format!(", {} could not be stored", c.media_failed)
+            format!(", {} could not be read or stored", c.media_failed)
         } else {
             String::new()
         };
@@ -136,7 +137,7 @@ fn print_summary(out: &mut Out, s: &ImportSummary) -> std::io::Result<()> {
     let c = &s.counts;
     if s.partial {
         out.line(format_args!(
-            "{} {} messages and {} media files ({}) from {} archives; {} media files could not be stored and {} records could not be read (see the problems above; run the same command again to retry)",
+            "{} {} messages and {} media files ({}) from {} archives; {} media files could not be read or stored and {} records could not be read (see the problems above; run the same command again to retry)",
             if s.dry_run { "would add" } else { "added" },
             c.messages_new,
             c.media_new,

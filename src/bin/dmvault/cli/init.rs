@@ -26,9 +26,9 @@ pub struct InitArgs {
     /// DMVAULT_PASSPHRASE, --passphrase-file, or asked on the terminal).
     #[arg(long, conflicts_with = "identity")]
     pub passphrase: bool,
-    /// Read the passphrase from the first line of this file.
-    #[arg(long, env = "DMVAULT_PASSPHRASE_FILE", value_name = "FILE", value_parser = path_arg,
-          conflicts_with = "identity")]
+    /// Read the passphrase from the first line of this file (or the file
+    /// DMVAULT_PASSPHRASE_FILE names, when no identity file is asked for).
+    #[arg(long, value_name = "FILE", value_parser = path_arg, conflicts_with = "identity")]
     pub passphrase_file: Option<PathBuf>,
     /// scrypt work factor (log2 N) for a passphrase; each step doubles the
     /// time to unlock (and to guess).
@@ -56,7 +56,7 @@ fn identity_path(args: &InitArgs) -> Result<PathBuf> {
     if let Some(p) = &args.identity {
         return Ok(p.clone());
     }
-    if let Some(v) = std::env::var_os("DMVAULT_IDENTITY").filter(|v| !v.is_empty()) {
+    if let Some(v) = env_set("DMVAULT_IDENTITY") {
         return path_arg(&v.to_string_lossy()).map_err(anyhow::Error::msg);
     }
     default_identity_path().ok_or_else(|| {
@@ -64,15 +64,31 @@ fn identity_path(args: &InitArgs) -> Result<PathBuf> {
     })
 }
 
-/// A passphrase is asked for explicitly, or it is in the environment and
+/// A variable that is set and not empty.
+fn env_set(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+/// A passphrase is asked for explicitly, or one is in the environment and
 /// no identity file is asked for.
 fn wants_passphrase(args: &InitArgs) -> Result<bool> {
     if args.passphrase || args.passphrase_file.is_some() {
         return Ok(true);
     }
-    let identity_asked = args.identity.is_some()
-        || std::env::var_os("DMVAULT_IDENTITY").is_some_and(|v| !v.is_empty());
-    Ok(!identity_asked && env_passphrase("DMVAULT_PASSPHRASE", Purpose::NewKey)?.is_some())
+    let identity_asked = args.identity.is_some() || env_set("DMVAULT_IDENTITY").is_some();
+    Ok(!identity_asked
+        && (env_set("DMVAULT_PASSPHRASE_FILE").is_some()
+            || env_passphrase("DMVAULT_PASSPHRASE", Purpose::NewKey)?.is_some()))
+}
+
+/// The passphrase file: `--passphrase-file`, or DMVAULT_PASSPHRASE_FILE.
+fn passphrase_file(args: &InitArgs) -> Result<Option<PathBuf>> {
+    if let Some(f) = &args.passphrase_file {
+        return Ok(Some(f.clone()));
+    }
+    env_set("DMVAULT_PASSPHRASE_FILE")
+        .map(|v| path_arg(&v.to_string_lossy()).map_err(anyhow::Error::msg))
+        .transpose()
 }
 
 pub fn run(args: &InitArgs, global: &Global) -> Result<Code> {
@@ -88,7 +104,7 @@ pub fn run(args: &InitArgs, global: &Global) -> Result<Code> {
     let key = if wants_passphrase(args)? {
         let p = passphrase(
             "DMVAULT_PASSPHRASE",
-            args.passphrase_file.as_deref(),
+            passphrase_file(args)?.as_deref(),
             "New vault passphrase: ",
             Purpose::NewKey,
         )?

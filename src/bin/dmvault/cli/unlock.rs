@@ -133,11 +133,21 @@ pub fn seen_state(vault: &Unlocked) -> Option<SeenState> {
 
 /// Opens and unlocks the vault and loads its catalog.
 pub fn open(args: &VaultArgs) -> Result<Vault> {
-    let unlocked = unlock(args)?;
-    let seen = seen_state(&unlocked);
-    let mut vault = Vault::load(unlocked)?;
-    if let Some(s) = seen {
-        vault.set_seen_state(s);
+    Ok(Vault::load(unlock(args)?)?)
+}
+
+/// Has the vault record its head after each commit, for rollback
+/// detection; warns when the vault is older than (or another history
+/// than) the one this computer last saw here. Call it with the lock held
+/// and the catalog freshly loaded.
+pub fn watch_rollback(vault: &mut Vault, json: bool) {
+    let Some(seen) = seen_state(vault.unlocked()) else {
+        return;
+    };
+    if !vault.set_seen_state(seen) {
+        crate::report_warning(
+            "this vault is older than, or another history than, the one this computer last saw here (a rollback); what this import adds is kept, and `dmvault verify` tells more",
+            json,
+        );
     }
-    Ok(vault)
 }

@@ -28,6 +28,11 @@ pub struct VerifyArgs {
     /// successive days to cover everything) or x% (the same x% every time).
     #[arg(long, value_name = "n/t|x%")]
     pub subset: Option<String>,
+    /// The vault was put back to an older (or another) copy on purpose:
+    /// report the rollback as a warning, and take the catalog as it is now
+    /// as the one this computer knows.
+    #[arg(long)]
+    pub accept_rollback: bool,
     /// How long to wait for the lock when damaged objects are moved to quarantine/.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub lock_wait: u64,
@@ -75,6 +80,7 @@ pub fn run(args: &VerifyArgs, global: &Global) -> Result<Code> {
     opts.decode = args.decode;
     opts.subset = subset;
     opts.seen = unlock::seen_state(&vault);
+    opts.accept_rollback = args.accept_rollback;
     let progress = crate::progress::for_command(global, "verify");
     let progress = progress.as_ref();
     let (json, quiet) = (global.json, global.quiet);
