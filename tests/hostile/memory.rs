@@ -13,6 +13,16 @@ use crate::util::*;
 
 const LIMIT_MIB: f64 = 300.0;
 
+/// `dmvault inspect --json` of an archive, with its peak RSS in MiB; temp
+/// files go to `tmp`.
+fn inspect_measured(archive: &Path, tmp: &Path) -> (std::process::Output, f64) {
+    run_measuring_rss(
+        std::process::Command::new(env!("CARGO_BIN_EXE_dmvault"))
+            .args(["inspect".as_ref(), "--json".as_ref(), archive.as_os_str()])
+            .env("TMPDIR", tmp),
+    )
+}
+
 fn deflated() -> SimpleFileOptions {
     SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -78,11 +88,7 @@ fn a_compressed_media_zip_inside_the_archive_is_inflated_once() {
         std::fs::metadata(&zip).unwrap().len() < 2 << 20,
         "the archive is small"
     );
-    let (o, rss) = run_measuring_rss(
-        std::process::Command::new(env!("CARGO_BIN_EXE_dmvault"))
-            .args(["inspect".as_ref(), "--json".as_ref(), zip.as_os_str()])
-            .env("TMPDIR", tmp.path()),
-    );
+    let (o, rss) = inspect_measured(&zip, tmp.path());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let report = &json_lines(&o)[0];
     assert_eq!(
@@ -145,13 +151,7 @@ fn huge_account_and_manifest_files_are_not_read_whole() {
     );
     z.write_all(dm.as_bytes()).unwrap();
     z.finish().unwrap();
-    let (o, rss) = run_measuring_rss(
-        std::process::Command::new(env!("CARGO_BIN_EXE_dmvault")).args([
-            "inspect".as_ref(),
-            "--json".as_ref(),
-            path.as_os_str(),
-        ]),
-    );
+    let (o, rss) = inspect_measured(&path, tmp.path());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(rss < LIMIT_MIB, "inspect peaked at {rss:.0} MiB");
     let report = &json_lines(&o)[0];
@@ -222,13 +222,7 @@ fn a_huge_conversation_element_is_passed_over() {
     z.write_all(format!("\"}}}}]}}}},\n{last}]").as_bytes())
         .unwrap();
     z.finish().unwrap();
-    let (o, rss) = run_measuring_rss(
-        std::process::Command::new(env!("CARGO_BIN_EXE_dmvault")).args([
-            "inspect".as_ref(),
-            "--json".as_ref(),
-            path.as_os_str(),
-        ]),
-    );
+    let (o, rss) = inspect_measured(&path, tmp.path());
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(rss < LIMIT_MIB, "inspect peaked at {rss:.0} MiB");
     let report = &json_lines(&o)[0];
@@ -273,11 +267,7 @@ fn many_compressed_media_zips_share_one_memory_budget() {
         outer.write_all(&inner).unwrap();
     }
     outer.finish().unwrap();
-    let (o, rss) = run_measuring_rss(
-        std::process::Command::new(env!("CARGO_BIN_EXE_dmvault"))
-            .args(["inspect".as_ref(), "--json".as_ref(), path.as_os_str()])
-            .env("TMPDIR", tmp.path()),
-    );
+    let (o, rss) = inspect_measured(&path, tmp.path());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(json_lines(&o)[0]["media_orphans"], 8);
     assert!(rss < LIMIT_MIB, "inspect peaked at {rss:.0} MiB");
