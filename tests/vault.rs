@@ -484,3 +484,44 @@ fn a_copy_of_an_imported_archive_is_recognised_by_its_content() {
     assert_eq!(lines[0]["already_imported"], true, "{lines:?}");
     assert_eq!(v.stats()["archives"], 1);
 }
+
+/// A vault made by the format-1 release (`fixtures/format1-vault.sh`, issue
+/// 7) opens with its figures, verifies, and takes a new import: the
+/// baseline for the migration to vault format 2.
+#[test]
+fn a_format_1_vault_from_the_release_opens_verifies_and_imports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = tmp.path().join("format1");
+    let o = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("fixtures/vaults/format1"))
+        .arg(&vault)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let id = repo().join("fixtures/vaults/format1-identity.txt");
+    let run = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dmvault"));
+        c.env("HOME", tmp.path()).env_remove("DMVAULT_VAULT");
+        c.args(args)
+            .arg("--vault")
+            .arg(&vault)
+            .arg("-i")
+            .arg(&id)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["stats", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("fixtures/vaults/format1.stats.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(without_stored(json_lines(&o).remove(0)), want);
+    let o = run(&["verify", "--read-data"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let o = run(&["import", fixture("g4-2024.zip").to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&["verify", "--read-data"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}

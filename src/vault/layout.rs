@@ -201,6 +201,9 @@ pub fn lock(path: &Path, wait: Duration) -> Result<File> {
 /// caller holds the lock).
 pub(crate) fn clean_temp(path: &Path) {
     let _ = fs::remove_file(path.join(INIT_MARKER));
+    // A copy that dropped empty folders (git, some sync tools) gets its
+    // `tmp/` back.
+    let _ = fsutil::create_private_dir(&path.join("tmp"));
     if let Ok(entries) = fs::read_dir(path.join("tmp")) {
         for e in entries.flatten() {
             let _ = fs::remove_file(e.path());
