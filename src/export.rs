@@ -265,7 +265,7 @@ fn remove_leftovers(out: &Path, vault: &Path) {
         .max_depth(3)
         .follow_links(false)
         .into_iter()
-        .filter_entry(|e| fsutil::resolve(e.path()) != vault)
+        .filter_entry(|e| !e.file_type().is_dir() || fsutil::resolve(e.path()) != vault)
         .flatten()
     {
         if e.file_type().is_file() && fsutil::is_temp_name(&e.file_name().to_string_lossy()) {
