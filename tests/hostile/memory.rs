@@ -13,6 +13,14 @@ use crate::util::*;
 
 const LIMIT_MIB: f64 = 300.0;
 
+/// `dmvault import --json` of an archive into `v`, with its peak RSS in MiB.
+fn import_measured(v: &TestVault, archive: &Path) -> (std::process::Output, f64) {
+    run_measuring_rss(
+        v.cmd()
+            .args(["import".as_ref(), "--json".as_ref(), archive.as_os_str()]),
+    )
+}
+
 /// `dmvault inspect --json` of an archive, with its peak RSS in MiB; temp
 /// files go to `tmp`.
 fn inspect_measured(archive: &Path, tmp: &Path) -> (std::process::Output, f64) {
@@ -102,9 +110,7 @@ fn a_compressed_media_zip_inside_the_archive_is_inflated_once() {
     assert!(rss < LIMIT_MIB, "inspect peaked at {rss:.0} MiB");
 
     let v = TestVault::new();
-    let mut cmd = v.cmd();
-    cmd.args(["import".as_ref(), "--json".as_ref(), zip.as_os_str()]);
-    let (o, rss) = run_measuring_rss(&mut cmd);
+    let (o, rss) = import_measured(&v, &zip);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(rss < LIMIT_MIB, "import peaked at {rss:.0} MiB");
     let summary = json_lines(&o).pop().unwrap();
@@ -186,9 +192,7 @@ fn a_picture_beyond_the_pixel_budget_is_not_decoded() {
     .media("502-b.webp", &huge_webp("blue"));
     let zip = b.zip();
     let v = TestVault::new();
-    let mut cmd = v.cmd();
-    cmd.args(["import".as_ref(), "--json".as_ref(), zip.as_os_str()]);
-    let (o, rss) = run_measuring_rss(&mut cmd);
+    let (o, rss) = import_measured(&v, &zip);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(rss < LIMIT_MIB, "import peaked at {rss:.0} MiB");
     let rows = v.ls(&[]);
