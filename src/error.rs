@@ -175,6 +175,13 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// The index could not be read or written (it is rebuilt from the log
+    /// when it cannot be used; this is what remains: the disk).
+    #[error("the vault's index: {detail}")]
+    Index {
+        /// What is wrong.
+        detail: String,
+    },
     /// A stored object could not be read back as written.
     #[error("object {object}: {detail}")]
     Object {
@@ -215,7 +222,9 @@ impl Error {
             Error::NoKeyFits | Error::NoKeyGiven | Error::BadIdentityFile { .. } => {
                 ErrorKind::NoKey
             }
-            Error::Catalog { .. } | Error::Object { .. } => ErrorKind::Integrity,
+            Error::Catalog { .. } | Error::Object { .. } | Error::Index { .. } => {
+                ErrorKind::Integrity
+            }
             Error::Interrupted => ErrorKind::Interrupted,
             Error::NotEmpty { .. }
             | Error::InsideVault { .. }
@@ -268,6 +277,7 @@ impl Error {
             }
             Error::BadIdentityFile { .. } => "Give the identity file that `dmvault init` or `age-keygen` created.",
             Error::VaultFormat { .. } => "Use the dmvault version that made this vault, or a newer one.",
+            Error::Index { .. } => "Check that the disk has room, then run `dmvault index rebuild`.",
             Error::Catalog { .. } | Error::Object { .. } => {
                 "Run `dmvault verify` to see everything that is wrong; importing the archives again heals missing or damaged content."
             }

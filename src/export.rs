@@ -296,7 +296,7 @@ pub fn export(
     fsutil::create_private_dir(out).map_err(|e| Error::write(out, e))?;
     remove_leftovers(out, vault.path());
     let vault_in_out = fsutil::is_inside(vault.path(), out);
-    let selected: Vec<Row> = rows(&vault.catalog, filter)
+    let selected: Vec<Row> = rows(&vault.index, filter)?
         .into_iter()
         .filter(|r| r.object.is_some())
         .collect();

@@ -55,6 +55,7 @@ pub mod fault;
 #[cfg_attr(not(feature = "ffmpeg"), allow(dead_code))]
 mod imagecheck;
 pub mod import;
+pub mod index;
 pub mod inspect;
 pub mod integrity;
 pub mod media;

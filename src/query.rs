@@ -9,9 +9,12 @@ use serde::Serialize;
 
 use crate::dm::ConversationKind;
 use crate::error::{Error, Result};
+use crate::index::{bits, conversation_kind, sql_err, Index};
 use crate::media::MediaKind;
 use crate::time::Timestamp;
-use crate::vault::catalog::{Catalog, FileFacts};
+use crate::vault::catalog::FileFacts;
+use crate::vault::keys::hex;
+use rusqlite::named_params;
 
 /// Selects rows. Empty fields select everything.
 #[derive(Debug, Clone, Default)]
@@ -133,14 +136,13 @@ impl Row {
     }
 }
 
-fn archive_matches(cat: &Catalog, archives: &std::collections::BTreeSet<u32>, want: &str) -> bool {
-    archives.iter().any(|&n| {
-        let Some((a, _)) = cat.archives.get(n as usize - 1) else {
-            return false;
-        };
-        a.name == want
-            || n.to_string() == want
-            || (want.len() >= 8 && a.sha256.starts_with(&want.to_ascii_lowercase()))
+fn archive_matches(archives: &[(u32, String, String)], set: &[u8], want: &str) -> bool {
+    let want_hash = want.to_ascii_lowercase();
+    archives.iter().any(|(n, name, sha256)| {
+        bits::has(set, *n)
+            && (name == want
+                || n.to_string() == want
+                || (want.len() >= 8 && sha256.starts_with(&want_hash)))
     })
 }
 
@@ -156,34 +158,133 @@ fn kind_from_name(name: &str) -> MediaKind {
     }
 }
 
-/// A row's message, conversation, file and integrity facts.
-fn base_row(
-    cat: &Catalog,
-    message: Option<&String>,
-    file: Option<&FileFacts>,
-    archives: &std::collections::BTreeSet<u32>,
-    orphan: bool,
-) -> Row {
-    let msg = message.and_then(|m| cat.messages.get(m));
-    let conversation_id = msg.map(|s| s.record.conversation.clone());
-    let mut row = Row {
-        message_id: message.cloned(),
-        conversation_kind: conversation_id
+/// Every row (stored reference, or orphan no message claims; with
+/// `missing`, references without a file), filtered on what SQL can see.
+const ROWS: &str = "SELECT x.orphan, x.message, x.url, x.ordinal, x.kind, x.name, x.object,
+  x.archives, c.id, c.kind, su.id, msg.created_at, msg.text,
+  ob.size, ob.blake3, ob.sha256, i.report
+FROM (
+  SELECT 0 AS orphan, m.message AS message, m.url AS url, m.ordinal AS ordinal, m.kind AS kind,
+    CASE WHEN m.object IS NOT NULL THEN m.original_name ELSE o.name END AS name,
+    coalesce(m.object, o.object) AS object,
+    bits_or(bits_or(m.archives, m.file_archives), coalesce(o.archives, x'')) AS archives
+  FROM media m LEFT JOIN orphans o ON o.n = m.orphan
+  WHERE (coalesce(m.object, o.object) IS NULL) = :missing
+  UNION ALL
+  SELECT 1, o.prefix, NULL, 0, NULL, o.name, o.object, o.archives
+  FROM orphans o WHERE o.linked = 0 AND NOT :missing
+) x
+LEFT JOIN messages msg ON msg.id = x.message
+LEFT JOIN conversations c ON c.n = msg.conversation
+LEFT JOIN users su ON su.n = msg.sender
+LEFT JOIN objects ob ON ob.id = x.object
+LEFT JOIN integrity i ON i.object = x.object
+WHERE (:conv IS NULL OR c.id = :conv) AND (:sender IS NULL OR su.id = :sender)
+  AND (:since IS NULL OR msg.created_at >= :since)
+  AND (:until IS NULL OR msg.created_at < :until)
+  AND (:verdict IS NULL OR coalesce(i.verdict, -1) = :verdict)
+ORDER BY msg.created_at, x.message, x.ordinal, x.name";
+
+/// Calls `f` with each row selected by `filter`, ordered by time, message
+/// and position, reading the index a row at a time.
+///
+/// # Errors
+/// [`Error::Index`] when the index cannot be read; whatever `f` returns.
+pub fn for_each_row(
+    index: &Index,
+    filter: &Filter,
+    mut f: impl FnMut(Row) -> Result<()>,
+) -> Result<()> {
+    let archives: Vec<(u32, String, String)> = index
+        .archives()?
+        .into_iter()
+        .map(|(a, _)| (a.n, a.name, a.sha256))
+        .collect();
+    let conn = index.conn();
+    let mut st = conn.prepare_cached(ROWS).map_err(sql_err)?;
+    let mut rows = st
+        .query(named_params! {
+            ":missing": filter.missing,
+            ":conv": filter.conversation,
+            ":sender": filter.sender,
+            ":since": filter.since.map(Timestamp::millis),
+            ":until": filter.until.map(Timestamp::millis),
+            ":verdict": filter.integrity.map(crate::index::verdict_code),
+        })
+        .map_err(sql_err)?;
+    while let Some(r) = rows.next().map_err(sql_err)? {
+        let (row, set) = read_row(r, &archives).map_err(sql_err)?;
+        if filter.kind.is_some_and(|k| k != row.kind) {
+            continue;
+        }
+        if filter
+            .archive
             .as_ref()
-            .and_then(|c| cat.conversations.get(c))
-            .map(|c| c.kind),
-        conversation_id,
-        sender_id: msg.and_then(|s| s.record.sender.clone()),
-        created_at: msg.map(|s| s.record.created_at),
-        kind: MediaKind::Image,
-        original_name: None,
-        size: file.map(|f| f.size),
-        sha256: file.map(|f| f.sha256.clone()),
-        blake3: file.map(|f| f.blake3.clone()),
-        object: file.map(|f| f.object.hex()),
-        archives: archives
-            .iter()
-            .map(|&n| cat.archive_name(n).to_owned())
+            .is_some_and(|a| !archive_matches(&archives, &set, a))
+        {
+            continue;
+        }
+        f(row)?;
+    }
+    Ok(())
+}
+
+/// The rows selected by `filter` (see [`for_each_row`]).
+///
+/// # Errors
+/// [`Error::Index`] when the index cannot be read.
+pub fn rows(index: &Index, filter: &Filter) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for_each_row(index, filter, |r| {
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn read_row(
+    r: &rusqlite::Row<'_>,
+    archives: &[(u32, String, String)],
+) -> rusqlite::Result<(Row, Vec<u8>)> {
+    let orphan: bool = r.get(0)?;
+    let name: Option<String> = r.get(5)?;
+    let kind = match r.get::<_, Option<i64>>(4)? {
+        Some(k) => crate::index::kind_from_code(k),
+        None => kind_from_name(name.as_deref().unwrap_or("")),
+    };
+    let object: Option<Vec<u8>> = r.get(6)?;
+    let set: Vec<u8> = r.get(7)?;
+    let report: Option<crate::integrity::ProbeReport> = r
+        .get::<_, Option<String>>(16)?
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let hexed = |i: usize| -> rusqlite::Result<Option<String>> {
+        Ok(r.get::<_, Option<Vec<u8>>>(i)?.map(|b| hex(&b)))
+    };
+    let mut row = Row {
+        message_id: r.get(1)?,
+        conversation_id: r.get(8)?,
+        conversation_kind: r.get::<_, Option<i64>>(9)?.map(conversation_kind),
+        sender_id: r.get(10)?,
+        created_at: r
+            .get::<_, Option<i64>>(11)?
+            .map(Timestamp::from_millis_clamped),
+        kind,
+        original_name: name,
+        size: object
+            .as_ref()
+            .and(r.get::<_, Option<i64>>(13)?)
+            .map(|s| u64::try_from(s).unwrap_or(0)),
+        sha256: object.as_ref().and(hexed(15)?),
+        blake3: object.as_ref().and(hexed(14)?),
+        object: object.as_ref().map(|o| hex(o)),
+        archives: bits::members(&set)
+            .into_iter()
+            .map(|n| {
+                archives
+                    .iter()
+                    .find(|a| a.0 == n)
+                    .map_or_else(|| "?".to_owned(), |a| a.1.clone())
+            })
             .collect(),
         orphan,
         integrity: "unchecked",
@@ -192,115 +293,19 @@ fn base_row(
         height: None,
         codec: None,
         integrity_detail: None,
-        url: None,
-        ordinal: 0,
-        text: msg.and_then(|s| s.record.text.clone()),
+        url: r.get(2)?,
+        ordinal: r.get(3)?,
+        text: r.get(12)?,
     };
-    add_integrity(cat, &mut row);
-    row
-}
-
-/// The rows selected by `filter`, ordered by time, message and position.
-pub fn rows(cat: &Catalog, filter: &Filter) -> Vec<Row> {
-    let mut out = Vec::new();
-    for ((message, url), m) in &cat.media {
-        if filter.missing == m.file.is_some() {
-            continue;
-        }
-        let mut archives = m.archives.clone();
-        archives.extend(m.file_archives.iter().copied());
-        let row = Row {
-            kind: m.kind,
-            original_name: m.original_name.clone(),
-            url: Some(url.clone()),
-            ordinal: m.ordinal,
-            ..base_row(cat, Some(message), m.file.as_ref(), &archives, false)
-        };
-        if keep(cat, filter, &row, &archives) {
-            out.push(row);
-        }
+    if let Some(rep) = report {
+        row.integrity = rep.verdict.as_str();
+        row.duration_s = rep.duration_s.map(|d| (d * 1000.0).round() / 1000.0);
+        row.width = rep.width;
+        row.height = rep.height;
+        row.codec = rep.codec;
+        row.integrity_detail = rep.detail;
     }
-    if !filter.missing {
-        for o in cat.orphans.values().filter(|o| !o.linked) {
-            let r = &o.record;
-            let row = Row {
-                kind: kind_from_name(&r.name),
-                original_name: Some(r.name.clone()),
-                ..base_row(cat, r.prefix.as_ref(), Some(&r.file), &o.archives, true)
-            };
-            if keep(cat, filter, &row, &o.archives) {
-                out.push(row);
-            }
-        }
-    }
-    out.sort_by(|a, b| {
-        (a.created_at, &a.message_id, a.ordinal, &a.original_name).cmp(&(
-            b.created_at,
-            &b.message_id,
-            b.ordinal,
-            &b.original_name,
-        ))
-    });
-    out
-}
-
-fn add_integrity(cat: &Catalog, row: &mut Row) {
-    let Some(id) = row
-        .object
-        .as_deref()
-        .and_then(crate::vault::store::ObjectId::parse)
-    else {
-        return;
-    };
-    let Some(rec) = cat.integrity.get(&id) else {
-        return;
-    };
-    let r = &rec.report;
-    row.integrity = r.verdict.as_str();
-    row.duration_s = r.duration_s.map(|d| (d * 1000.0).round() / 1000.0);
-    row.width = r.width;
-    row.height = r.height;
-    row.codec = r.codec.clone();
-    row.integrity_detail = r.detail.clone();
-}
-
-fn keep(cat: &Catalog, f: &Filter, row: &Row, archives: &std::collections::BTreeSet<u32>) -> bool {
-    if let Some(v) = f.integrity {
-        if row.integrity != v.as_str() {
-            return false;
-        }
-    }
-    if let Some(c) = &f.conversation {
-        if row.conversation_id.as_ref() != Some(c) {
-            return false;
-        }
-    }
-    if let Some(s) = &f.sender {
-        if row.sender_id.as_ref() != Some(s) {
-            return false;
-        }
-    }
-    if let Some(since) = f.since {
-        if row.created_at.is_none_or(|t| t < since) {
-            return false;
-        }
-    }
-    if let Some(until) = f.until {
-        if row.created_at.is_none_or(|t| t >= until) {
-            return false;
-        }
-    }
-    if let Some(k) = f.kind {
-        if row.kind != k {
-            return false;
-        }
-    }
-    if let Some(a) = &f.archive {
-        if !archive_matches(cat, archives, a) {
-            return false;
-        }
-    }
-    true
+    Ok((row, set))
 }
 
 /// The vault's figures (`dmvault stats`).
@@ -325,28 +330,31 @@ pub struct Stats {
 }
 
 /// Counts the vault's contents.
-pub fn stats(cat: &Catalog) -> Stats {
-    let mut s = Stats {
-        archives: cat.archives.iter().filter(|(_, done)| *done).count() as u64,
-        messages: cat.messages.len() as u64,
-        ..Default::default()
+///
+/// # Errors
+/// [`Error::Index`] when the index cannot be read.
+pub fn stats(index: &Index) -> Result<Stats> {
+    let conn = index.conn();
+    let one = |sql: &str| -> Result<u64> {
+        conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
+            .map(|v| u64::try_from(v.unwrap_or(0)).unwrap_or(0))
+            .map_err(sql_err)
     };
-    for c in cat.conversations.values() {
-        match c.kind {
-            ConversationKind::OneToOne => s.conversations.one_to_one += 1,
-            ConversationKind::Group => s.conversations.group += 1,
-        }
-    }
-    for m in cat.media.values() {
-        if m.file.is_some() {
-            s.references += 1;
-        } else {
-            s.missing_references += 1;
-        }
-    }
-    s.references += cat.orphans.values().filter(|o| !o.linked).count() as u64;
-    s.objects = cat.objects.len() as u64;
-    s.bytes_plain = cat.objects.values().map(|o| o.size).sum();
-    s.bytes_stored = cat.objects.values().map(|o| o.stored).sum();
-    s
+    let media =
+        "FROM media m LEFT JOIN orphans o ON o.n = m.orphan WHERE coalesce(m.object, o.object)";
+    Ok(Stats {
+        archives: one("SELECT count(*) FROM archives WHERE done")?,
+        // Message numbers are dense: the log numbers them as they come.
+        messages: one("SELECT max(n) FROM messages")?,
+        conversations: crate::inspect::ConversationCounts {
+            one_to_one: one("SELECT count(*) FROM conversations WHERE kind = 1")?,
+            group: one("SELECT count(*) FROM conversations WHERE kind = 2")?,
+        },
+        references: one(&format!("SELECT count(*) {media} IS NOT NULL"))?
+            + one("SELECT count(*) FROM orphans WHERE NOT linked")?,
+        missing_references: one(&format!("SELECT count(*) {media} IS NULL"))?,
+        objects: one("SELECT count(*) FROM objects WHERE stored IS NOT NULL")?,
+        bytes_plain: one("SELECT sum(size) FROM objects WHERE stored IS NOT NULL")?,
+        bytes_stored: one("SELECT sum(stored) FROM objects")?,
+    })
 }

@@ -28,9 +28,6 @@ pub(super) struct Committer {
     pub n: ArchiveNo,
     pub dry_run: bool,
     pub pending: Vec<Record>,
-    /// Records committed (or, in a dry run, only collected), to fold into
-    /// the catalog when the phase ends.
-    pub committed: Vec<Record>,
     recorded_objects: HashSet<ObjectId>,
     pub verdicts: HashMap<ObjectId, Verdict>,
     /// The object of every file of the archive that was stored.
@@ -55,7 +52,6 @@ impl Committer {
             n,
             dry_run,
             pending,
-            committed: Vec::new(),
             recorded_objects: HashSet::new(),
             verdicts: HashMap::new(),
             file_objects,
@@ -122,7 +118,15 @@ impl Committer {
         }
         // An Object record for every object new to the catalog (new, or
         // adopted from an interrupted run), once.
-        if (s.new || !vault.catalog.objects.contains_key(&id)) && self.recorded_objects.insert(id) {
+        let recorded = || {
+            vault
+                .index
+                .object(&id)
+                .ok()
+                .flatten()
+                .is_some_and(|o| o.stored.is_some())
+        };
+        if (s.new || !recorded()) && self.recorded_objects.insert(id) {
             self.pending.push(Record::Object(ObjectRecord {
                 id,
                 size: s.digests.size,
@@ -171,7 +175,9 @@ impl Committer {
             return Ok(());
         }
         let records = std::mem::take(&mut self.pending);
-        if !self.dry_run {
+        if self.dry_run {
+            vault.fold(&records)?;
+        } else {
             if std::mem::take(&mut self.any_new) {
                 crate::fault::point("sync");
                 let objects = vault.path().join("objects");
@@ -180,7 +186,6 @@ impl Committer {
             }
             vault.append(&records)?;
         }
-        self.committed.extend(records);
         Ok(())
     }
 }

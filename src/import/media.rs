@@ -129,17 +129,19 @@ impl MediaWorker<'_> {
     /// Contents not checked before are probed (each once per run).
     fn wants_probe(&self, id: &ObjectId) -> bool {
         self.opts.probe
-            && !self.vault.catalog.integrity.contains_key(id)
+            && !self.vault.index.has_integrity(id).unwrap_or(false)
             && self.made_sha(id).is_none()
     }
 
     fn already(&self, d: Digests) -> FileOutcome {
         let stored = self
             .vault
-            .catalog
-            .objects
-            .get(&d.object)
-            .map_or(0, |o| o.stored);
+            .index
+            .object(&d.object)
+            .ok()
+            .flatten()
+            .and_then(|o| o.stored)
+            .unwrap_or(0);
         FileOutcome::Stored(Stored {
             digests: d,
             stored,
@@ -187,9 +189,9 @@ impl MediaWorker<'_> {
         let blake3 = *blake3::hash(&data).as_bytes();
         let object = object_id(id_key, &blake3);
         let recorded = || {
-            let f = self.vault.catalog.facts.get(&object)?;
+            let (_, sha256) = self.vault.index.object(&object).ok()??.hashes?;
             in_place(self.vault, &object)
-                .then(|| crate::vault::keys::unhex(&f.sha256)?.try_into().ok())?
+                .then(|| crate::vault::keys::unhex(&sha256)?.try_into().ok())?
         };
         let d = match self.made_sha(&object).or_else(recorded) {
             Some(sha256) => Digests {
@@ -320,7 +322,7 @@ fn new_stored(d: Digests, stored: u64) -> FileOutcome {
 
 /// The object is in the store with the size the catalog recorded.
 pub(super) fn in_place(vault: &Vault, id: &ObjectId) -> bool {
-    let want = vault.catalog.objects.get(id).map(|o| o.stored);
+    let want = vault.index.object(id).ok().flatten().and_then(|o| o.stored);
     want.is_some() && vault.store().stored_size(id).ok().flatten() == want
 }
 

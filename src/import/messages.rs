@@ -5,10 +5,30 @@ use std::collections::{HashMap, HashSet};
 
 use crate::archive::ConversationChunk;
 use crate::dm::{ConversationKind, Event, Message};
+use crate::error::Result;
+use crate::index::{bits, Index};
 use crate::media::{MediaIndex, MediaKind};
-use crate::vault::catalog::{
-    ArchiveNo, Catalog, ConversationRecord, MessageRecord, NameChange, Record,
-};
+use crate::vault::catalog::{ArchiveNo, ConversationRecord, MessageRecord, NameChange, Record};
+
+/// Known messages seen again are recorded when this many ranges gathered.
+const SEEN_BATCH: usize = 4096;
+
+/// Message ids of one archive, compactly: most are decimal numbers.
+#[derive(Default)]
+struct IdSet {
+    numbers: HashSet<u64>,
+    others: HashSet<String>,
+}
+
+impl IdSet {
+    /// Adds `id`; false when it was there.
+    fn insert(&mut self, id: &str) -> bool {
+        match id.parse::<u64>() {
+            Ok(v) if !id.starts_with(['0', '+']) || id == "0" => self.numbers.insert(v),
+            _ => self.others.insert(id.to_owned()),
+        }
+    }
+}
 
 /// A reference of this archive, resolved to a media file or missing.
 pub(super) struct RefTodo {
@@ -33,7 +53,9 @@ pub(super) struct MessageCollector {
     index: MediaIndex<usize>,
     pub refs: Vec<RefTodo>,
     seen_refs: HashSet<(String, String)>,
-    seen_ids: HashSet<String>,
+    seen_ids: IdSet,
+    /// Numbers of known messages this archive shows again, as ranges.
+    seen_again: Vec<(u64, u64)>,
     convs: HashMap<String, Gathered>,
     /// Messages in the archive.
     pub messages_seen: u64,
@@ -48,7 +70,8 @@ impl MessageCollector {
             index,
             refs: Vec::new(),
             seen_refs: HashSet::new(),
-            seen_ids: HashSet::new(),
+            seen_ids: IdSet::default(),
+            seen_again: Vec::new(),
             convs: HashMap::new(),
             messages_seen: 0,
             messages_new: 0,
@@ -59,10 +82,10 @@ impl MessageCollector {
     /// record for each message new to the vault (or seen again here).
     pub fn take_chunk(
         &mut self,
-        cat: &Catalog,
+        index: &Index,
         chunk: &ConversationChunk,
         pending: &mut Vec<Record>,
-    ) {
+    ) -> Result<()> {
         let group = chunk.kind == ConversationKind::Group;
         let n = self.n;
         let conv = self
@@ -83,11 +106,11 @@ impl MessageCollector {
         }
         for event in &chunk.events {
             let Event::Message(m) = event else { continue };
-            if !self.seen_ids.insert(m.id.clone()) {
+            if !self.seen_ids.insert(&m.id) {
                 continue;
             }
             self.messages_seen += 1;
-            match cat.messages.get(&m.id) {
+            match index.message(&m.id)? {
                 None => {
                     self.messages_new += 1;
                     pending.push(Record::Message(message_record(
@@ -96,14 +119,43 @@ impl MessageCollector {
                         n,
                     )));
                 }
-                Some(s) if !s.archives.contains(&n) => pending.push(Record::Seen {
-                    message: m.id.clone(),
-                    archive: n,
-                }),
+                Some((k, archives)) if !bits::has(&archives, n) => self.seen_again(k),
                 Some(_) => {}
             }
             self.add_refs(m, group);
         }
+        if self.seen_again.len() >= SEEN_BATCH {
+            pending.extend(self.seen_record());
+        }
+        Ok(())
+    }
+
+    /// Notes that known message number `k` is in this archive too.
+    fn seen_again(&mut self, k: u64) {
+        match self.seen_again.last_mut() {
+            Some((_, end)) if *end + 1 == k => *end = k,
+            _ => self.seen_again.push((k, k)),
+        }
+    }
+
+    /// The record of the known messages seen again since the last one.
+    pub fn seen_record(&mut self) -> Option<Record> {
+        if self.seen_again.is_empty() {
+            return None;
+        }
+        let mut ranges = std::mem::take(&mut self.seen_again);
+        ranges.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for (a, b) in ranges {
+            match merged.last_mut() {
+                Some((_, end)) if a <= *end + 1 => *end = (*end).max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        Some(Record::SeenRanges {
+            archive: self.n,
+            ranges: merged,
+        })
     }
 
     fn add_refs(&mut self, m: &Message, group: bool) {
@@ -122,21 +174,26 @@ impl MessageCollector {
     }
 
     /// Conversation records that add something to what the vault knows.
-    pub fn conversation_records(&mut self, cat: &Catalog) -> Vec<Record> {
+    pub fn conversation_records(&mut self, index: &Index) -> Result<Vec<Record>> {
         let n = self.n;
-        std::mem::take(&mut self.convs)
+        let mut out = Vec::new();
+        for c in std::mem::take(&mut self.convs)
             .into_values()
             .map(|g| g.record)
-            .filter(|c| match cat.conversations.get(&c.id) {
+        {
+            let adds = match index.conversation(&c.id)? {
                 None => true,
                 Some(k) => {
-                    !k.archives.contains(&n)
+                    !bits::has(&k.archives, n)
                         || c.participants.iter().any(|p| !k.participants.contains(p))
                         || c.names.iter().any(|x| !k.names.contains(x))
                 }
-            })
-            .map(Record::Conversation)
-            .collect()
+            };
+            if adds {
+                out.push(Record::Conversation(c));
+            }
+        }
+        Ok(out)
     }
 }
 

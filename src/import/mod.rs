@@ -51,6 +51,7 @@ mod messages;
 
 use crate::archive::{Archive, MediaFile, ReadReport};
 use crate::error::{Error, Result};
+use crate::index::bits;
 use crate::integrity::Verdict;
 use crate::media::MediaIndex;
 use crate::progress::Progress;
@@ -205,6 +206,35 @@ pub fn import(
     mut on_archive: impl FnMut(&ArchiveSummary),
     mut on_error: impl FnMut(&Path, &Error),
 ) -> Result<ImportSummary> {
+    if opts.dry_run {
+        vault.index.begin_dry_run()?;
+    }
+    let total = import_each(
+        vault,
+        paths,
+        opts,
+        progress,
+        cancel,
+        &mut on_archive,
+        &mut on_error,
+    );
+    if opts.dry_run {
+        vault.index.end_dry_run()?;
+    }
+    let total = total?;
+    progress.finish();
+    Ok(total)
+}
+
+fn import_each(
+    vault: &mut Vault,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+    on_archive: &mut impl FnMut(&ArchiveSummary),
+    on_error: &mut impl FnMut(&Path, &Error),
+) -> Result<ImportSummary> {
     let mut total = ImportSummary {
         dry_run: opts.dry_run,
         ..Default::default()
@@ -246,7 +276,6 @@ pub fn import(
         }
         outcome?;
     }
-    progress.finish();
     Ok(total)
 }
 
@@ -257,6 +286,8 @@ struct Recognised {
     blake3: Option<String>,
     /// Its record, and whether its import completed.
     known: Option<(ArchiveRecord, bool)>,
+    /// Archives the vault has.
+    count: usize,
 }
 
 /// Which media files to store, in what order, and which references each
@@ -279,25 +310,30 @@ impl MediaPlan {
 
 /// The object of a file an earlier run of this import already stored.
 fn skipped_object(
-    cat: &crate::vault::catalog::Catalog,
+    vault: &Vault,
     n: ArchiveNo,
     file: &MediaFile,
     refs: &[&RefTodo],
-) -> Option<ObjectId> {
+) -> Result<Option<ObjectId>> {
     if refs.is_empty() {
-        // Orphans are keyed by (name, BLAKE3): those of this name, in order.
-        return cat
-            .orphans
-            .range((file.name.clone(), String::new())..)
-            .take_while(|((name, _), _)| *name == file.name)
-            .find(|(_, o)| o.archives.contains(&n))
-            .map(|(_, o)| o.record.file.object);
+        // Orphans are known by their name.
+        return Ok(vault
+            .index
+            .orphans_in(n)?
+            .into_iter()
+            .find(|o| o.name == file.name)
+            .map(|o| o.file.object));
     }
-    refs.iter().find_map(|r| {
-        cat.media_ref(&r.message, &r.url)
-            .and_then(|m| m.file.as_ref())
-            .map(|f| f.object)
-    })
+    for r in refs {
+        if let Some(f) = vault
+            .index
+            .media_ref(&r.message, &r.url)?
+            .and_then(|m| m.file)
+        {
+            return Ok(Some(f.object));
+        }
+    }
+    Ok(None)
 }
 
 /// One archive being imported.
@@ -319,7 +355,7 @@ impl ArchiveImport<'_> {
         let r = self.recognise()?;
         if let Some((rec, true)) = &r.known {
             if objects_intact(self.vault, rec.n)? {
-                self.summarise_known(rec.n);
+                self.summarise_known(rec.n)?;
                 return Ok(());
             }
         }
@@ -332,7 +368,7 @@ impl ArchiveImport<'_> {
         let mut pending = Vec::new();
         let n = match &r.known {
             Some((rec, _)) => rec.n,
-            None => self.start_record(&r, &mut pending),
+            None => self.start_record(&r, &mut pending)?,
         };
         let index = MediaIndex::new(
             media
@@ -341,7 +377,7 @@ impl ArchiveImport<'_> {
                 .map(|(i, m)| (m.name.clone(), m.group, i)),
         );
         let (refs, report) = self.read_messages(n, index, &mut pending)?;
-        let plan = self.plan_media(n, media, &refs, &mut pending);
+        let plan = self.plan_media(n, media, &refs, &mut pending)?;
         self.commit(std::mem::take(&mut pending))?;
         // Complete only when nothing was left out: importing it again then
         // retries what failed.
@@ -350,14 +386,13 @@ impl ArchiveImport<'_> {
             && report.skipped() == 0
             && self.archive.skipped().is_empty();
         self.progress.phase("4/4 Committing", None);
-        if complete
-            && !self
-                .vault
-                .catalog
-                .archives
-                .get(n as usize - 1)
-                .is_some_and(|a| a.1)
-        {
+        let done_before = self
+            .vault
+            .index
+            .archives()?
+            .iter()
+            .any(|(a, done)| a.n == n && *done);
+        if complete && !done_before {
             let (blake3, sha256) = match hashes.and_then(|h| h.join().ok()) {
                 Some(Ok((b, s))) => (Some(b), Some(s)),
                 _ => (None, None),
@@ -380,23 +415,22 @@ impl ArchiveImport<'_> {
     /// its BLAKE3 is computed on the side (with its SHA-256) while it is
     /// imported.
     fn recognise(&mut self) -> Result<Recognised> {
-        let cat = &self.vault.catalog;
+        let archives = self.vault.index.archives()?;
         let stat = fingerprint::file_stat(self.archive);
         let by_stat = stat
             .as_ref()
-            .and_then(|st| {
-                cat.archives
-                    .iter()
-                    .find(|(a, _)| a.stat.as_ref() == Some(st))
-            })
+            .and_then(|st| archives.iter().find(|(a, _)| a.stat.as_ref() == Some(st)))
             .cloned();
         let size = fingerprint::archive_bytes(self.archive);
-        let same_size = cat.archives.iter().any(|(a, _)| a.size == size);
+        let same_size = archives.iter().any(|(a, _)| a.size == size);
         let (blake3, known) = match by_stat {
             Some(k) => (Some(k.0.blake3.clone()), Some(k)),
             None if same_size => {
                 let fp = fingerprint::fingerprint(self.archive, self.progress)?;
-                let known = self.vault.catalog.archive_by_blake3(&fp).cloned();
+                let known = archives
+                    .iter()
+                    .find(|(a, _)| !a.blake3.is_empty() && a.blake3 == fp)
+                    .cloned();
                 (Some(fp), known)
             }
             None => (None, None),
@@ -406,46 +440,36 @@ impl ArchiveImport<'_> {
             size,
             blake3,
             known,
+            count: archives.len(),
         })
     }
 
     /// The figures of an archive imported completely before, from the
-    /// catalog.
-    fn summarise_known(&mut self, n: ArchiveNo) {
-        let cat = &self.vault.catalog;
+    /// index.
+    fn summarise_known(&mut self, n: ArchiveNo) -> Result<()> {
+        let index = &self.vault.index;
         let sum = &mut self.sum;
         sum.already_imported = true;
         sum.counts.media_known = sum.counts.media_seen;
-        let mut objects: Vec<ObjectId> = Vec::new();
-        for m in cat.media.values().filter(|m| m.file_archives.contains(&n)) {
-            objects.extend(m.file.as_ref().map(|f| f.object));
-        }
-        let orphans: Vec<_> = cat
-            .orphans
-            .values()
-            .filter(|o| o.archives.contains(&n))
+        let mut objects: Vec<ObjectId> = index
+            .media_with_file_in(n)?
+            .into_iter()
+            .filter_map(|m| m.file.map(|f| f.object))
             .collect();
-        objects.extend(orphans.iter().map(|o| o.record.file.object));
+        let orphans = index.orphans_in(n)?;
+        objects.extend(orphans.iter().map(|o| o.file.object));
         for o in &objects {
-            count_verdict(sum, cat.integrity.get(o).map(|r| r.report.verdict));
+            count_verdict(sum, index.integrity(o)?.map(|r| r.verdict));
         }
-        sum.messages_seen = cat
-            .messages
-            .values()
-            .filter(|m| m.archives.contains(&n))
-            .count() as u64;
-        sum.counts.media_missing = cat
-            .media
-            .values()
-            .filter(|m| m.archives.contains(&n) && !m.file_archives.contains(&n))
-            .count() as u64;
+        sum.messages_seen = index.messages_in(n)?;
+        sum.counts.media_missing = index.missing_in(n)?;
         sum.counts.media_orphans = orphans.len() as u64;
+        Ok(())
     }
 
     /// The record that starts the import of a new archive; its number.
-    fn start_record(&self, r: &Recognised, pending: &mut Vec<Record>) -> ArchiveNo {
-        let n =
-            ArchiveNo::try_from(self.vault.catalog.archives.len() + 1).unwrap_or(ArchiveNo::MAX);
+    fn start_record(&self, r: &Recognised, pending: &mut Vec<Record>) -> Result<ArchiveNo> {
+        let n = ArchiveNo::try_from(r.count + 1).unwrap_or(ArchiveNo::MAX);
         let info = self.archive.info();
         pending.push(Record::Archive(ArchiveRecord {
             n,
@@ -463,7 +487,7 @@ impl ArchiveImport<'_> {
             username: info.username.clone(),
             imported_at: Timestamp::now(),
         }));
-        n
+        Ok(n)
     }
 
     /// Streams the DM files: message records are committed in segments as
@@ -482,7 +506,7 @@ impl ArchiveImport<'_> {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Interrupted);
             }
-            collector.take_chunk(&vault.catalog, &chunk, pending);
+            collector.take_chunk(&vault.index, &chunk, pending)?;
             if pending.len() >= MESSAGE_BATCH {
                 commit_to(vault, std::mem::take(pending), dry_run)?;
             }
@@ -491,14 +515,16 @@ impl ArchiveImport<'_> {
         let report = match report {
             Ok(r) => r,
             Err(e) => {
+                pending.extend(collector.seen_record());
                 commit_to(self.vault, std::mem::take(pending), dry_run)?;
                 return Err(e);
             }
         };
+        pending.extend(collector.seen_record());
         self.sum.messages_seen = collector.messages_seen;
         self.sum.counts.messages_new = collector.messages_new;
         self.note_read_report(&report);
-        pending.extend(collector.conversation_records(&self.vault.catalog));
+        pending.extend(collector.conversation_records(&self.vault.index)?);
         Ok((collector.refs, report))
     }
 
@@ -540,18 +566,16 @@ impl ArchiveImport<'_> {
         media: Vec<MediaFile>,
         refs: &[RefTodo],
         pending: &mut Vec<Record>,
-    ) -> MediaPlan {
-        let cat = &self.vault.catalog;
+    ) -> Result<MediaPlan> {
+        let index = &self.vault.index;
         let mut by_file: HashMap<usize, Vec<usize>> = HashMap::new();
         for (i, r) in refs.iter().enumerate() {
             match r.file {
                 Some(f) => by_file.entry(f).or_default().push(i),
                 None => {
                     self.sum.counts.media_missing += 1;
-                    if cat
-                        .media_ref(&r.message, &r.url)
-                        .is_none_or(|k| !k.archives.contains(&n))
-                    {
+                    let known = index.media_ref(&r.message, &r.url)?;
+                    if known.is_none_or(|k| !bits::has(&k.archives, n)) {
                         pending.push(Record::Media(MediaRecord {
                             message: r.message.clone(),
                             url: r.url.clone(),
@@ -568,13 +592,11 @@ impl ArchiveImport<'_> {
         self.sum.counts.media_orphans = (0..media.len())
             .filter(|i| !by_file.contains_key(i))
             .count() as u64;
-        let done_orphans: BTreeSet<&str> = cat
-            .orphans
-            .values()
-            .filter(|o| {
-                o.archives.contains(&n) && media::in_place(self.vault, &o.record.file.object)
-            })
-            .map(|o| o.record.name.as_str())
+        let done_orphans: BTreeSet<String> = index
+            .orphans_in(n)?
+            .into_iter()
+            .filter(|o| media::in_place(self.vault, &o.file.object))
+            .map(|o| o.name)
             .collect();
         // A file no message names is known by its name: taken as done only
         // when no other file of the archive has the name.
@@ -582,30 +604,53 @@ impl ArchiveImport<'_> {
         for m in &media {
             *names.entry(m.name.as_str()).or_default() += 1;
         }
-        let done = |i: usize| match by_file.get(&i) {
-            Some(rs) => rs.iter().all(|&r| {
-                cat.media_ref(&refs[r].message, &refs[r].url)
-                    .is_some_and(|k| {
-                        k.file_archives.contains(&n)
-                            && k.file
-                                .as_ref()
-                                .is_some_and(|f| media::in_place(self.vault, &f.object))
-                    })
-            }),
-            None => {
-                let name = media[i].name.as_str();
-                names.get(name) == Some(&1) && done_orphans.contains(name)
+        let mut skipped = Vec::new();
+        let mut order = Vec::new();
+        for (i, m) in media.iter().enumerate() {
+            let done = match by_file.get(&i) {
+                Some(rs) => self.refs_stored(n, rs.iter().map(|&r| &refs[r]))?,
+                None => {
+                    let name = m.name.as_str();
+                    names.get(name) == Some(&1) && done_orphans.contains(name)
+                }
+            };
+            if done {
+                skipped.push(i)
+            } else {
+                order.push(i)
             }
-        };
-        let (skipped, mut order): (Vec<usize>, Vec<usize>) =
-            (0..media.len()).partition(|&i| done(i));
+        }
         order.sort_by_key(|&i| std::cmp::Reverse(media[i].size));
-        MediaPlan {
+        Ok(MediaPlan {
             media,
             by_file,
             order,
             skipped,
+        })
+    }
+
+    /// Every one of the references has its file from archive `n` stored.
+    fn refs_stored<'r>(
+        &self,
+        n: ArchiveNo,
+        refs: impl Iterator<Item = &'r RefTodo>,
+    ) -> Result<bool> {
+        for r in refs {
+            let stored = self
+                .vault
+                .index
+                .media_ref(&r.message, &r.url)?
+                .is_some_and(|k| {
+                    bits::has(&k.file_archives, n)
+                        && k.file
+                            .as_ref()
+                            .is_some_and(|f| media::in_place(self.vault, &f.object))
+                });
+            if !stored {
+                return Ok(false);
+            }
         }
+        Ok(true)
     }
 
     /// Rayon workers read, hash, store and probe the files; this thread
@@ -622,24 +667,19 @@ impl ArchiveImport<'_> {
         for &i in &plan.skipped {
             self.sum.counts.media_known += 1;
             file_objects.extend(skipped_object(
-                &self.vault.catalog,
+                self.vault,
                 n,
                 &media[i],
                 &plan.refs_of(refs, i),
-            ));
+            )?);
         }
         let mut c = Committer::new(n, self.opts.dry_run, Vec::new(), file_objects);
-        let outcome = self.run_workers(plan, refs, &mut c);
-        self.vault.fold(std::mem::take(&mut c.committed));
-        outcome?;
+        self.run_workers(plan, refs, &mut c)?;
         for o in &c.file_objects {
-            let verdict = c.verdicts.get(o).copied().or_else(|| {
-                self.vault
-                    .catalog
-                    .integrity
-                    .get(o)
-                    .map(|r| r.report.verdict)
-            });
+            let verdict = match c.verdicts.get(o) {
+                Some(v) => Some(*v),
+                None => self.vault.index.integrity(o)?.map(|r| r.verdict),
+            };
             count_verdict(&mut self.sum, verdict);
         }
         if let Some(e) = c.disk_full.take() {
@@ -708,12 +748,11 @@ impl ArchiveImport<'_> {
     }
 }
 
-/// Commits records as a segment, or in a dry run folds them into the
-/// in-memory catalog only, so later archives of the same run see them.
+/// Commits records as a segment, or in a dry run applies them to the
+/// index uncommitted, so later archives of the same run see them.
 fn commit_to(vault: &mut Vault, records: Vec<Record>, dry_run: bool) -> Result<()> {
     if dry_run {
-        vault.fold(records);
-        Ok(())
+        vault.fold(&records)
     } else {
         vault.commit(records)
     }
@@ -731,19 +770,15 @@ fn count_verdict(sum: &mut ArchiveSummary, verdict: Option<Verdict>) {
 /// with its recorded size.
 fn objects_intact(vault: &Vault, n: ArchiveNo) -> Result<bool> {
     let store = vault.store();
-    let cat = &vault.catalog;
-    let mut ids: BTreeSet<ObjectId> = BTreeSet::new();
-    for m in cat.media.values().filter(|m| m.file_archives.contains(&n)) {
-        ids.extend(m.file.as_ref().map(|f| f.object));
-    }
-    ids.extend(
-        cat.orphans
-            .values()
-            .filter(|o| o.archives.contains(&n))
-            .map(|o| o.record.file.object),
-    );
+    let index = &vault.index;
+    let mut ids: BTreeSet<ObjectId> = index
+        .media_with_file_in(n)?
+        .into_iter()
+        .filter_map(|m| m.file.map(|f| f.object))
+        .collect();
+    ids.extend(index.orphans_in(n)?.into_iter().map(|o| o.file.object));
     for id in ids {
-        let want = cat.objects.get(&id).map(|o| o.stored);
+        let want = index.object(&id)?.and_then(|o| o.stored);
         let have = store
             .stored_size(&id)
             .map_err(|e| Error::read(store.path(&id), e))?;

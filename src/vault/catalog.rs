@@ -1,11 +1,14 @@
-//! The catalog: what the vault knows about messages, conversations, media
-//! references, orphan files, objects and imported archives.
+//! The catalog log: what the vault knows about messages, conversations,
+//! media references, orphan files, objects and imported archives, as an
+//! authenticated, append-only chain of records. It is the source of truth;
+//! the [index](crate::index) is derived from it.
 //!
 //! On disk it is a chain of append-only **segments** `catalog/<seq>.age`,
-//! each an age file (to the vault recipient) whose plaintext is JSON lines:
+//! each an age file (to the vault recipient) whose plaintext is, compressed
+//! with zstd (format 2; format-1 segments are not compressed), JSON lines:
 //!
 //! ```text
-//! {"format":"dmvault-catalog-segment","version":1,"seq":N,"prev":"<mac of segment N-1>"}
+//! {"format":"dmvault-catalog-segment","version":2,"seq":N,"prev":"<mac of segment N-1>"}
 //! {"t":"message", …}            one record per line
 //! …
 //! {"mac":"<hex>"}               BLAKE3-keyed(mac key, every byte above)
@@ -16,11 +19,7 @@
 //! them, so an edited, swapped, truncated or removed segment is detected.
 //! A segment is written last in an import step, atomically, after the
 //! objects it refers to are durable: it is the commit point.
-//!
-//! In memory the records are folded into a [`Catalog`]: the union of
-//! everything ever imported, never replaced.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -32,10 +31,18 @@ use super::keys::{hex, unhex, VaultSecret};
 use super::store::ObjectId;
 use crate::dm::{ConversationKind, Edit, Reaction, UrlEntity};
 use crate::error::{Error, Result};
-use crate::media::{expected_file_name, split_file_name, MediaKind};
+use crate::media::{split_file_name, MediaKind};
 use crate::time::Timestamp;
 
 const SEGMENT_FORMAT: &str = "dmvault-catalog-segment";
+/// The segment version this release writes (it reads 1 and 2).
+const SEGMENT_VERSION: u32 = 2;
+/// zstd's frame magic, which a format-2 segment's plaintext starts with.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+/// The largest plaintext a segment may inflate to (a zip bomb stops here).
+const MAX_SEGMENT_PLAINTEXT: u64 = 1 << 30;
+/// zstd's level for segments: fast, and most of the gain.
+const ZSTD_LEVEL: i32 = 3;
 
 /// An archive's number in a vault (1, 2, …), used for provenance.
 pub type ArchiveNo = u32;
@@ -126,27 +133,27 @@ pub struct MessageRecord {
     /// Conversation id.
     pub conversation: String,
     /// Sender.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
     /// Recipient (1:1).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient: Option<String>,
     /// Sent at.
     pub created_at: Timestamp,
     /// Text as in the archive (HTML-escaped).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// A `welcomeMessageCreate`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub welcome: bool,
     /// Reactions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
     /// Earlier versions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<Edit>,
     /// Links.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<UrlEntity>,
     /// Where it was first seen.
     pub archive: u32,
@@ -249,7 +256,17 @@ pub enum Record {
     Conversation(ConversationRecord),
     /// A message new to the vault.
     Message(MessageRecord),
-    /// A known message seen in another archive.
+    /// Known messages seen in another archive, by their number in the log
+    /// (the `k`-th message record of the log that was new to it is message
+    /// `k`), as inclusive ranges: a message seen again costs bytes, not a
+    /// record (format 2).
+    SeenRanges {
+        /// The archive.
+        archive: u32,
+        /// Inclusive ranges of message numbers.
+        ranges: Vec<(u64, u64)>,
+    },
+    /// A known message seen in another archive (format 1).
     Seen {
         /// Message id.
         message: String,
@@ -264,80 +281,6 @@ pub enum Record {
     Object(ObjectRecord),
     /// FFmpeg's verdict on an object's content.
     Integrity(IntegrityRecord),
-}
-
-/// A conversation, merged over all archives.
-#[derive(Debug, Clone)]
-pub struct ConversationState {
-    /// 1:1 or group.
-    pub kind: ConversationKind,
-    /// Everyone seen in it.
-    pub participants: BTreeSet<String>,
-    /// Names over time, oldest first.
-    pub names: BTreeSet<NameChange>,
-    /// Archives it appears in.
-    pub archives: BTreeSet<u32>,
-}
-
-/// A message with its provenance.
-#[derive(Debug, Clone)]
-pub struct MessageState {
-    /// As first seen.
-    pub record: MessageRecord,
-    /// Every archive it was seen in.
-    pub archives: BTreeSet<u32>,
-}
-
-/// A media reference merged over archives.
-#[derive(Debug, Clone)]
-pub struct MediaState {
-    /// Position in the message's media.
-    pub ordinal: u32,
-    /// Kind.
-    pub kind: MediaKind,
-    /// The file name it had (first archive that had the file).
-    pub original_name: Option<String>,
-    /// The stored file, if any archive had it.
-    pub file: Option<FileFacts>,
-    /// Archives that referenced it.
-    pub archives: BTreeSet<u32>,
-    /// Archives that had its file.
-    pub file_archives: BTreeSet<u32>,
-    /// The file came from an orphan of another archive.
-    pub from_orphan: bool,
-}
-
-/// An orphan file merged over archives (same name and content).
-#[derive(Debug, Clone)]
-pub struct OrphanState {
-    /// As first seen.
-    pub record: OrphanRecord,
-    /// Archives it was in.
-    pub archives: BTreeSet<u32>,
-    /// A message of another archive claims it: it is an ordinary
-    /// reference now.
-    pub linked: bool,
-}
-
-/// The catalog, folded from all segments.
-#[derive(Debug, Default)]
-pub struct Catalog {
-    /// Imported archives by number (index n-1).
-    pub archives: Vec<(ArchiveRecord, bool)>,
-    /// Conversations by id.
-    pub conversations: BTreeMap<String, ConversationState>,
-    /// Messages by id.
-    pub messages: HashMap<String, MessageState>,
-    /// Media references by (message id, URL).
-    pub media: BTreeMap<(String, String), MediaState>,
-    /// Orphans by (name, BLAKE3).
-    pub orphans: BTreeMap<(String, String), OrphanState>,
-    /// Objects.
-    pub objects: HashMap<ObjectId, ObjectRecord>,
-    /// FFmpeg verdicts by object (the latest check).
-    pub integrity: HashMap<ObjectId, IntegrityRecord>,
-    /// The facts recorded for each object's content.
-    pub facts: HashMap<ObjectId, FileFacts>,
 }
 
 /// The chain of segments as far as it goes: the MAC of every segment, in
@@ -365,194 +308,6 @@ impl Chain {
             seq: self.seq(),
             head: hex(&self.head()),
         }
-    }
-}
-
-impl Catalog {
-    /// Folds one record in.
-    #[allow(clippy::too_many_lines)] // one flat arm per record type
-    pub fn apply(&mut self, r: Record) {
-        match r {
-            Record::Archive(a) => {
-                let i = a.n as usize;
-                if i == 0 {
-                    return;
-                }
-                if self.archives.len() < i {
-                    self.archives.resize_with(i, || (a.clone(), false));
-                }
-                self.archives[i - 1] = (a, false);
-            }
-            Record::ArchiveDone {
-                n, sha256, blake3, ..
-            } => {
-                let slot = (n as usize).checked_sub(1);
-                if let Some(a) = slot.and_then(|i| self.archives.get_mut(i)) {
-                    a.1 = true;
-                    if let Some(h) = sha256 {
-                        a.0.sha256 = h;
-                    }
-                    if let Some(h) = blake3 {
-                        a.0.blake3 = h;
-                    }
-                }
-            }
-            Record::Conversation(c) => {
-                let s = self
-                    .conversations
-                    .entry(c.id)
-                    .or_insert_with(|| ConversationState {
-                        kind: c.kind,
-                        participants: BTreeSet::new(),
-                        names: BTreeSet::new(),
-                        archives: BTreeSet::new(),
-                    });
-                s.participants.extend(c.participants);
-                s.names.extend(c.names);
-                s.archives.insert(c.archive);
-            }
-            Record::Message(m) => {
-                let archive = m.archive;
-                self.messages
-                    .entry(m.id.clone())
-                    .or_insert_with(|| MessageState {
-                        record: m,
-                        archives: BTreeSet::new(),
-                    })
-                    .archives
-                    .insert(archive);
-            }
-            Record::Seen { message, archive } => {
-                if let Some(m) = self.messages.get_mut(&message) {
-                    m.archives.insert(archive);
-                }
-            }
-            Record::Media(m) => {
-                let s = self
-                    .media
-                    .entry((m.message, m.url))
-                    .or_insert_with(|| MediaState {
-                        ordinal: m.ordinal,
-                        kind: m.kind,
-                        original_name: None,
-                        file: None,
-                        archives: BTreeSet::new(),
-                        file_archives: BTreeSet::new(),
-                        from_orphan: false,
-                    });
-                s.archives.insert(m.archive);
-                if let Some(f) = &m.file {
-                    self.facts.entry(f.object).or_insert_with(|| f.clone());
-                }
-                if let Some(f) = m.file {
-                    s.file_archives.insert(m.archive);
-                    if s.file.is_none() || s.from_orphan {
-                        s.file = Some(f);
-                        s.original_name = m.original_name;
-                        s.from_orphan = false;
-                    }
-                }
-            }
-            Record::Orphan(o) => {
-                let archive = o.archive;
-                self.facts
-                    .entry(o.file.object)
-                    .or_insert_with(|| o.file.clone());
-                self.orphans
-                    .entry((o.name.clone(), o.file.blake3.clone()))
-                    .or_insert_with(|| OrphanState {
-                        record: o,
-                        archives: BTreeSet::new(),
-                        linked: false,
-                    })
-                    .archives
-                    .insert(archive);
-            }
-            Record::Object(o) => {
-                self.objects.insert(o.id, o);
-            }
-            Record::Integrity(i) => {
-                self.integrity.insert(i.object, i);
-            }
-        }
-    }
-
-    /// Links orphan files to references that name them: a file that was
-    /// an orphan in one archive becomes an ordinary reference once another
-    /// archive shows the message it belongs to.
-    pub fn link_orphans(&mut self) {
-        let mut by_prefix: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        for (key, o) in &self.orphans {
-            if let Some(p) = &o.record.prefix {
-                by_prefix.entry(p.clone()).or_default().push(key.clone());
-            }
-        }
-        for ((message, url), state) in self.media.iter_mut() {
-            let Some(candidates) = by_prefix.get(message) else {
-                continue;
-            };
-            let want = expected_file_name(message, url);
-            let exact: Vec<&(String, String)> = candidates
-                .iter()
-                .filter(|(name, _)| Some(name) == want.as_ref())
-                .collect();
-            let chosen = match (exact.first(), candidates.as_slice()) {
-                (Some(k), _) => Some(*k),
-                (None, [only]) if state.file.is_none() => Some(only),
-                _ => None,
-            };
-            let Some(key) = chosen else { continue };
-            let Some(o) = self.orphans.get_mut(key) else {
-                continue;
-            };
-            o.linked = true;
-            state.file_archives.extend(o.archives.iter().copied());
-            if state.file.is_none() {
-                state.file = Some(o.record.file.clone());
-                state.original_name = Some(o.record.name.clone());
-                state.from_orphan = true;
-            }
-        }
-    }
-
-    /// The media reference of a message to a URL.
-    pub fn media_ref(&self, message: &str, url: &str) -> Option<&MediaState> {
-        self.media.get(&(message.to_owned(), url.to_owned()))
-    }
-
-    /// The archive with this BLAKE3, if imported (complete or not).
-    pub fn archive_by_blake3(&self, blake3: &str) -> Option<&(ArchiveRecord, bool)> {
-        self.archives
-            .iter()
-            .find(|(a, _)| !a.blake3.is_empty() && a.blake3 == blake3)
-    }
-
-    /// Loads every segment of the vault at `vault`.
-    ///
-    /// # Errors
-    /// [`Error::Catalog`] naming the first segment that is missing, cannot
-    /// be decrypted, fails its MAC, or breaks the chain.
-    pub fn load(vault: &Path, secret: &VaultSecret) -> Result<(Catalog, Chain)> {
-        let mut cat = Catalog::default();
-        let mut chain = Chain::default();
-        for path in list_segments(vault)? {
-            let segment = read_segment(&path, chain.seq() + 1, Some(&chain.head()), secret)?;
-            for r in segment.records {
-                cat.apply(r);
-            }
-            chain.macs.push(segment.mac);
-        }
-        cat.link_orphans();
-        Ok((cat, chain))
-    }
-
-    /// Archives' names by number, for display.
-    pub fn archive_name(&self, n: u32) -> &str {
-        (n as usize)
-            .checked_sub(1)
-            .and_then(|i| self.archives.get(i))
-            .map(|(a, _)| a.name.as_str())
-            .unwrap_or("?")
     }
 }
 
@@ -659,6 +414,9 @@ pub fn read_segment(
     let mut text = Vec::new();
     r.read_to_end(&mut text)
         .map_err(|_| bad("damaged or cut short: its encryption does not authenticate"))?;
+    if text.starts_with(&ZSTD_MAGIC) {
+        text = inflate(&text).ok_or_else(|| bad("its compressed records are damaged"))?;
+    }
     // Split off the trailer line.
     let body_end = text[..text.len().saturating_sub(1)]
         .iter()
@@ -682,7 +440,7 @@ pub fn read_segment(
         .next()
         .and_then(|l| serde_json::from_slice(l).ok())
         .ok_or_else(|| bad("no header"))?;
-    if header.format != SEGMENT_FORMAT || header.version != 1 {
+    if header.format != SEGMENT_FORMAT || !(1..=SEGMENT_VERSION).contains(&header.version) {
         return Err(bad("unknown segment format"));
     }
     if header.seq != seq {
@@ -716,7 +474,7 @@ pub(crate) fn write_segment(
     let mut body = Vec::new();
     let header = SegmentHeader {
         format: SEGMENT_FORMAT.into(),
-        version: 1,
+        version: SEGMENT_VERSION,
         seq,
         prev: hex(prev),
     };
@@ -729,6 +487,7 @@ pub(crate) fn write_segment(
     let mac = *blake3::keyed_hash(secret.mac_key(), &body).as_bytes();
     serde_json::to_writer(&mut body, &SegmentTrailer { mac: hex(&mac) }).expect("serialisable");
     body.push(b'\n');
+    let body = zstd::bulk::compress(&body, ZSTD_LEVEL).map_err(|e| Error::write(vault, e))?;
 
     let tmp_dir = vault.join("tmp");
     let (file, tmp) = fsutil::temp_file(&tmp_dir).map_err(|e| Error::write(&tmp_dir, e))?;
@@ -764,6 +523,16 @@ pub(crate) fn write_segment(
     crate::fault::point("segment");
     chain.macs.push(mac);
     Ok(())
+}
+
+/// The plaintext of a compressed segment, within [`MAX_SEGMENT_PLAINTEXT`].
+fn inflate(compressed: &[u8]) -> Option<Vec<u8>> {
+    let d = zstd::stream::read::Decoder::new(compressed).ok()?;
+    let mut out = Vec::new();
+    d.take(MAX_SEGMENT_PLAINTEXT + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    (out.len() as u64 <= MAX_SEGMENT_PLAINTEXT).then_some(out)
 }
 
 /// Split a media file name into its message id, for orphans.

@@ -34,6 +34,7 @@ pub struct VaultSecret {
     secret: [u8; 32],
     id_key: [u8; 32],
     mac_key: [u8; 32],
+    index_key: [u8; 32],
 }
 
 impl fmt::Debug for VaultSecret {
@@ -68,9 +69,15 @@ impl VaultSecret {
             recipient: identity.to_public(),
             id_key: blake3::derive_key("dmvault 2026-11 v1 object id", &secret),
             mac_key: blake3::derive_key("dmvault 2026-11 v1 catalog mac", &secret),
+            index_key: blake3::derive_key("dmvault 2026-12 v2 index key", &secret),
             identity,
             secret,
         }
+    }
+
+    /// The raw SQLCipher key of the index (no passphrase KDF on open).
+    pub fn index_key(&self) -> &[u8; 32] {
+        &self.index_key
     }
 
     /// The key that names objects (`BLAKE3-keyed(id_key, BLAKE3(plaintext))`).

@@ -11,13 +11,15 @@ use crate::error::{Error, Result};
 
 pub(crate) const FORMAT_FILE: &str = "dmvault.json";
 const FORMAT: &str = "dmvault-vault";
-const VERSION: u32 = 1;
+/// The format this release writes: 2 (compressed segments and the index).
+/// It also opens format 1, which becomes format 2 when first opened.
+const VERSION: u32 = 2;
 const README: &str = "This folder is a dmvault vault: encrypted copies of direct-message media.\n\
 Everything in it is encrypted with age; nothing here can be read without one of its keys.\n\
 Use `dmvault ls`, `dmvault export` and `dmvault verify` with --vault pointing here.\n\
 Do not edit, rename or delete files in it by hand.\n";
 /// The folders of a vault.
-const FOLDERS: [&str; 4] = ["keys", "objects", "catalog", "tmp"];
+const FOLDERS: [&str; 5] = ["keys", "objects", "catalog", "index", "tmp"];
 /// How long `init` waits for another `init` of the same folder.
 const INIT_LOCK_WAIT: Duration = Duration::from_secs(10);
 
@@ -42,7 +44,7 @@ pub fn check(path: &Path) -> Result<()> {
             path: path.to_owned(),
         });
     }
-    if v["version"] != VERSION {
+    if v["version"] != VERSION && v["version"] != 1 {
         return Err(Error::VaultFormat {
             path: f,
             detail: format!(
@@ -52,6 +54,21 @@ pub fn check(path: &Path) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Makes a format-1 vault format 2 (after its index was built): its
+/// segments stay as they are, since this release reads them; only the
+/// format file changes, so that an older dmvault, which cannot read the
+/// compressed segments written from now on, refuses the vault instead.
+pub(crate) fn migrate(path: &Path) -> Result<()> {
+    let f = path.join(FORMAT_FILE);
+    let text = fs::read_to_string(&f).map_err(|e| Error::read(&f, e))?;
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if v["version"] != 1 {
+        return Ok(());
+    }
+    let fmt = serde_json::json!({"format": FORMAT, "version": VERSION}).to_string();
+    fsutil::replace_private(&f, fmt.as_bytes()).map_err(|e| Error::write(&f, e))
 }
 
 /// Written first by `init` and removed last: a folder holding it is what
@@ -143,6 +160,7 @@ fn build(path: &Path, key: &NewKey) -> Result<String> {
     }
     let secret = VaultSecret::generate()?;
     let id = write_key(path, &secret, key)?;
+    crate::index::Index::open(path, &secret, &crate::progress::Quiet)?;
     crate::fault::point("init");
     crate::fault::io_error("init-write").map_err(|e| Error::write(path, e))?;
     let readme = path.join("README.txt");

@@ -3,11 +3,12 @@
 //!
 //! ```text
 //! vault/
-//!   dmvault.json          {"format":"dmvault-vault","version":1}: no secret, no id
+//!   dmvault.json          {"format":"dmvault-vault","version":2}: no secret, no id
 //!   README.txt            what this folder is (fixed text)
 //!   keys/<random>.age     the vault secret, once per unlock method
 //!   objects/ab/<id>.age   one age file per unique content, id = BLAKE3-keyed(id key, BLAKE3(plaintext))
-//!   catalog/<seq>.age     authenticated, append-only catalog segments
+//!   catalog/<seq>.age     authenticated, append-only catalog segments (the log)
+//!   index/index.db        SQLCipher index derived from the log (and its -wal, -shm)
 //!   tmp/                  temp files (ciphertext only) before they are renamed into place
 //!   lock                  empty; writers hold an exclusive flock on it
 //! ```
@@ -26,7 +27,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::Result;
-use catalog::{Catalog, Chain, Record};
+use crate::index::{Index, Rebuilt};
+use crate::progress::{Progress, Quiet};
+use catalog::{Chain, Record};
 use keys::{Unlock, VaultSecret};
 use store::Store;
 
@@ -34,12 +37,13 @@ pub use keyring::{KeyInfo, Unlocked};
 pub use layout::{check, ensure_outside, init, lock};
 pub use seen::{SeenHead, SeenState};
 
-/// An unlocked vault with its catalog.
+/// An unlocked vault with its index.
 pub struct Vault {
     unlocked: Unlocked,
     store: Store,
-    /// Everything the vault knows.
-    pub catalog: Catalog,
+    /// Everything the vault knows, up to date with the log.
+    pub index: Index,
+    rebuilt: Option<Rebuilt>,
     /// The chain's head on disk: the one place segments are appended from.
     chain: Mutex<Chain>,
     lock: Option<File>,
@@ -54,23 +58,34 @@ impl Vault {
     /// nothing about which key was tried), or [`crate::Error::Catalog`]
     /// when the catalog is damaged.
     pub fn open(path: &Path, unlock: &Unlock) -> Result<Vault> {
-        Self::load(Unlocked::open(path, unlock)?)
+        Self::load(Unlocked::open(path, unlock)?, &Quiet)
     }
 
-    /// Loads the catalog of an unlocked vault.
+    /// Opens the index of an unlocked vault, bringing it up to date with
+    /// the log (or rebuilding it: see [`Vault::rebuilt`]). A format-1 vault
+    /// becomes format 2 here: its segments stay as they are, readable, and
+    /// the index is built from them.
     ///
     /// # Errors
-    /// [`crate::Error::Catalog`] when the catalog is damaged.
-    pub fn load(unlocked: Unlocked) -> Result<Vault> {
-        let (catalog, chain) = Catalog::load(unlocked.path(), unlocked.secret())?;
+    /// [`crate::Error::Catalog`] when a segment the index lacks is damaged;
+    /// [`crate::Error::Index`] when the index cannot be written.
+    pub fn load(unlocked: Unlocked, progress: &dyn Progress) -> Result<Vault> {
+        let (index, chain, rebuilt) = Index::open(unlocked.path(), unlocked.secret(), progress)?;
+        layout::migrate(unlocked.path())?;
         Ok(Vault {
             store: Store::new(unlocked.path(), unlocked.secret().recipient().clone()),
             unlocked,
-            catalog,
+            index,
+            rebuilt,
             chain: Mutex::new(chain),
             lock: None,
             seen: None,
         })
+    }
+
+    /// Why the index was rebuilt from the log when the vault was opened.
+    pub fn rebuilt(&self) -> Option<Rebuilt> {
+        self.rebuilt
     }
 
     /// Takes the vault's write lock, waiting at most `wait` (see [`lock`]),
@@ -97,11 +112,21 @@ impl Vault {
         continues
     }
 
-    /// Reloads the catalog (after another process committed).
+    /// Brings the index up to date (after another process committed).
     pub fn reload(&mut self) -> Result<()> {
-        let (catalog, chain) = Catalog::load(self.path(), self.secret())?;
-        self.catalog = catalog;
+        let (index, chain, rebuilt) = Index::open(self.path(), self.secret(), &Quiet)?;
+        self.index = index;
+        self.rebuilt = self.rebuilt.or(rebuilt);
         *self.chain.get_mut().unwrap_or_else(|e| e.into_inner()) = chain;
+        Ok(())
+    }
+
+    /// Empties the index and builds it again from the log.
+    pub fn rebuild_index(&mut self, progress: &dyn Progress) -> Result<()> {
+        self.index
+            .rebuild(self.path(), self.secret(), progress, false)?;
+        *self.chain.get_mut().unwrap_or_else(|e| e.into_inner()) = self.index.chain()?;
+        self.rebuilt = Some(Rebuilt::Forced);
         Ok(())
     }
 
@@ -125,11 +150,10 @@ impl Vault {
         &self.store
     }
 
-    /// Writes `records` as the next catalog segment, without folding them
-    /// into the catalog (see [`Vault::fold`]): the writer of an import's
-    /// media phase appends while workers share the vault. The objects the
-    /// records name must be durable already. Segments are appended here
-    /// and nowhere else.
+    /// Writes `records` as the next catalog segment, then applies them to
+    /// the index. The writer of an import's media phase appends while
+    /// workers share the vault. The objects the records name must be
+    /// durable already. Segments are appended here and nowhere else.
     pub(crate) fn append(&self, records: &[Record]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
@@ -139,22 +163,17 @@ impl Vault {
         if let Some(seen) = &self.seen {
             seen.write(&chain.seen());
         }
-        Ok(())
+        self.index.apply_segment(chain.seq(), chain.head(), records)
     }
 
-    /// Folds records into the in-memory catalog (after [`Vault::append`],
-    /// or alone in a dry run).
-    pub(crate) fn fold(&mut self, records: Vec<Record>) {
-        for r in records {
-            self.catalog.apply(r);
-        }
-        self.catalog.link_orphans();
+    /// Applies records to the index only, uncommitted (a dry run, between
+    /// [`Index`]'s `begin_dry_run` and `end_dry_run`).
+    pub(crate) fn fold(&self, records: &[Record]) -> Result<()> {
+        self.index.apply_uncommitted(records)
     }
 
-    /// Commits records as the next catalog segment and folds them in.
+    /// Commits records as the next catalog segment.
     pub fn commit(&mut self, records: Vec<Record>) -> Result<()> {
-        self.append(&records)?;
-        self.fold(records);
-        Ok(())
+        self.append(&records)
     }
 }

@@ -5,14 +5,12 @@ use std::path::Path;
 use super::findings::{Finding, Problem, Severity};
 use super::Findings;
 use crate::error::{Error, Result};
-use crate::vault::catalog::{self, Catalog};
+use crate::vault::catalog;
 use crate::vault::keys::{hex, VaultSecret};
 use crate::vault::seen::{SeenHead, SeenState};
 
 /// The catalog as far as it could be read.
 pub(crate) struct CheckedCatalog {
-    /// Every record that could be read, folded.
-    pub catalog: Catalog,
     /// The MAC of each segment read, in order.
     pub macs: Vec<[u8; 32]>,
     /// The chain is whole: every segment read, none missing.
@@ -25,7 +23,7 @@ const RESTORE: &str =
     "Restore the vault folder from a copy, or import every archive again into a new vault.";
 
 /// Reads every segment, reporting each that is missing, damaged or out of
-/// place, and strays in `catalog/`; folds what can be read.
+/// place, and strays in `catalog/`.
 pub(crate) fn check_catalog(
     path: &Path,
     secret: &VaultSecret,
@@ -41,7 +39,6 @@ pub(crate) fn check_catalog(
         ));
     }
     let mut out = CheckedCatalog {
-        catalog: Catalog::default(),
         macs: Vec::new(),
         whole: true,
         seq: scan.segments.last().map_or(0, |(n, _)| *n),
@@ -61,9 +58,6 @@ pub(crate) fn check_catalog(
         expected = n + 1;
         match catalog::read_segment(p, *n, out.whole.then_some(&prev), secret) {
             Ok(seg) => {
-                for r in seg.records {
-                    out.catalog.apply(r);
-                }
                 prev = seg.mac;
                 out.macs.push(seg.mac);
             }
@@ -82,7 +76,6 @@ pub(crate) fn check_catalog(
             }
         }
     }
-    out.catalog.link_orphans();
     Ok(out)
 }
 

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::vault::catalog::{Catalog, FileFacts};
+use crate::error::Result;
+use crate::index::{Index, ObjectFacts};
+use crate::vault::catalog::FileFacts;
 use crate::vault::store::ObjectId;
 
 /// The kinds of problem `verify` finds.
@@ -32,6 +34,8 @@ pub enum Problem {
     Undecodable,
     /// An object file no segment names.
     Unreferenced,
+    /// The index did not match the log; it was rebuilt from the log.
+    Index,
 }
 
 impl Problem {
@@ -46,6 +50,7 @@ impl Problem {
             Problem::Unreadable => "unreadable",
             Problem::Undecodable => "undecodable",
             Problem::Unreferenced => "unreferenced",
+            Problem::Index => "index",
         }
     }
 }
@@ -159,35 +164,43 @@ pub(crate) struct Usage {
     pub facts: Option<FileFacts>,
 }
 
-/// Who uses each object the catalog names.
-pub(crate) fn usage_map(cat: &Catalog) -> BTreeMap<ObjectId, Usage> {
+/// Who uses each object the index names, with what the index records of
+/// each object's content (one entry per object, never per message).
+pub(crate) fn usage_map(
+    index: &Index,
+    objects: &BTreeMap<ObjectId, ObjectFacts>,
+) -> Result<BTreeMap<ObjectId, Usage>> {
+    let names = index.archive_names()?;
+    let name_of = |n: u32| {
+        (n as usize)
+            .checked_sub(1)
+            .and_then(|i| names.get(i))
+            .map_or_else(|| "?".to_owned(), Clone::clone)
+    };
     let mut map: BTreeMap<ObjectId, Usage> = BTreeMap::new();
-    for ((message, _), m) in &cat.media {
-        let Some(f) = &m.file else { continue };
-        let u = map.entry(f.object).or_default();
-        u.messages.insert(message.clone());
-        if let Some(msg) = cat.messages.get(message) {
-            u.conversations.insert(msg.record.conversation.clone());
-        }
-        u.archives.extend(
-            m.file_archives
-                .iter()
-                .map(|&n| cat.archive_name(n).to_owned()),
+    index.for_each_use(|u| {
+        let e = map.entry(u.object).or_default();
+        e.messages.extend(u.message);
+        e.conversations.extend(u.conversation);
+        e.archives.extend(
+            crate::index::bits::members(&u.archives)
+                .into_iter()
+                .map(name_of),
         );
-        u.video |= m.kind != crate::media::MediaKind::Image;
-        u.name = u.name.take().or_else(|| m.original_name.clone());
-        u.facts.get_or_insert_with(|| f.clone());
-    }
-    for o in cat.orphans.values() {
-        let u = map.entry(o.record.file.object).or_default();
-        if let Some(p) = &o.record.prefix {
-            u.messages.insert(p.clone());
+        e.video |= u.video;
+        e.name = e.name.take().or(u.name);
+        if e.facts.is_none() {
+            e.facts = objects.get(&u.object).and_then(|o| {
+                let (blake3, sha256) = o.hashes.clone()?;
+                Some(FileFacts {
+                    size: o.size,
+                    blake3,
+                    sha256,
+                    object: o.id,
+                })
+            });
         }
-        u.archives
-            .extend(o.archives.iter().map(|&n| cat.archive_name(n).to_owned()));
-        u.video |= o.record.name.to_ascii_lowercase().ends_with(".mp4");
-        u.name = u.name.take().or_else(|| Some(o.record.name.clone()));
-        u.facts.get_or_insert_with(|| o.record.file.clone());
-    }
-    map
+        Ok(())
+    })?;
+    Ok(map)
 }

@@ -24,8 +24,10 @@
 
 mod chain;
 mod findings;
+mod index;
 mod objects;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -171,15 +173,22 @@ pub fn verify(
     if let Some(seen) = &opts.seen {
         chain::check_rollback(&checked, seen, opts.accept_rollback, &mut f);
     }
-    let cat = &checked.catalog;
+    let index = index::check_index(path, secret, &checked, opts.read_data, progress, &mut f)?;
+    let mut known = BTreeMap::new();
+    index.for_each_object(|o| {
+        known.insert(o.id, o);
+        Ok(())
+    })?;
+    let known_bad = index.damaged_objects()?;
 
     progress.phase("2/3 Checking objects", None);
     let store = Store::new(path, secret.recipient().clone());
-    let usage = findings::usage_map(cat);
-    let present = objects::check_objects(&store, path, cat, &usage, &mut f)?;
+    let usage = findings::usage_map(&index, &known)?;
+    let present = objects::check_objects(&store, path, &known, &usage, &mut f)?;
+    let recorded = known.values().filter(|o| o.stored.is_some()).count();
     let mut summary = VerifySummary {
         segments: checked.macs.len() as u64,
-        objects: cat.objects.len().max(usage.len()) as u64,
+        objects: recorded.max(usage.len()) as u64,
         ..Default::default()
     };
 
@@ -190,14 +199,15 @@ pub fn verify(
             .collect();
         let total = selected
             .iter()
-            .filter_map(|id| cat.objects.get(id))
+            .filter_map(|id| known.get(id))
             .map(|o| o.size)
             .sum();
         progress.phase("3/3 Reading objects", Some(total));
         let check = objects::DataCheck {
             store: &store,
             secret,
-            cat,
+            objects: &known,
+            known_bad: &known_bad,
             usage: &usage,
             opts,
         };

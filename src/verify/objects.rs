@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use super::findings::{Finding, Problem, Severity, Usage};
 use super::{Findings, VerifyOptions};
 use crate::error::{Error, Result};
+use crate::index::ObjectFacts;
 use crate::progress::Progress;
-use crate::vault::catalog::Catalog;
 use crate::vault::keys::{hex, VaultSecret};
 use crate::vault::store::{ObjectError, ObjectId, Store};
 
@@ -19,7 +19,7 @@ use crate::vault::store::{ObjectError, ObjectId, Store};
 pub(crate) fn check_objects(
     store: &Store,
     path: &Path,
-    cat: &Catalog,
+    objects: &BTreeMap<ObjectId, ObjectFacts>,
     usage: &BTreeMap<ObjectId, Usage>,
     f: &mut Findings<'_>,
 ) -> Result<Vec<ObjectId>> {
@@ -31,12 +31,17 @@ pub(crate) fn check_objects(
     let referenced: BTreeSet<ObjectId> = usage
         .keys()
         .copied()
-        .chain(cat.objects.keys().copied())
+        .chain(
+            objects
+                .values()
+                .filter(|o| o.stored.is_some())
+                .map(|o| o.id),
+        )
         .collect();
     let mut present = Vec::new();
     for id in &referenced {
         let u = usage.get(id);
-        let want = cat.objects.get(id).map(|o| o.stored);
+        let want = objects.get(id).and_then(|o| o.stored);
         match (on_disk.get(id), want) {
             (None, _) => f.report(Finding::object(Problem::Missing, Severity::Error, id, u, "the object file is gone".into())),
             (Some(&have), Some(want)) if have != want => f.report(Finding::object(
@@ -89,7 +94,10 @@ impl DataReport {
 pub(crate) struct DataCheck<'a> {
     pub store: &'a Store,
     pub secret: &'a VaultSecret,
-    pub cat: &'a Catalog,
+    pub objects: &'a BTreeMap<ObjectId, ObjectFacts>,
+    /// Objects FFmpeg found damaged or unreadable when they were imported.
+    #[cfg_attr(not(feature = "ffmpeg"), allow(dead_code))]
+    pub known_bad: &'a BTreeSet<ObjectId>,
     pub usage: &'a BTreeMap<ObjectId, Usage>,
     pub opts: &'a VerifyOptions,
 }
@@ -101,7 +109,7 @@ impl DataCheck<'_> {
             .par_iter()
             .map(|id| {
                 let r = self.check_one(id);
-                progress.advance(self.cat.objects.get(id).map_or(0, |o| o.size));
+                progress.advance(self.objects.get(id).map_or(0, |o| o.size));
                 r
             })
             .reduce(DataReport::default, DataReport::merge);
@@ -164,7 +172,7 @@ impl DataCheck<'_> {
             }
         };
         let facts = self.usage.get(id).and_then(|u| u.facts.as_ref());
-        let size = self.cat.objects.get(id).map_or(0, |o| o.size);
+        let size = self.objects.get(id).map_or(0, |o| o.size);
         let mut wrong = Vec::new();
         if d.object != *id {
             wrong.push("its keyed id does not match its name (objects swapped or replaced)");
@@ -215,11 +223,7 @@ impl DataCheck<'_> {
         if d.ok {
             return;
         }
-        let known_bad = self
-            .cat
-            .integrity
-            .get(id)
-            .is_some_and(|rec| rec.report.verdict != crate::integrity::Verdict::Ok);
+        let known_bad = self.known_bad.contains(id);
         let detail = d.detail.unwrap_or_default();
         let (severity, detail) = if known_bad {
             (

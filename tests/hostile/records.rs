@@ -128,6 +128,10 @@ fn decrypt(bytes: &[u8], id: &age::x25519::Identity) -> Vec<u8> {
         .unwrap();
     let mut out = Vec::new();
     r.read_to_end(&mut out).unwrap();
+    if out.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+        // A format-2 segment: its plaintext is compressed.
+        out = zstd::decode_all(&out[..]).unwrap();
+    }
     out
 }
 

@@ -1,8 +1,10 @@
 //! Command-line syntax (clap). Each subcommand's runner lives in its own
 //! module below.
 
+pub mod csv;
 pub mod export;
 pub mod import;
+pub mod index;
 pub mod init;
 pub mod inspect;
 pub mod key;
@@ -203,6 +205,19 @@ pub enum Command {
     ///   dmvault export --vault ~/dm-vault --conversation 123-456 --kind video ./videos
     #[command(verbatim_doc_comment)]
     Export(export::ExportArgs),
+    /// Write the catalog as a plain SQLite database, for Datasette or sqlite3.
+    ///
+    /// Tables: archives, conversations, participants, conversation_names,
+    /// messages (with the archives each was seen in), media (one row per
+    /// reference, with kind, size, hashes and FFmpeg's facts), objects,
+    /// orphans, reactions, edits. See docs/cli.md. The file is NOT encrypted:
+    /// it holds every message's text. It must not exist yet.
+    ///
+    /// Examples:
+    ///   dmvault export-sqlite --vault ~/dm-vault ~/dm.sqlite
+    ///   datasette ~/dm.sqlite
+    #[command(verbatim_doc_comment)]
+    ExportSqlite(export::ExportSqliteArgs),
     /// Check that the vault holds exactly what was put in.
     ///
     /// By default: the catalog decrypts and authenticates, has not been rolled
@@ -223,4 +238,7 @@ pub enum Command {
     /// Manage the ways to unlock the vault (identity files, passphrases).
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Manage the vault's index (rebuild it from the catalog).
+    #[command(subcommand)]
+    Index(index::IndexCommand),
 }

@@ -65,6 +65,8 @@ fn main() -> ExitCode {
         Command::Export(a) => cli::export::run(a, g),
         Command::Verify(a) => cli::verify::run(a, g),
         Command::Key(k) => cli::key::run(k, g),
+        Command::Index(c) => cli::index::run(c, g),
+        Command::ExportSqlite(a) => cli::export::run_sqlite(a, g),
     };
     // Output goes through `output::Out`, which ends quietly when the
     // reader goes away: a closed pipe never turns a result into success.

@@ -22,7 +22,7 @@ pub struct ExportArgs {
 
 pub fn run(args: &ExportArgs, global: &Global) -> Result<Code> {
     let filter = args.filter.to_filter(false)?;
-    let vault = unlock::open(&args.vault)?;
+    let vault = unlock::open(&args.vault, global.json)?;
     let progress = crate::progress::for_command(global, "export");
     let progress = progress.as_ref();
     let s = dmvault::export::export(&vault, &args.out, &filter, progress)?;
@@ -48,4 +48,32 @@ pub fn run(args: &ExportArgs, global: &Global) -> Result<Code> {
     } else {
         Code::Partial
     })
+}
+
+#[derive(Debug, Args)]
+pub struct ExportSqliteArgs {
+    #[command(flatten)]
+    pub vault: VaultArgs,
+    /// The database file to write (must not exist).
+    #[arg(value_name = "FILE", value_parser = path_arg)]
+    pub file: PathBuf,
+}
+
+pub fn run_sqlite(args: &ExportSqliteArgs, global: &Global) -> Result<Code> {
+    let vault = unlock::open(&args.vault, global.json)?;
+    dmvault::vault::ensure_outside(vault.path(), &args.file)?;
+    let s = vault.index.export_sqlite(&args.file)?;
+    let mut out = Out::new();
+    if global.json {
+        out.message("summary", &s)?;
+    } else if !global.quiet {
+        out.line(format_args!(
+            "wrote {} ({} messages, {} media references, {}); it is not encrypted",
+            args.file.display(),
+            s.messages,
+            s.media,
+            super::import::bytes(s.bytes)
+        ))?;
+    }
+    Ok(Code::Ok)
 }

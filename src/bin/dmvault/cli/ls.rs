@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use dmvault::query::{rows, stats};
+use dmvault::query::{for_each_row, stats, Row};
 
 use super::{unlock, FilterArgs, Global, VaultArgs};
 use crate::exit::Code;
@@ -17,6 +17,11 @@ pub struct LsArgs {
     /// List the references whose file no archive had, instead.
     #[arg(long)]
     pub missing: bool,
+    /// Print CSV (a header line, then one line per row, every field of
+    /// `--json`) for a spreadsheet. Cells starting with = + - @ get a
+    /// leading ' so that a spreadsheet never runs them as formulas.
+    #[arg(long)]
+    pub csv: bool,
 }
 
 #[derive(Debug, Args)]
@@ -26,56 +31,77 @@ pub struct StatsArgs {
 }
 
 pub fn run_ls(args: &LsArgs, global: &Global) -> Result<Code> {
-    let filter = args.filter.to_filter(args.missing)?;
-    let vault = unlock::open(&args.vault)?;
-    let mut out = Out::new();
-    for r in rows(&vault.catalog, &filter) {
-        if global.json {
-            out.json(&r)?;
-            continue;
-        }
-        let when = r.created_at.map_or_else(
-            || "unknown date".to_owned(),
-            |t| {
-                let s = t.to_string();
-                format!("{} {}", &s[..10], &s[11..16])
-            },
-        );
-        let size = r
-            .size
-            .map_or_else(|| "missing".to_owned(), super::import::bytes);
-        let conv = match (&r.conversation_id, r.conversation_kind) {
-            (Some(c), Some(k)) => format!(
-                "{c} ({})",
-                if k == dmvault::dm::ConversationKind::Group {
-                    "group"
-                } else {
-                    "1:1"
-                }
-            ),
-            (Some(c), None) => c.clone(),
-            _ => "-".into(),
-        };
-        out.line(format_args!(
-            "{when}  {:<5}  {:<10}  {:>10}  {conv}  from {}  message {}{}  {}",
-            r.kind.as_str(),
-            r.integrity,
-            size,
-            r.sender_id.as_deref().unwrap_or("?"),
-            r.message_id.as_deref().unwrap_or("?"),
-            if r.orphan { " (orphan file)" } else { "" },
-            r.original_name
-                .as_deref()
-                .or(r.url.as_deref())
-                .unwrap_or(""),
-        ))?;
+    if args.csv && global.json {
+        anyhow::bail!("--csv and --json cannot be used together; choose one");
     }
+    let filter = args.filter.to_filter(args.missing)?;
+    let vault = unlock::open(&args.vault, global.json)?;
+    let mut out = Out::new();
+    if args.csv {
+        out.line(format_args!("{}", super::csv::HEADER))?;
+    }
+    let mut failed = None;
+    let listed = for_each_row(&vault.index, &filter, |r| {
+        let shown = if args.csv {
+            out.line(format_args!("{}", super::csv::line(&r)))
+        } else if global.json {
+            out.json(&r)
+        } else {
+            print_row(&mut out, &r)
+        };
+        shown.map_err(|e| {
+            failed = Some(e);
+            dmvault::Error::Interrupted
+        })
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    listed?;
     Ok(Code::Ok)
 }
 
+fn print_row(out: &mut Out, r: &Row) -> std::io::Result<()> {
+    let when = r.created_at.map_or_else(
+        || "unknown date".to_owned(),
+        |t| {
+            let s = t.to_string();
+            format!("{} {}", &s[..10], &s[11..16])
+        },
+    );
+    let size = r
+        .size
+        .map_or_else(|| "missing".to_owned(), super::import::bytes);
+    let conv = match (&r.conversation_id, r.conversation_kind) {
+        (Some(c), Some(k)) => format!(
+            "{c} ({})",
+            if k == dmvault::dm::ConversationKind::Group {
+                "group"
+            } else {
+                "1:1"
+            }
+        ),
+        (Some(c), None) => c.clone(),
+        _ => "-".into(),
+    };
+    out.line(format_args!(
+        "{when}  {:<5}  {:<10}  {:>10}  {conv}  from {}  message {}{}  {}",
+        r.kind.as_str(),
+        r.integrity,
+        size,
+        r.sender_id.as_deref().unwrap_or("?"),
+        r.message_id.as_deref().unwrap_or("?"),
+        if r.orphan { " (orphan file)" } else { "" },
+        r.original_name
+            .as_deref()
+            .or(r.url.as_deref())
+            .unwrap_or(""),
+    ))
+}
+
 pub fn run_stats(args: &StatsArgs, global: &Global) -> Result<Code> {
-    let vault = unlock::open(&args.vault)?;
-    let s = stats(&vault.catalog);
+    let vault = unlock::open(&args.vault, global.json)?;
+    let s = stats(&vault.index)?;
     let mut out = Out::new();
     if global.json {
         out.json(&s)?;

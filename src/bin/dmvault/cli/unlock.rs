@@ -131,9 +131,17 @@ pub fn seen_state(vault: &Unlocked) -> Option<SeenState> {
     state_dir().map(|dir| SeenState::for_vault(&dir, vault.path(), vault.secret()))
 }
 
-/// Opens and unlocks the vault and loads its catalog.
-pub fn open(args: &VaultArgs) -> Result<Vault> {
-    Ok(Vault::load(unlock(args)?)?)
+/// Opens and unlocks the vault and brings its index up to date; says so
+/// when the index had to be rebuilt from the catalog.
+pub fn open(args: &VaultArgs, json: bool) -> Result<Vault> {
+    let vault = Vault::load(unlock(args)?, &dmvault::progress::Quiet)?;
+    if let Some(why) = vault.rebuilt() {
+        crate::report_warning(
+            &format!("the vault's index was rebuilt from its catalog ({why})"),
+            json,
+        );
+    }
+    Ok(vault)
 }
 
 /// Has the vault record its head after each commit, for rollback

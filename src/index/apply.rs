@@ -1,0 +1,371 @@
+//! Applying log records to the index: each record type to its rows, then
+//! linking orphan files to the references that name them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rusqlite::{named_params, params, Connection, OptionalExtension};
+
+use super::{kind_code, sql_err, verdict_code};
+use crate::error::Result;
+use crate::media::expected_file_name;
+use crate::vault::catalog::{
+    ConversationRecord, FileFacts, IntegrityRecord, MediaRecord, MessageRecord, OrphanRecord,
+    Record,
+};
+use crate::vault::keys::unhex;
+
+/// Applies records inside one transaction.
+pub(super) struct Applier<'t> {
+    tx: &'t Connection,
+    users: HashMap<String, i64>,
+    conversations: HashMap<String, i64>,
+    /// Message ids whose orphans must be linked again.
+    prefixes: BTreeSet<String>,
+}
+
+impl<'t> Applier<'t> {
+    pub fn new(tx: &'t Connection) -> Self {
+        Applier {
+            tx,
+            users: HashMap::new(),
+            conversations: HashMap::new(),
+            prefixes: BTreeSet::new(),
+        }
+    }
+
+    /// Applies every record, then links orphans.
+    pub fn apply_all(mut self, records: &[Record]) -> Result<()> {
+        for r in records {
+            self.apply(r).map_err(sql_err)?;
+        }
+        for p in std::mem::take(&mut self.prefixes) {
+            self.link_orphans(&p).map_err(sql_err)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, r: &Record) -> rusqlite::Result<()> {
+        match r {
+            Record::Archive(a) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO archives(n, name, size, sha256, blake3, generation,
+                       generation_date, account_id, username, imported_at, stat, done)
+                     VALUES (?,?,?,?,?,?,?,?,?,?,?,0)",
+                    )?
+                    .execute(params![
+                        a.n,
+                        a.name,
+                        i64::try_from(a.size).unwrap_or(i64::MAX),
+                        a.sha256,
+                        a.blake3,
+                        a.generation,
+                        a.generation_date,
+                        a.account_id,
+                        a.username,
+                        a.imported_at.millis(),
+                        a.stat
+                            .as_ref()
+                            .map(|s| serde_json::to_string(s).unwrap_or_default()),
+                    ])?;
+            }
+            Record::ArchiveDone {
+                n, sha256, blake3, ..
+            } => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE archives SET done = 1, sha256 = coalesce(?, sha256),
+                         blake3 = coalesce(?, blake3) WHERE n = ?",
+                    )?
+                    .execute(params![sha256, blake3, n])?;
+            }
+            Record::Conversation(c) => self.conversation(c)?,
+            Record::Message(m) => self.message(m)?,
+            Record::Seen { message, archive } => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE messages SET archives = bits_add(archives, ?) WHERE id = ?",
+                    )?
+                    .execute(params![archive, message])?;
+            }
+            Record::SeenRanges { archive, ranges } => {
+                let mut st = self.tx.prepare_cached(
+                    "UPDATE messages SET archives = bits_add(archives, ?)
+                     WHERE n BETWEEN ? AND ?",
+                )?;
+                for &(a, b) in ranges {
+                    st.execute(params![
+                        archive,
+                        i64::try_from(a).unwrap_or(i64::MAX),
+                        i64::try_from(b).unwrap_or(i64::MAX)
+                    ])?;
+                }
+            }
+            Record::Media(m) => self.media(m)?,
+            Record::Orphan(o) => self.orphan(o)?,
+            Record::Object(o) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO objects(id, size, stored) VALUES (?, ?, ?)
+                         ON CONFLICT(id) DO UPDATE SET size = excluded.size, stored = excluded.stored",
+                    )?
+                    .execute(params![
+                        &o.id.0[..],
+                        i64::try_from(o.size).unwrap_or(i64::MAX),
+                        i64::try_from(o.stored).unwrap_or(i64::MAX)
+                    ])?;
+            }
+            Record::Integrity(i) => self.integrity(i)?,
+        }
+        Ok(())
+    }
+
+    fn user(&mut self, id: &str) -> rusqlite::Result<i64> {
+        if let Some(&n) = self.users.get(id) {
+            return Ok(n);
+        }
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO users(id) VALUES (?)")?
+            .execute([id])?;
+        let n = self
+            .tx
+            .prepare_cached("SELECT n FROM users WHERE id = ?")?
+            .query_row([id], |r| r.get(0))?;
+        if self.users.len() > 100_000 {
+            self.users.clear();
+        }
+        self.users.insert(id.to_owned(), n);
+        Ok(n)
+    }
+
+    fn conversation_n(&mut self, id: &str) -> rusqlite::Result<i64> {
+        if let Some(&n) = self.conversations.get(id) {
+            return Ok(n);
+        }
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO conversations(id) VALUES (?)")?
+            .execute([id])?;
+        let n = self
+            .tx
+            .prepare_cached("SELECT n FROM conversations WHERE id = ?")?
+            .query_row([id], |r| r.get(0))?;
+        if self.conversations.len() > 100_000 {
+            self.conversations.clear();
+        }
+        self.conversations.insert(id.to_owned(), n);
+        Ok(n)
+    }
+
+    fn conversation(&mut self, c: &ConversationRecord) -> rusqlite::Result<()> {
+        let n = self.conversation_n(&c.id)?;
+        self.tx
+            .prepare_cached(
+                "UPDATE conversations SET kind = coalesce(kind, ?),
+                 archives = bits_add(archives, ?) WHERE n = ?",
+            )?
+            .execute(params![kind_of_conversation(c.kind), c.archive, n])?;
+        for p in &c.participants {
+            let u = self.user(p)?;
+            self.tx
+                .prepare_cached("INSERT OR IGNORE INTO participants VALUES (?, ?)")?
+                .execute(params![n, u])?;
+        }
+        for name in &c.names {
+            self.tx
+                .prepare_cached("INSERT OR IGNORE INTO conversation_names VALUES (?, ?, ?, ?)")?
+                .execute(params![n, name.at.map(|t| t.millis()), name.name, name.by])?;
+        }
+        Ok(())
+    }
+
+    fn message(&mut self, m: &MessageRecord) -> rusqlite::Result<()> {
+        let known: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT n FROM messages WHERE id = ?")?
+            .query_row([&m.id], |r| r.get(0))
+            .optional()?;
+        if let Some(n) = known {
+            self.tx
+                .prepare_cached("UPDATE messages SET archives = bits_add(archives, ?) WHERE n = ?")?
+                .execute(params![m.archive, n])?;
+            return Ok(());
+        }
+        let conversation = self.conversation_n(&m.conversation)?;
+        let sender = m.sender.as_deref().map(|s| self.user(s)).transpose()?;
+        let recipient = m.recipient.as_deref().map(|s| self.user(s)).transpose()?;
+        let urls = (!m.urls.is_empty()).then(|| serde_json::to_string(&m.urls).unwrap_or_default());
+        self.tx
+            .prepare_cached(
+                "INSERT INTO messages(id, conversation, sender, recipient, created_at, text,
+                   welcome, urls, archive, archives)
+                 VALUES (:id, :c, :s, :r, :at, :text, :w, :urls, :a, bits_add(x'', :a))",
+            )?
+            .execute(named_params! {
+                ":id": m.id, ":c": conversation, ":s": sender, ":r": recipient,
+                ":at": m.created_at.millis(), ":text": m.text, ":w": m.welcome,
+                ":urls": urls, ":a": m.archive,
+            })?;
+        let n = self.tx.last_insert_rowid();
+        if let Some(text) = &m.text {
+            self.tx
+                .prepare_cached("INSERT INTO message_text(rowid, text) VALUES (?, ?)")?
+                .execute(params![n, text])?;
+        }
+        for r in &m.reactions {
+            self.tx
+                .prepare_cached("INSERT INTO reactions VALUES (?, ?, ?, ?, ?)")?
+                .execute(params![
+                    n,
+                    r.sender_id,
+                    r.reaction_key,
+                    r.event_id,
+                    r.created_at.map(|t| t.millis())
+                ])?;
+        }
+        for e in &m.edits {
+            self.tx
+                .prepare_cached("INSERT INTO edits VALUES (?, ?, ?)")?
+                .execute(params![
+                    n,
+                    e.edited_text,
+                    e.created_at_sec.map(|t| t.millis())
+                ])?;
+        }
+        Ok(())
+    }
+
+    fn facts(&self, f: &FileFacts) -> rusqlite::Result<()> {
+        let (b, s) = (unhex(&f.blake3), unhex(&f.sha256));
+        self.tx
+            .prepare_cached(
+                "INSERT INTO objects(id, size, blake3, sha256) VALUES (?, ?, ?, ?)
+                 ON CONFLICT(id) DO UPDATE SET blake3 = coalesce(blake3, excluded.blake3),
+                   sha256 = coalesce(sha256, excluded.sha256)",
+            )?
+            .execute(params![
+                &f.object.0[..],
+                i64::try_from(f.size).unwrap_or(i64::MAX),
+                b,
+                s
+            ])?;
+        Ok(())
+    }
+
+    fn media(&mut self, m: &MediaRecord) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO media(message, url, ordinal, kind) VALUES (?, ?, ?, ?)
+                 ON CONFLICT(message, url) DO NOTHING",
+            )?
+            .execute(params![m.message, m.url, m.ordinal, kind_code(m.kind)])?;
+        self.tx
+            .prepare_cached(
+                "UPDATE media SET archives = bits_add(archives, ?) WHERE message = ? AND url = ?",
+            )?
+            .execute(params![m.archive, m.message, m.url])?;
+        if let Some(f) = &m.file {
+            self.facts(f)?;
+            // The first archive that had the file gives its name.
+            self.tx
+                .prepare_cached(
+                    "UPDATE media SET file_archives = bits_add(file_archives, ?),
+                       original_name = CASE WHEN object IS NULL THEN ? ELSE original_name END,
+                       object = coalesce(object, ?)
+                     WHERE message = ? AND url = ?",
+                )?
+                .execute(params![
+                    m.archive,
+                    m.original_name,
+                    &f.object.0[..],
+                    m.message,
+                    m.url
+                ])?;
+        }
+        self.prefixes.insert(m.message.clone());
+        Ok(())
+    }
+
+    fn orphan(&mut self, o: &OrphanRecord) -> rusqlite::Result<()> {
+        self.facts(&o.file)?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO orphans(name, blake3, prefix, grp, object, archives)
+                 VALUES (?, ?, ?, ?, ?, bits_add(x'', ?))
+                 ON CONFLICT(name, blake3) DO UPDATE SET archives = bits_add(archives, ?)",
+            )?
+            .execute(params![
+                o.name,
+                o.file.blake3,
+                o.prefix,
+                o.group,
+                &o.file.object.0[..],
+                o.archive,
+                o.archive
+            ])?;
+        if let Some(p) = &o.prefix {
+            self.prefixes.insert(p.clone());
+        }
+        Ok(())
+    }
+
+    fn integrity(&self, i: &IntegrityRecord) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO integrity VALUES (?, ?, ?, ?)")?
+            .execute(params![
+                &i.object.0[..],
+                verdict_code(i.report.verdict),
+                serde_json::to_string(&i.report).unwrap_or_default(),
+                i.checked_at.millis()
+            ])?;
+        Ok(())
+    }
+
+    /// Links the orphan files named after message `prefix` to its
+    /// references: a file that was an orphan in one archive becomes an
+    /// ordinary reference once another archive shows its message. A
+    /// reference takes the orphan named as its file would be, or, when it
+    /// has no file, the only orphan of its message. A link, once made, stays.
+    fn link_orphans(&self, prefix: &str) -> rusqlite::Result<()> {
+        let orphans: Vec<(i64, String)> = self
+            .tx
+            .prepare_cached("SELECT n, name FROM orphans WHERE prefix = ? ORDER BY name, blake3")?
+            .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<(i64, String, bool, Option<i64>)> = self
+            .tx
+            .prepare_cached(
+                "SELECT n, url, object IS NOT NULL, orphan FROM media WHERE message = ?",
+            )?
+            .query_map([prefix], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (n, url, has_file, linked) in refs {
+            let want = expected_file_name(prefix, &url);
+            let exact = orphans.iter().find(|(_, name)| Some(name) == want.as_ref());
+            let chosen = match (exact, orphans.as_slice()) {
+                (Some(o), _) => Some(o.0),
+                (None, [only]) if !has_file && linked.is_none() => Some(only.0),
+                _ => None,
+            };
+            let Some(o) = chosen else { continue };
+            self.tx
+                .prepare_cached("UPDATE orphans SET linked = 1 WHERE n = ?")?
+                .execute([o])?;
+            self.tx
+                .prepare_cached("UPDATE media SET orphan = coalesce(orphan, ?) WHERE n = ?")?
+                .execute([o, n])?;
+        }
+        Ok(())
+    }
+}
+
+fn kind_of_conversation(k: crate::dm::ConversationKind) -> i64 {
+    match k {
+        crate::dm::ConversationKind::OneToOne => 1,
+        crate::dm::ConversationKind::Group => 2,
+    }
+}

@@ -1,0 +1,448 @@
+//! The index: an encrypted SQLite (SQLCipher) database derived from the
+//! catalog log, so that every command reads through queries instead of
+//! folding the whole history into memory.
+//!
+//! - It lives in `index/index.db` inside the vault (a copied vault keeps
+//!   it), with its WAL beside it; every page of both is encrypted with a raw
+//!   256-bit key derived from the vault secret (no passphrase KDF on open).
+//!   Temp tables and sorts stay in memory: nothing plaintext is written.
+//! - It records the log segments it reflects (sequence and MAC). Opening it
+//!   brings it up to date by applying the segments written since, each in
+//!   one transaction with its head, so an index killed at any moment is a
+//!   consistent prefix of the log.
+//! - A missing, damaged, foreign (another vault's key), stale (its head is
+//!   not the log's) or other-version index is rebuilt from the log, and the
+//!   caller is told why. The index never holds anything the log does not.
+
+mod apply;
+pub mod bits;
+mod compare;
+mod export;
+mod read;
+mod schema;
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::integrity::Verdict;
+use crate::media::MediaKind;
+use crate::progress::Progress;
+use crate::vault::catalog::{self, Chain, Record};
+use crate::vault::keys::{hex, VaultSecret};
+
+pub(crate) use read::conversation_kind;
+pub use read::{ConversationState, MediaState, ObjectFacts, OrphanState, Use};
+
+/// The index's file in a vault.
+pub const INDEX_FILE: &str = "index/index.db";
+
+/// Page cache for a process that writes in bulk (import, rebuild).
+const CACHE_KIB: i64 = 96 * 1024;
+
+/// Why the index was (re)built from the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rebuilt {
+    /// There was none (a vault made before indexes, or one deleted).
+    Missing,
+    /// It could not be opened with this vault's key: damaged, or another
+    /// vault's.
+    Unreadable,
+    /// Made by another version of dmvault.
+    OtherVersion,
+    /// It reflects a log this vault no longer has (older, newer or another).
+    Stale,
+    /// The user asked (`dmvault index rebuild`).
+    Forced,
+}
+
+impl fmt::Display for Rebuilt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rebuilt::Missing => "there was none",
+            Rebuilt::Unreadable => "it was damaged or is another vault's",
+            Rebuilt::OtherVersion => "it was made by another version of dmvault",
+            Rebuilt::Stale => "it did not match the catalog",
+            Rebuilt::Forced => "you asked for it",
+        })
+    }
+}
+
+/// The open index.
+pub struct Index {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+/// Turns an SQLite error into the library's.
+pub(crate) fn sql_err(e: rusqlite::Error) -> Error {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        // ENOSPC, so that a full disk is reported as one wherever it hits.
+        return Error::write(Path::new(INDEX_FILE), std::io::Error::from_raw_os_error(28));
+    }
+    Error::Index {
+        detail: e.to_string(),
+    }
+}
+
+impl Index {
+    /// Opens the index of the vault at `vault`, (re)building it if needed,
+    /// and brings it up to date with the log. Returns it with the log's
+    /// chain, and why it was rebuilt, if it was.
+    ///
+    /// # Errors
+    /// [`Error::Catalog`] when a segment the index lacks is damaged;
+    /// [`Error::Index`] when the index cannot be written.
+    pub fn open(
+        vault: &Path,
+        secret: &VaultSecret,
+        progress: &dyn Progress,
+    ) -> Result<(Index, Chain, Option<Rebuilt>)> {
+        Index::open_with(vault, secret, progress, false)
+    }
+
+    /// As [`Index::open`], but a damaged or missing segment only stops the
+    /// update there, for `verify`, which reports it.
+    ///
+    /// # Errors
+    /// [`Error::Index`] when the index cannot be written.
+    pub fn open_tolerant(
+        vault: &Path,
+        secret: &VaultSecret,
+        progress: &dyn Progress,
+    ) -> Result<(Index, Option<Rebuilt>)> {
+        Index::open_with(vault, secret, progress, true).map(|(i, _, r)| (i, r))
+    }
+
+    fn open_with(
+        vault: &Path,
+        secret: &VaultSecret,
+        progress: &dyn Progress,
+        tolerant: bool,
+    ) -> Result<(Index, Chain, Option<Rebuilt>)> {
+        let segments = if tolerant {
+            contiguous_segments(vault)?
+        } else {
+            catalog::list_segments(vault)?
+        };
+        let path = vault.join(INDEX_FILE);
+        let dir = path.parent().unwrap_or(vault);
+        if !dir.is_dir() {
+            crate::vault::fsutil::create_private_dir(dir).map_err(|e| Error::write(dir, e))?;
+        }
+        let existed = path.exists();
+        let (index, mut rebuilt) = match Index::connect(&path, secret) {
+            Ok(i) => (i, None),
+            Err(reason) => {
+                remove_files(&path)?;
+                let i = Index::connect(&path, secret).map_err(|_| Error::Index {
+                    detail: format!("cannot create {}", path.display()),
+                })?;
+                (i, existed.then_some(reason))
+            }
+        };
+        if !existed {
+            rebuilt = Some(Rebuilt::Missing).filter(|_| !segments.is_empty());
+        }
+        if !index.head_matches(&segments, secret)? {
+            index.clear()?;
+            rebuilt = Some(Rebuilt::Stale);
+        }
+        index.catch_up(&segments, secret, progress, tolerant)?;
+        let chain = index.chain()?;
+        Ok((index, chain, rebuilt))
+    }
+
+    /// Empties the index and builds it again from the log. With
+    /// `tolerant` (for `verify`), a damaged or missing segment ends the
+    /// rebuild there; otherwise it is an error, and the index stays the
+    /// log's prefix up to it.
+    ///
+    /// # Errors
+    /// As [`Index::open`].
+    pub fn rebuild(
+        &self,
+        vault: &Path,
+        secret: &VaultSecret,
+        progress: &dyn Progress,
+        tolerant: bool,
+    ) -> Result<()> {
+        self.clear()?;
+        let segments = if tolerant {
+            contiguous_segments(vault)?
+        } else {
+            catalog::list_segments(vault)?
+        };
+        self.catch_up(&segments, secret, progress, tolerant)
+    }
+
+    /// Opens (or creates) the database with the vault's key; the reason to
+    /// rebuild when it cannot be used.
+    fn connect(path: &Path, secret: &VaultSecret) -> std::result::Result<Index, Rebuilt> {
+        // Made private first: SQLite gives its WAL and journal the mode of
+        // the database file.
+        private_file(path).map_err(|_| Rebuilt::Unreadable)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|_| Rebuilt::Unreadable)?;
+        let key = format!("x'{}'", hex(secret.index_key()));
+        let setup = || -> rusqlite::Result<i64> {
+            conn.pragma_update(None, "key", &key)?;
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
+            conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+            conn.busy_timeout(std::time::Duration::from_secs(60))?;
+            // Fails here, on the first read, when the key does not fit.
+            let tables: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            bits::register(&conn)?;
+            Ok(tables)
+        };
+        let tables = setup().map_err(|_| Rebuilt::Unreadable)?;
+        if tables == 0 {
+            conn.execute_batch(&format!(
+                "BEGIN; {} INSERT INTO meta VALUES ('schema', {}); COMMIT;",
+                schema::SCHEMA,
+                schema::SCHEMA_VERSION
+            ))
+            .map_err(|_| Rebuilt::Unreadable)?;
+        }
+        let version: Option<i64> = conn
+            .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
+            .optional()
+            .map_err(|_| Rebuilt::Unreadable)?;
+        if version != Some(schema::SCHEMA_VERSION) {
+            return Err(Rebuilt::OtherVersion);
+        }
+        Ok(Index {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The MACs of the segments the index reflects.
+    pub fn chain(&self) -> Result<Chain> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT mac FROM segments ORDER BY seq")
+            .map_err(sql_err)?;
+        let macs = st
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(sql_err)?
+            .map(|m| Ok(m.map_err(sql_err)?.try_into().unwrap_or([0; 32])))
+            .collect::<Result<Vec<[u8; 32]>>>()?;
+        Ok(Chain { macs })
+    }
+
+    /// Whether the index's head is a segment of this log: the log has it,
+    /// and its MAC is the one recorded.
+    fn head_matches(&self, segments: &[PathBuf], secret: &VaultSecret) -> Result<bool> {
+        let head: Option<(i64, Vec<u8>)> = self
+            .conn()
+            .query_row(
+                "SELECT seq, mac FROM segments ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql_err)?;
+        let Some((seq, mac)) = head else {
+            return Ok(true);
+        };
+        let Some(path) = usize::try_from(seq - 1).ok().and_then(|i| segments.get(i)) else {
+            return Ok(false);
+        };
+        let seq = u64::try_from(seq).unwrap_or(0);
+        Ok(catalog::read_segment(path, seq, None, secret).is_ok_and(|s| s.mac[..] == mac[..]))
+    }
+
+    /// Deletes every row (the index is then the log's empty prefix).
+    fn clear(&self) -> Result<()> {
+        let conn = self.conn();
+        let mut names: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' AND name NOT LIKE 'message_text_%' AND name != 'meta'")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(sql_err)?;
+        names.sort();
+        let mut sql = String::from(
+            "BEGIN IMMEDIATE; INSERT INTO message_text(message_text) VALUES ('delete-all');",
+        );
+        for n in names {
+            sql.push_str(&format!("DELETE FROM {n};"));
+        }
+        sql.push_str("COMMIT;");
+        conn.execute_batch(&sql).map_err(sql_err)
+    }
+
+    /// Applies the segments after the index's head.
+    fn catch_up(
+        &self,
+        segments: &[PathBuf],
+        secret: &VaultSecret,
+        progress: &dyn Progress,
+        tolerant: bool,
+    ) -> Result<()> {
+        let chain = self.chain()?;
+        let todo = segments.len().saturating_sub(chain.macs.len());
+        if todo > 1 {
+            progress.phase("Updating the index", Some(todo as u64));
+        }
+        let mut prev = chain.head();
+        for (i, path) in segments.iter().enumerate().skip(chain.macs.len()) {
+            let seq = i as u64 + 1;
+            let segment = match catalog::read_segment(path, seq, Some(&prev), secret) {
+                Ok(s) => s,
+                Err(_) if tolerant => break,
+                Err(e) => return Err(e),
+            };
+            self.apply_segment(seq, segment.mac, &segment.records)?;
+            prev = segment.mac;
+            if todo > 1 {
+                progress.advance(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies segment `seq` (with its MAC) in one transaction with the new
+    /// head. A segment another process applied first is skipped.
+    pub(crate) fn apply_segment(&self, seq: u64, mac: [u8; 32], records: &[Record]) -> Result<()> {
+        let mut conn = self.conn();
+        if !conn.is_autocommit() {
+            // A dry run: records are applied, never committed.
+            return apply_nested(&mut conn, records);
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let head: i64 = tx
+            .query_row("SELECT coalesce(max(seq), 0) FROM segments", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql_err)?;
+        if u64::try_from(head).unwrap_or(0) + 1 != seq {
+            // Another process applied it first, or the index is being
+            // rebuilt: the next open catches up.
+            return Ok(());
+        }
+        apply::Applier::new(&tx).apply_all(records)?;
+        tx.execute(
+            "INSERT INTO segments VALUES (?, ?)",
+            params![i64::try_from(seq).unwrap_or(i64::MAX), &mac[..]],
+        )
+        .map_err(sql_err)?;
+        crate::fault::point("index");
+        tx.commit().map_err(sql_err)?;
+        crate::fault::point("index-commit");
+        Ok(())
+    }
+
+    /// Starts a dry run: what is applied from now on is undone by
+    /// [`Index::end_dry_run`].
+    pub(crate) fn begin_dry_run(&self) -> Result<()> {
+        self.conn().execute_batch("BEGIN").map_err(sql_err)
+    }
+
+    /// Undoes what a dry run applied.
+    pub(crate) fn end_dry_run(&self) -> Result<()> {
+        let conn = self.conn();
+        if conn.is_autocommit() {
+            return Ok(());
+        }
+        conn.execute_batch("ROLLBACK").map_err(sql_err)
+    }
+
+    /// Applies records without a segment (a dry run).
+    pub(crate) fn apply_uncommitted(&self, records: &[Record]) -> Result<()> {
+        apply_nested(&mut self.conn(), records)
+    }
+}
+
+/// Creates `path` empty with mode 0600 unless it exists.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The segments numbered 1, 2, … up to the first gap.
+fn contiguous_segments(vault: &Path) -> Result<Vec<PathBuf>> {
+    let scan = catalog::scan_segments(vault)?;
+    Ok(scan
+        .segments
+        .into_iter()
+        .enumerate()
+        .take_while(|(i, (n, _))| *n == *i as u64 + 1)
+        .map(|(_, (_, p))| p)
+        .collect())
+}
+
+fn apply_nested(conn: &mut Connection, records: &[Record]) -> Result<()> {
+    let sp = conn.savepoint().map_err(sql_err)?;
+    apply::Applier::new(&sp).apply_all(records)?;
+    sp.commit().map_err(sql_err)
+}
+
+/// Removes the index and its WAL and shared-memory files.
+fn remove_files(path: &Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        match fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::write(Path::new(&p), e)),
+        }
+    }
+    Ok(())
+}
+
+/// The number stored for a media kind.
+pub(crate) fn kind_code(k: MediaKind) -> i64 {
+    match k {
+        MediaKind::Image => 0,
+        MediaKind::Gif => 1,
+        MediaKind::Video => 2,
+    }
+}
+
+/// The media kind of a stored number.
+pub fn kind_from_code(c: i64) -> MediaKind {
+    match c {
+        1 => MediaKind::Gif,
+        2 => MediaKind::Video,
+        _ => MediaKind::Image,
+    }
+}
+
+/// The number stored for a verdict.
+pub fn verdict_code(v: Verdict) -> i64 {
+    match v {
+        Verdict::Ok => 0,
+        Verdict::Damaged => 1,
+        Verdict::Unreadable => 2,
+    }
+}

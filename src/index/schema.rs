@@ -1,0 +1,63 @@
+//! The index's tables (see `docs/vault-format.md`, "The index").
+//!
+//! Provenance (which archives showed a row) is a bit set per row, a BLOB
+//! whose bit `k - 1` stands for archive `k` (see [`super::bits`]): a message
+//! seen again in a later archive costs a bit, not a row.
+
+/// Bumped when the tables change: an index of another version is rebuilt.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The tables, created in an empty database.
+pub const SCHEMA: &str = "
+CREATE TABLE meta(k TEXT PRIMARY KEY, v ANY) STRICT;
+-- The log's segments this index reflects, in order: the last is the head.
+CREATE TABLE segments(seq INTEGER PRIMARY KEY, mac BLOB NOT NULL) STRICT;
+CREATE TABLE archives(
+  n INTEGER PRIMARY KEY, name TEXT NOT NULL, size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL, blake3 TEXT NOT NULL, generation TEXT NOT NULL,
+  generation_date TEXT, account_id TEXT, username TEXT,
+  imported_at INTEGER NOT NULL, stat TEXT, done INTEGER NOT NULL DEFAULT 0) STRICT;
+CREATE TABLE users(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE) STRICT;
+CREATE TABLE conversations(
+  n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind INTEGER,
+  archives BLOB NOT NULL DEFAULT x'') STRICT;
+CREATE TABLE participants(
+  conversation INTEGER NOT NULL, user INTEGER NOT NULL,
+  PRIMARY KEY(conversation, user)) STRICT, WITHOUT ROWID;
+CREATE TABLE conversation_names(
+  conversation INTEGER NOT NULL, at INTEGER, name TEXT NOT NULL, by TEXT,
+  UNIQUE(conversation, at, name, by)) STRICT;
+CREATE TABLE messages(
+  n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+  conversation INTEGER NOT NULL, sender INTEGER, recipient INTEGER,
+  created_at INTEGER NOT NULL, text TEXT, welcome INTEGER NOT NULL,
+  urls TEXT, archive INTEGER NOT NULL, archives BLOB NOT NULL) STRICT;
+CREATE INDEX messages_by_conversation ON messages(conversation, created_at);
+CREATE TABLE reactions(
+  message INTEGER NOT NULL, sender TEXT, key TEXT, event_id TEXT, created_at INTEGER) STRICT;
+CREATE INDEX reactions_by_message ON reactions(message);
+CREATE TABLE edits(
+  message INTEGER NOT NULL, text TEXT, created_at INTEGER) STRICT;
+CREATE INDEX edits_by_message ON edits(message);
+CREATE VIRTUAL TABLE message_text USING fts5(
+  text, content='messages', content_rowid='n', detail=column);
+CREATE TABLE objects(
+  id BLOB PRIMARY KEY, size INTEGER NOT NULL, stored INTEGER,
+  blake3 BLOB, sha256 BLOB) STRICT, WITHOUT ROWID;
+CREATE TABLE media(
+  n INTEGER PRIMARY KEY, message TEXT NOT NULL, url TEXT NOT NULL,
+  ordinal INTEGER NOT NULL, kind INTEGER NOT NULL, original_name TEXT,
+  object BLOB, orphan INTEGER,
+  archives BLOB NOT NULL DEFAULT x'', file_archives BLOB NOT NULL DEFAULT x'',
+  UNIQUE(message, url)) STRICT;
+CREATE INDEX media_by_object ON media(object);
+CREATE TABLE orphans(
+  n INTEGER PRIMARY KEY, name TEXT NOT NULL, blake3 TEXT NOT NULL, prefix TEXT,
+  grp INTEGER NOT NULL, object BLOB NOT NULL,
+  archives BLOB NOT NULL DEFAULT x'', linked INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(name, blake3)) STRICT;
+CREATE INDEX orphans_by_prefix ON orphans(prefix);
+CREATE TABLE integrity(
+  object BLOB PRIMARY KEY, verdict INTEGER NOT NULL, report TEXT NOT NULL,
+  checked_at INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+";
