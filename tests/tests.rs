@@ -16,6 +16,7 @@ mod cli_errors;
 mod fixtures;
 mod golden;
 mod hostile;
+mod index;
 mod integrity;
 mod samples;
 mod vault;

@@ -104,13 +104,20 @@ impl MessageCollector {
         for event in &chunk.events {
             note_participants(conv, event, group);
         }
-        for event in &chunk.events {
-            let Event::Message(m) = event else { continue };
-            if !self.seen_ids.insert(&m.id) {
-                continue;
-            }
+        let fresh: Vec<&Message> = chunk
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => Some(m),
+                _ => None,
+            })
+            .filter(|m| self.seen_ids.insert(&m.id))
+            .collect();
+        let ids: Vec<&str> = fresh.iter().map(|m| m.id.as_str()).collect();
+        let known = index.messages(&ids)?;
+        for (m, known) in fresh.into_iter().zip(known) {
             self.messages_seen += 1;
-            match index.message(&m.id)? {
+            match known {
                 None => {
                     self.messages_new += 1;
                     pending.push(Record::Message(message_record(

@@ -64,7 +64,7 @@ use media::{FileOutcome, MediaWorker};
 use messages::{MessageCollector, RefTodo};
 
 /// Commit a segment after this many message records.
-const MESSAGE_BATCH: usize = 20_000;
+const MESSAGE_BATCH: usize = 25_000;
 
 /// How to import.
 #[derive(Debug, Clone)]
@@ -501,26 +501,43 @@ impl ArchiveImport<'_> {
         let mut collector = MessageCollector::new(n, index);
         self.progress
             .phase("2/4 Reading messages", Some(self.archive.dm_bytes()));
-        let (vault, cancel, dry_run) = (&mut *self.vault, self.cancel, self.opts.dry_run);
-        let report = self.archive.read_conversations(self.progress, |chunk| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(Error::Interrupted);
-            }
-            collector.take_chunk(&vault.index, &chunk, pending)?;
-            if pending.len() >= MESSAGE_BATCH {
-                commit_to(vault, std::mem::take(pending), dry_run)?;
-            }
-            Ok(())
+        let (vault, cancel, dry_run) = (&*self.vault, self.cancel, self.opts.dry_run);
+        let (archive, progress) = (&mut *self.archive, self.progress);
+        // Batches are committed on a second thread while reading goes on.
+        let (report, written) = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(1);
+            let writer = s.spawn(move || -> Result<()> {
+                for batch in rx {
+                    commit_to(vault, batch, dry_run)?;
+                }
+                Ok(())
+            });
+            let report = archive.read_conversations(progress, |chunk| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
+                collector.take_chunk(&vault.index, &chunk, pending)?;
+                if pending.len() >= MESSAGE_BATCH && tx.send(std::mem::take(pending)).is_err() {
+                    // The writer stopped; its error is the one reported.
+                    return Err(Error::Interrupted);
+                }
+                Ok(())
+            });
+            drop(tx);
+            let written = writer
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (report, written)
         });
+        written?;
+        pending.extend(collector.seen_record());
         let report = match report {
             Ok(r) => r,
             Err(e) => {
-                pending.extend(collector.seen_record());
-                commit_to(self.vault, std::mem::take(pending), dry_run)?;
+                commit_to(vault, std::mem::take(pending), dry_run)?;
                 return Err(e);
             }
         };
-        pending.extend(collector.seen_record());
         self.sum.messages_seen = collector.messages_seen;
         self.sum.counts.messages_new = collector.messages_new;
         self.note_read_report(&report);
@@ -750,11 +767,11 @@ impl ArchiveImport<'_> {
 
 /// Commits records as a segment, or in a dry run applies them to the
 /// index uncommitted, so later archives of the same run see them.
-fn commit_to(vault: &mut Vault, records: Vec<Record>, dry_run: bool) -> Result<()> {
+fn commit_to(vault: &Vault, records: Vec<Record>, dry_run: bool) -> Result<()> {
     if dry_run {
         vault.fold(&records)
     } else {
-        vault.commit(records)
+        vault.append(&records)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{named_params, params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::{kind_code, sql_err, verdict_code};
 use crate::error::Result;
@@ -21,6 +21,9 @@ pub(super) struct Applier<'t> {
     conversations: HashMap<String, i64>,
     /// Message ids whose orphans must be linked again.
     prefixes: BTreeSet<String>,
+    /// The first message these records added (the full-text index takes
+    /// the new messages in one statement at the end).
+    first_new: Option<i64>,
 }
 
 impl<'t> Applier<'t> {
@@ -30,6 +33,7 @@ impl<'t> Applier<'t> {
             users: HashMap::new(),
             conversations: HashMap::new(),
             prefixes: BTreeSet::new(),
+            first_new: None,
         }
     }
 
@@ -40,6 +44,15 @@ impl<'t> Applier<'t> {
         }
         for p in std::mem::take(&mut self.prefixes) {
             self.link_orphans(&p).map_err(sql_err)?;
+        }
+        if let Some(first) = self.first_new {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO message_text(rowid, text)
+                     SELECT n, text FROM messages WHERE n >= ? AND text IS NOT NULL",
+                )
+                .and_then(|mut st| st.execute([first]))
+                .map_err(sql_err)?;
         }
         Ok(())
     }
@@ -179,38 +192,38 @@ impl<'t> Applier<'t> {
     }
 
     fn message(&mut self, m: &MessageRecord) -> rusqlite::Result<()> {
-        let known: Option<i64> = self
-            .tx
-            .prepare_cached("SELECT n FROM messages WHERE id = ?")?
-            .query_row([&m.id], |r| r.get(0))
-            .optional()?;
-        if let Some(n) = known {
-            self.tx
-                .prepare_cached("UPDATE messages SET archives = bits_add(archives, ?) WHERE n = ?")?
-                .execute(params![m.archive, n])?;
-            return Ok(());
-        }
         let conversation = self.conversation_n(&m.conversation)?;
         let sender = m.sender.as_deref().map(|s| self.user(s)).transpose()?;
         let recipient = m.recipient.as_deref().map(|s| self.user(s)).transpose()?;
         let urls = (!m.urls.is_empty()).then(|| serde_json::to_string(&m.urls).unwrap_or_default());
-        self.tx
+        let inserted = self
+            .tx
             .prepare_cached(
                 "INSERT INTO messages(id, conversation, sender, recipient, created_at, text,
-                   welcome, urls, archive, archives)
-                 VALUES (:id, :c, :s, :r, :at, :text, :w, :urls, :a, bits_add(x'', :a))",
+                   welcome, urls, archive, archives) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(id) DO NOTHING",
             )?
-            .execute(named_params! {
-                ":id": m.id, ":c": conversation, ":s": sender, ":r": recipient,
-                ":at": m.created_at.millis(), ":text": m.text, ":w": m.welcome,
-                ":urls": urls, ":a": m.archive,
-            })?;
-        let n = self.tx.last_insert_rowid();
-        if let Some(text) = &m.text {
+            .execute(params![
+                m.id,
+                conversation,
+                sender,
+                recipient,
+                m.created_at.millis(),
+                m.text,
+                m.welcome,
+                urls,
+                m.archive,
+                super::bits::add(&[], m.archive),
+            ])?;
+        if inserted == 0 {
+            // Known: this archive shows it too.
             self.tx
-                .prepare_cached("INSERT INTO message_text(rowid, text) VALUES (?, ?)")?
-                .execute(params![n, text])?;
+                .prepare_cached("UPDATE messages SET archives = bits_add(archives, ?) WHERE id = ?")?
+                .execute(params![m.archive, m.id])?;
+            return Ok(());
         }
+        let n = self.tx.last_insert_rowid();
+        self.first_new.get_or_insert(n);
         for r in &m.reactions {
             self.tx
                 .prepare_cached("INSERT INTO reactions VALUES (?, ?, ?, ?, ?)")?

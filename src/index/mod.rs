@@ -24,6 +24,7 @@ mod schema;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -41,8 +42,11 @@ pub use read::{ConversationState, MediaState, ObjectFacts, OrphanState, Use};
 /// The index's file in a vault.
 pub const INDEX_FILE: &str = "index/index.db";
 
-/// Page cache for a process that writes in bulk (import, rebuild).
+/// Page cache of the writing connection, large enough for bulk loads
+/// (import, rebuild); SQLite only fills it as pages are used.
 const CACHE_KIB: i64 = 96 * 1024;
+/// Page cache of the connection for an import's lookups.
+const READER_CACHE_KIB: i64 = 24 * 1024;
 
 /// Why the index was (re)built from the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +76,14 @@ impl fmt::Display for Rebuilt {
     }
 }
 
-/// The open index.
+/// The open index: one connection writes (and reads what a command asks),
+/// another answers the lookups an import makes while the first applies a
+/// batch (SQLite's WAL lets them run at once).
 pub struct Index {
     conn: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    /// A dry run is applying uncommitted records, which only `conn` sees.
+    dry_run: AtomicBool,
     path: PathBuf,
 }
 
@@ -186,25 +195,7 @@ impl Index {
         // Made private first: SQLite gives its WAL and journal the mode of
         // the database file.
         private_file(path).map_err(|_| Rebuilt::Unreadable)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|_| Rebuilt::Unreadable)?;
-        let key = format!("x'{}'", hex(secret.index_key()));
-        let setup = || -> rusqlite::Result<i64> {
-            conn.pragma_update(None, "key", &key)?;
-            conn.pragma_update(None, "temp_store", "MEMORY")?;
-            conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
-            conn.busy_timeout(std::time::Duration::from_secs(60))?;
-            // Fails here, on the first read, when the key does not fit.
-            let tables: i64 =
-                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            bits::register(&conn)?;
-            Ok(tables)
-        };
-        let tables = setup().map_err(|_| Rebuilt::Unreadable)?;
+        let (conn, tables) = open_conn(path, secret).map_err(|_| Rebuilt::Unreadable)?;
         if tables == 0 {
             conn.execute_batch(&format!(
                 "BEGIN; {} INSERT INTO meta VALUES ('schema', {}); COMMIT;",
@@ -220,8 +211,14 @@ impl Index {
         if version != Some(schema::SCHEMA_VERSION) {
             return Err(Rebuilt::OtherVersion);
         }
+        let (reader, _) = open_conn(path, secret).map_err(|_| Rebuilt::Unreadable)?;
+        reader
+            .pragma_update(None, "cache_size", -READER_CACHE_KIB)
+            .map_err(|_| Rebuilt::Unreadable)?;
         Ok(Index {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
+            dry_run: AtomicBool::new(false),
             path: path.to_owned(),
         })
     }
@@ -233,6 +230,15 @@ impl Index {
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection for lookups while a batch is being applied (the
+    /// writing one in a dry run, which alone sees what it applied).
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
+        if self.dry_run.load(Ordering::Relaxed) {
+            return self.conn();
+        }
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The MACs of the segments the index reflects.
@@ -355,11 +361,14 @@ impl Index {
     /// Starts a dry run: what is applied from now on is undone by
     /// [`Index::end_dry_run`].
     pub(crate) fn begin_dry_run(&self) -> Result<()> {
-        self.conn().execute_batch("BEGIN").map_err(sql_err)
+        self.conn().execute_batch("BEGIN").map_err(sql_err)?;
+        self.dry_run.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Undoes what a dry run applied.
     pub(crate) fn end_dry_run(&self) -> Result<()> {
+        self.dry_run.store(false, Ordering::Relaxed);
         let conn = self.conn();
         if conn.is_autocommit() {
             return Ok(());
@@ -371,6 +380,30 @@ impl Index {
     pub(crate) fn apply_uncommitted(&self, records: &[Record]) -> Result<()> {
         apply_nested(&mut self.conn(), records)
     }
+}
+
+/// A connection to the index with the vault's key and dmvault's settings;
+/// the number of tables it has (0: a new database).
+fn open_conn(path: &Path, secret: &VaultSecret) -> rusqlite::Result<(Connection, i64)> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    let key = format!("x'{}'", hex(secret.index_key()));
+    conn.pragma_update(None, "key", &key)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    conn.busy_timeout(std::time::Duration::from_secs(60))?;
+    // Fails here, on the first read, when the key does not fit.
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Checkpoints (which sync) once per 64 MiB of log rather than 4 MiB.
+    conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+    bits::register(&conn)?;
+    // Every statement dmvault uses stays prepared.
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok((conn, tables))
 }
 
 /// Creates `path` empty with mode 0600 unless it exists.

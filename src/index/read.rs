@@ -183,6 +183,28 @@ impl Index {
             .map_err(sql_err)
     }
 
+    /// [`Index::message`] for many ids at once, in one read transaction
+    /// (one lock, one snapshot), in the order given.
+    pub fn messages(&self, ids: &[&str]) -> Result<Vec<Option<(u64, Vec<u8>)>>> {
+        let mut conn = self.reader();
+        let read = |tx: &rusqlite::Connection| -> rusqlite::Result<Vec<Option<(u64, Vec<u8>)>>> {
+            let mut st = tx.prepare_cached("SELECT n, archives FROM messages WHERE id = ?")?;
+            ids.iter()
+                .map(|id| {
+                    st.query_row([id], |r| Ok((u64_of(r.get(0)?), r.get(1)?)))
+                        .optional()
+                })
+                .collect()
+        };
+        if !conn.is_autocommit() {
+            return read(&conn).map_err(sql_err);
+        }
+        let tx = conn.transaction().map_err(sql_err)?;
+        let out = read(&tx).map_err(sql_err)?;
+        tx.finish().map_err(sql_err)?;
+        Ok(out)
+    }
+
     /// A conversation as the vault knows it.
     pub fn conversation(&self, id: &str) -> Result<Option<ConversationState>> {
         let conn = self.conn();

@@ -41,8 +41,8 @@ const SEGMENT_VERSION: u32 = 2;
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 /// The largest plaintext a segment may inflate to (a zip bomb stops here).
 const MAX_SEGMENT_PLAINTEXT: u64 = 1 << 30;
-/// zstd's level for segments: fast, and most of the gain.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd's level for segments: the fastest, and most of the gain.
+const ZSTD_LEVEL: i32 = 1;
 
 /// An archive's number in a vault (1, 2, …), used for provenance.
 pub type ArchiveNo = u32;

@@ -1,7 +1,6 @@
 //! Dates and records dmvault cannot represent or read (classes 1, 3, 12).
 
 use std::fs;
-use std::io::Read;
 
 use serde_json::Value;
 
@@ -91,48 +90,6 @@ fn an_out_of_range_date_is_clamped_with_a_warning_and_the_vault_still_opens() {
         let o = v.run(&args);
         assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
     }
-}
-
-/// The vault secret and its age identity, read through the user's key.
-fn vault_secret(v: &TestVault) -> ([u8; 32], age::x25519::Identity) {
-    use std::str::FromStr;
-    let user: Vec<age::x25519::Identity> = fs::read_to_string(v.identity())
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("AGE-SECRET-KEY-"))
-        .map(|l| age::x25519::Identity::from_str(l).unwrap())
-        .collect();
-    let key = fs::read_dir(v.vault().join("keys"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let text = decrypt(&fs::read(key).unwrap(), &user[0]);
-    let k: Value = serde_json::from_slice(&text).unwrap();
-    let secret: [u8; 32] = (0..32)
-        .map(|i| u8::from_str_radix(&k["secret"].as_str().unwrap()[2 * i..2 * i + 2], 16).unwrap())
-        .collect::<Vec<u8>>()
-        .try_into()
-        .unwrap();
-    (
-        secret,
-        age::x25519::Identity::from_str(k["identity"].as_str().unwrap()).unwrap(),
-    )
-}
-
-fn decrypt(bytes: &[u8], id: &age::x25519::Identity) -> Vec<u8> {
-    let d = age::Decryptor::new(bytes).unwrap();
-    let mut r = d
-        .decrypt(std::iter::once(id as &dyn age::Identity))
-        .unwrap();
-    let mut out = Vec::new();
-    r.read_to_end(&mut out).unwrap();
-    if out.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
-        // A format-2 segment: its plaintext is compressed.
-        out = zstd::decode_all(&out[..]).unwrap();
-    }
-    out
 }
 
 /// Appends a catalog segment holding `records` (JSON lines) as dmvault 0.1
