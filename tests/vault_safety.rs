@@ -481,25 +481,40 @@ fn nothing_readable_in_the_vault_without_a_key() {
     needles.dedup();
     assert!(needles.len() > 100, "{} needles", needles.len());
 
-    let mut hay = Vec::new();
-    for f in files_under(&v.vault()) {
-        hay.extend_from_slice(
-            f.strip_prefix(v.vault())
-                .unwrap()
-                .to_string_lossy()
-                .as_bytes(),
-        );
-        hay.push(0);
-        hay.extend_from_slice(&fs::read(&f).unwrap());
-        hay.push(0);
-    }
-    for n in &needles {
-        assert!(
-            !find(&hay, n),
-            "found {:?} in the vault",
-            String::from_utf8_lossy(n)
-        );
-    }
+    let scan = |when: &str| {
+        let mut hay = Vec::new();
+        for f in files_under(&v.vault()) {
+            hay.extend_from_slice(
+                f.strip_prefix(v.vault())
+                    .unwrap()
+                    .to_string_lossy()
+                    .as_bytes(),
+            );
+            hay.push(0);
+            hay.extend_from_slice(&fs::read(&f).unwrap());
+            hay.push(0);
+        }
+        for n in &needles {
+            assert!(
+                !find(&hay, n),
+                "{when}: found {:?} in the vault",
+                String::from_utf8_lossy(n)
+            );
+        }
+    };
+    scan("at rest");
+    // The index's write-ahead log and shared memory, as a kill in the
+    // middle of rebuilding the index leaves them: full of fresh pages.
+    let o = v
+        .cmd()
+        .env("DMVAULT_FAULT", "index:12")
+        .args(["index", "rebuild"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "{}", stderr(&o));
+    let wal = v.vault().join("index/index.db-wal");
+    assert!(fs::metadata(&wal).unwrap().len() > 100_000, "a WAL to scan");
+    scan("with the index's WAL");
     // The only cleartext files are fixed texts.
     for f in files_under(&v.vault()) {
         let rel = f

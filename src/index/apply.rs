@@ -218,7 +218,9 @@ impl<'t> Applier<'t> {
         if inserted == 0 {
             // Known: this archive shows it too.
             self.tx
-                .prepare_cached("UPDATE messages SET archives = bits_add(archives, ?) WHERE id = ?")?
+                .prepare_cached(
+                    "UPDATE messages SET archives = bits_add(archives, ?) WHERE id = ?",
+                )?
                 .execute(params![m.archive, m.id])?;
             return Ok(());
         }
