@@ -126,7 +126,7 @@ impl MessageCollector {
                         n,
                     )));
                 }
-                Some((k, archives)) if !bits::has(&archives, n) => self.seen_again(k),
+                Some(k) if !bits::has(&k.archives, n) => self.seen_again(k.n),
                 Some(_) => {}
             }
             self.add_refs(m, group);

@@ -37,7 +37,7 @@ use crate::vault::catalog::{self, Chain, Record};
 use crate::vault::keys::{hex, VaultSecret};
 
 pub(crate) use read::conversation_kind;
-pub use read::{ConversationState, MediaState, ObjectFacts, OrphanState, Use};
+pub use read::{ConversationState, KnownMessage, MediaState, ObjectFacts, OrphanState, Use};
 
 /// The index's file in a vault.
 pub const INDEX_FILE: &str = "index/index.db";

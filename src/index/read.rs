@@ -79,6 +79,23 @@ pub struct ObjectFacts {
     pub hashes: Option<(String, String)>,
 }
 
+/// A message the vault knows: its number in the log and the archives it
+/// was seen in (bit set).
+#[derive(Debug, Clone)]
+pub struct KnownMessage {
+    /// Its number in the log (the `n`-th message new to the vault).
+    pub n: u64,
+    /// Archives it was seen in (bit set).
+    pub archives: Vec<u8>,
+}
+
+fn known_row(r: &Row<'_>) -> rusqlite::Result<KnownMessage> {
+    Ok(KnownMessage {
+        n: u64_of(r.get(0)?),
+        archives: r.get(1)?,
+    })
+}
+
 /// The columns [`media_row`] reads, over `media m`.
 pub(crate) const MEDIA_SELECT: &str = "SELECT m.message, m.url, m.ordinal, m.kind,
   CASE WHEN m.object IS NOT NULL THEN m.original_name ELSE o.name END,
@@ -173,27 +190,21 @@ impl Index {
     }
 
     /// A message's number in the log and the archives it was seen in.
-    pub fn message(&self, id: &str) -> Result<Option<(u64, Vec<u8>)>> {
+    pub fn message(&self, id: &str) -> Result<Option<KnownMessage>> {
         self.conn()
             .prepare_cached("SELECT n, archives FROM messages WHERE id = ?")
-            .and_then(|mut st| {
-                st.query_row([id], |r| Ok((u64_of(r.get(0)?), r.get(1)?)))
-                    .optional()
-            })
+            .and_then(|mut st| st.query_row([id], known_row).optional())
             .map_err(sql_err)
     }
 
     /// [`Index::message`] for many ids at once, in one read transaction
     /// (one lock, one snapshot), in the order given.
-    pub fn messages(&self, ids: &[&str]) -> Result<Vec<Option<(u64, Vec<u8>)>>> {
+    pub fn messages(&self, ids: &[&str]) -> Result<Vec<Option<KnownMessage>>> {
         let mut conn = self.reader();
-        let read = |tx: &rusqlite::Connection| -> rusqlite::Result<Vec<Option<(u64, Vec<u8>)>>> {
+        let read = |tx: &rusqlite::Connection| -> rusqlite::Result<Vec<Option<KnownMessage>>> {
             let mut st = tx.prepare_cached("SELECT n, archives FROM messages WHERE id = ?")?;
             ids.iter()
-                .map(|id| {
-                    st.query_row([id], |r| Ok((u64_of(r.get(0)?), r.get(1)?)))
-                        .optional()
-                })
+                .map(|id| st.query_row([id], known_row).optional())
                 .collect()
         };
         if !conn.is_autocommit() {
