@@ -65,6 +65,8 @@ use messages::{MessageCollector, RefTodo};
 
 /// Commit a segment after this many message records.
 const MESSAGE_BATCH: usize = 25_000;
+/// Commit the index after this many message segments.
+const INDEX_COMMIT_EVERY: usize = 8;
 
 /// How to import.
 #[derive(Debug, Clone)]
@@ -507,10 +509,20 @@ impl ArchiveImport<'_> {
         let (report, written) = std::thread::scope(|s| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(1);
             let writer = s.spawn(move || -> Result<()> {
-                for batch in rx {
-                    commit_to(vault, batch, dry_run)?;
+                vault.index.begin_bulk()?;
+                let mut written = Ok(());
+                for (i, batch) in rx.into_iter().enumerate() {
+                    written = commit_to(vault, batch, dry_run);
+                    if written.is_ok() && i % INDEX_COMMIT_EVERY == INDEX_COMMIT_EVERY - 1 {
+                        written = vault.index.commit_bulk(true);
+                    }
+                    if written.is_err() {
+                        break;
+                    }
                 }
-                Ok(())
+                // What was applied is a prefix of the log: kept either way.
+                let committed = vault.index.commit_bulk(false);
+                written.and(committed)
             });
             let report = archive.read_conversations(progress, |chunk| {
                 if cancel.load(Ordering::Relaxed) {

@@ -326,35 +326,57 @@ impl Index {
     }
 
     /// Applies segment `seq` (with its MAC) in one transaction with the new
-    /// head. A segment another process applied first is skipped.
+    /// head (inside the open bulk transaction, if any: see
+    /// [`Index::begin_bulk`]). A segment another process applied first is
+    /// skipped.
     pub(crate) fn apply_segment(&self, seq: u64, mac: [u8; 32], records: &[Record]) -> Result<()> {
         let mut conn = self.conn();
-        if !conn.is_autocommit() {
+        if self.dry_run.load(Ordering::Relaxed) {
             // A dry run: records are applied, never committed.
             return apply_nested(&mut conn, records);
+        }
+        if !conn.is_autocommit() {
+            let sp = conn.savepoint().map_err(sql_err)?;
+            apply_with_head(&sp, seq, mac, records)?;
+            crate::fault::point("index");
+            return sp.commit().map_err(sql_err);
         }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
-        let head: i64 = tx
-            .query_row("SELECT coalesce(max(seq), 0) FROM segments", [], |r| {
-                r.get(0)
-            })
-            .map_err(sql_err)?;
-        if u64::try_from(head).unwrap_or(0) + 1 != seq {
-            // Another process applied it first, or the index is being
-            // rebuilt: the next open catches up.
-            return Ok(());
-        }
-        apply::Applier::new(&tx).apply_all(records)?;
-        tx.execute(
-            "INSERT INTO segments VALUES (?, ?)",
-            params![i64::try_from(seq).unwrap_or(i64::MAX), &mac[..]],
-        )
-        .map_err(sql_err)?;
+        apply_with_head(&tx, seq, mac, records)?;
         crate::fault::point("index");
         tx.commit().map_err(sql_err)?;
         crate::fault::point("index-commit");
+        Ok(())
+    }
+
+    /// Opens a transaction that the next segments are applied in, so that
+    /// a bulk load commits the index every few segments instead of each
+    /// (every commit writes each page it changed once more, encrypted).
+    /// The index stays a prefix of the log whenever it commits. Nothing in
+    /// a dry run.
+    pub(crate) fn begin_bulk(&self) -> Result<()> {
+        if self.dry_run.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.conn()
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(sql_err)
+    }
+
+    /// Commits what the bulk transaction applied; with `more`, opens the
+    /// next one.
+    pub(crate) fn commit_bulk(&self, more: bool) -> Result<()> {
+        let conn = self.conn();
+        if self.dry_run.load(Ordering::Relaxed) || conn.is_autocommit() {
+            return Ok(());
+        }
+        conn.execute_batch("COMMIT").map_err(sql_err)?;
+        crate::fault::point("index-commit");
+        if more {
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
+        }
         Ok(())
     }
 
@@ -431,6 +453,27 @@ fn contiguous_segments(vault: &Path) -> Result<Vec<PathBuf>> {
         .take_while(|(i, (n, _))| *n == *i as u64 + 1)
         .map(|(_, (_, p))| p)
         .collect())
+}
+
+/// Applies a segment's records and records it as the head, unless the
+/// index is not at the segment before it (another process applied it, or
+/// a rebuild is under way: the next open catches up).
+fn apply_with_head(tx: &Connection, seq: u64, mac: [u8; 32], records: &[Record]) -> Result<()> {
+    let head: i64 = tx
+        .query_row("SELECT coalesce(max(seq), 0) FROM segments", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql_err)?;
+    if u64::try_from(head).unwrap_or(0) + 1 != seq {
+        return Ok(());
+    }
+    apply::Applier::new(tx).apply_all(records)?;
+    tx.execute(
+        "INSERT INTO segments VALUES (?, ?)",
+        params![i64::try_from(seq).unwrap_or(i64::MAX), &mac[..]],
+    )
+    .map_err(sql_err)?;
+    Ok(())
 }
 
 fn apply_nested(conn: &mut Connection, records: &[Record]) -> Result<()> {
