@@ -5,9 +5,11 @@
 //! `point`. The points are where a crash is most interesting: `object`
 //! (an object was just renamed into place), `sync` (before the filesystem
 //! sync of a batch), `segment-tmp` (a segment is written but not yet in
-//! place), `segment` (a segment was just committed), `init` (a vault's
-//! keys are written, its format file not yet) and `export-tmp` (an
-//! exported file is written under its temp name).
+//! place), `segment` (a segment was just committed), `index` (a segment's
+//! rows are in the index's open transaction, not committed), `index-commit`
+//! (the index just committed), `init` (a vault's keys are written, its
+//! format file not yet) and `export-tmp` (an exported file is written under
+//! its temp name).
 //!
 //! `DMVAULT_FAULT=object-read-eio:<n>` makes the `n`-th read of an object
 //! file fail as a failing disk does (EIO), to test that such an error is

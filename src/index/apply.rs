@@ -14,6 +14,9 @@ use crate::vault::catalog::{
 };
 use crate::vault::keys::unhex;
 
+/// Message numbers one statement marks as seen again, at most.
+const RANGE_STEP: u64 = 20_000;
+
 /// Applies records inside one transaction.
 pub(super) struct Applier<'t> {
     tx: &'t Connection,
@@ -95,24 +98,39 @@ impl<'t> Applier<'t> {
             Record::Conversation(c) => self.conversation(c)?,
             Record::Message(m) => self.message(m)?,
             Record::Seen { message, archive } => {
-                self.tx
+                let added = self
+                    .tx
                     .prepare_cached(
-                        "UPDATE messages SET archives = bits_add(archives, ?) WHERE id = ?",
+                        "UPDATE messages SET archives = bits_add(archives, ?1)
+                         WHERE id = ?2 AND NOT bits_has(archives, ?1)",
                     )?
                     .execute(params![archive, message])?;
+                self.count_messages(*archive, added)?;
             }
             Record::SeenRanges { archive, ranges } => {
                 let mut st = self.tx.prepare_cached(
-                    "UPDATE messages SET archives = bits_add(archives, ?)
-                     WHERE n BETWEEN ? AND ?",
+                    "UPDATE messages SET archives = bits_add(archives, ?1)
+                     WHERE n BETWEEN ?2 AND ?3 AND NOT bits_has(archives, ?1)",
                 )?;
+                let mut added = 0;
+                // A bounded number of rows per statement keeps SQLite's
+                // statement journal (in memory) small.
                 for &(a, b) in ranges {
-                    st.execute(params![
-                        archive,
-                        i64::try_from(a).unwrap_or(i64::MAX),
-                        i64::try_from(b).unwrap_or(i64::MAX)
-                    ])?;
+                    let mut from = a;
+                    while from <= b {
+                        let to = b.min(from.saturating_add(RANGE_STEP - 1));
+                        added += st.execute(params![
+                            archive,
+                            i64::try_from(from).unwrap_or(i64::MAX),
+                            i64::try_from(to).unwrap_or(i64::MAX)
+                        ])?;
+                        from = to.saturating_add(1);
+                        if to == u64::MAX {
+                            break;
+                        }
+                    }
                 }
+                self.count_messages(*archive, added)?;
             }
             Record::Media(m) => self.media(m)?,
             Record::Orphan(o) => self.orphan(o)?,
@@ -130,6 +148,21 @@ impl<'t> Applier<'t> {
             }
             Record::Integrity(i) => self.integrity(i)?,
         }
+        Ok(())
+    }
+
+    /// Keeps the number of messages each archive showed (for the summary of
+    /// an archive imported before, without a pass over every message).
+    fn count_messages(&self, archive: u32, added: usize) -> rusqlite::Result<()> {
+        if added == 0 {
+            return Ok(());
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO archive_messages VALUES (?1, ?2)
+                 ON CONFLICT(archive) DO UPDATE SET messages = messages + ?2",
+            )?
+            .execute(params![archive, i64::try_from(added).unwrap_or(i64::MAX)])?;
         Ok(())
     }
 
@@ -217,13 +250,16 @@ impl<'t> Applier<'t> {
             ])?;
         if inserted == 0 {
             // Known: this archive shows it too.
-            self.tx
+            let added = self
+                .tx
                 .prepare_cached(
-                    "UPDATE messages SET archives = bits_add(archives, ?) WHERE id = ?",
+                    "UPDATE messages SET archives = bits_add(archives, ?1)
+                     WHERE id = ?2 AND NOT bits_has(archives, ?1)",
                 )?
                 .execute(params![m.archive, m.id])?;
-            return Ok(());
+            return self.count_messages(m.archive, added);
         }
+        self.count_messages(m.archive, 1)?;
         let n = self.tx.last_insert_rowid();
         self.first_new.get_or_insert(n);
         for r in &m.reactions {

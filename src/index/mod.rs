@@ -44,9 +44,9 @@ pub const INDEX_FILE: &str = "index/index.db";
 
 /// Page cache of the writing connection, large enough for bulk loads
 /// (import, rebuild); SQLite only fills it as pages are used.
-const CACHE_KIB: i64 = 96 * 1024;
+const CACHE_KIB: i64 = 64 * 1024;
 /// Page cache of the connection for an import's lookups.
-const READER_CACHE_KIB: i64 = 24 * 1024;
+const READER_CACHE_KIB: i64 = 16 * 1024;
 
 /// Why the index was (re)built from the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,10 +336,16 @@ impl Index {
             return apply_nested(&mut conn, records);
         }
         if !conn.is_autocommit() {
-            let sp = conn.savepoint().map_err(sql_err)?;
-            apply_with_head(&sp, seq, mac, records)?;
+            // In the bulk transaction, without a savepoint (whose journal
+            // would keep a copy of every page the transaction touched, in
+            // memory): a failure rolls the whole transaction back, to the
+            // last commit, a prefix of the log the next open catches up from.
+            let applied = apply_with_head(&conn, seq, mac, records);
+            if applied.is_err() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             crate::fault::point("index");
-            return sp.commit().map_err(sql_err);
+            return applied;
         }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -305,7 +305,7 @@ impl Index {
     /// Messages seen in archive `n`.
     pub fn messages_in(&self, n: ArchiveNo) -> Result<u64> {
         self.count(
-            "SELECT count(*) FROM messages WHERE bits_has(archives, ?)",
+            "SELECT coalesce((SELECT messages FROM archive_messages WHERE archive = ?), 0)",
             n,
         )
     }

@@ -17,6 +17,9 @@ CREATE TABLE archives(
   sha256 TEXT NOT NULL, blake3 TEXT NOT NULL, generation TEXT NOT NULL,
   generation_date TEXT, account_id TEXT, username TEXT,
   imported_at INTEGER NOT NULL, stat TEXT, done INTEGER NOT NULL DEFAULT 0) STRICT;
+-- How many messages each archive showed (kept by apply: counting them
+-- would be a pass over every message).
+CREATE TABLE archive_messages(archive INTEGER PRIMARY KEY, messages INTEGER NOT NULL) STRICT;
 CREATE TABLE users(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE) STRICT;
 CREATE TABLE conversations(
   n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind INTEGER,

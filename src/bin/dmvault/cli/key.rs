@@ -36,6 +36,7 @@ pub enum KeyCommand {
     ///
     /// With it, the stock `age` tool decrypts any object or catalog segment:
     ///   age -d -i vault-identity.txt vault/objects/ab/ab….age > photo.jpg
+    ///   age -d -i vault-identity.txt vault/catalog/0000000001.age | zstd -d
     /// Anyone holding this file can read the whole vault, and it cannot be
     /// revoked; keep it offline.
     #[command(verbatim_doc_comment)]
