@@ -114,7 +114,7 @@ impl MessageCollector {
             .filter(|m| self.seen_ids.insert(&m.id))
             .collect();
         let ids: Vec<&str> = fresh.iter().map(|m| m.id.as_str()).collect();
-        let known = index.messages(&ids)?;
+        let known = index.messages(&ids, n)?;
         for (m, known) in fresh.into_iter().zip(known) {
             self.messages_seen += 1;
             match known {
@@ -126,7 +126,7 @@ impl MessageCollector {
                         n,
                     )));
                 }
-                Some(k) if !bits::has(&k.archives, n) => self.seen_again(k.n),
+                Some(k) if !k.in_archive => self.seen_again(k.n),
                 Some(_) => {}
             }
             self.add_refs(m, group);

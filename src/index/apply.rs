@@ -14,9 +14,6 @@ use crate::vault::catalog::{
 };
 use crate::vault::keys::unhex;
 
-/// Message numbers one statement marks as seen again, at most.
-const RANGE_STEP: u64 = 20_000;
-
 /// Applies records inside one transaction.
 pub(super) struct Applier<'t> {
     tx: &'t Connection,
@@ -108,26 +105,16 @@ impl<'t> Applier<'t> {
                 self.count_messages(*archive, added)?;
             }
             Record::SeenRanges { archive, ranges } => {
-                let mut st = self.tx.prepare_cached(
-                    "UPDATE messages SET archives = bits_add(archives, ?1)
-                     WHERE n BETWEEN ?2 AND ?3 AND NOT bits_has(archives, ?1)",
-                )?;
+                // Kept as ranges: no message row changes.
+                let mut st = self
+                    .tx
+                    .prepare_cached("INSERT OR IGNORE INTO seen_ranges VALUES (?, ?, ?)")?;
                 let mut added = 0;
-                // A bounded number of rows per statement keeps SQLite's
-                // statement journal (in memory) small.
-                for &(a, b) in ranges {
-                    let mut from = a;
-                    while from <= b {
-                        let to = b.min(from.saturating_add(RANGE_STEP - 1));
-                        added += st.execute(params![
-                            archive,
-                            i64::try_from(from).unwrap_or(i64::MAX),
-                            i64::try_from(to).unwrap_or(i64::MAX)
-                        ])?;
-                        from = to.saturating_add(1);
-                        if to == u64::MAX {
-                            break;
-                        }
+                for &(a, b) in ranges.iter().filter(|(a, b)| a <= b) {
+                    let first = i64::try_from(a).unwrap_or(i64::MAX);
+                    let last = i64::try_from(b).unwrap_or(i64::MAX);
+                    if st.execute(params![archive, first, last])? == 1 {
+                        added += usize::try_from(b - a).unwrap_or(usize::MAX - 1) + 1;
                     }
                 }
                 self.count_messages(*archive, added)?;
@@ -167,39 +154,11 @@ impl<'t> Applier<'t> {
     }
 
     fn user(&mut self, id: &str) -> rusqlite::Result<i64> {
-        if let Some(&n) = self.users.get(id) {
-            return Ok(n);
-        }
-        self.tx
-            .prepare_cached("INSERT OR IGNORE INTO users(id) VALUES (?)")?
-            .execute([id])?;
-        let n = self
-            .tx
-            .prepare_cached("SELECT n FROM users WHERE id = ?")?
-            .query_row([id], |r| r.get(0))?;
-        if self.users.len() > 100_000 {
-            self.users.clear();
-        }
-        self.users.insert(id.to_owned(), n);
-        Ok(n)
+        intern(self.tx, &mut self.users, USERS, id)
     }
 
     fn conversation_n(&mut self, id: &str) -> rusqlite::Result<i64> {
-        if let Some(&n) = self.conversations.get(id) {
-            return Ok(n);
-        }
-        self.tx
-            .prepare_cached("INSERT OR IGNORE INTO conversations(id) VALUES (?)")?
-            .execute([id])?;
-        let n = self
-            .tx
-            .prepare_cached("SELECT n FROM conversations WHERE id = ?")?
-            .query_row([id], |r| r.get(0))?;
-        if self.conversations.len() > 100_000 {
-            self.conversations.clear();
-        }
-        self.conversations.insert(id.to_owned(), n);
-        Ok(n)
+        intern(self.tx, &mut self.conversations, CONVERSATIONS, id)
     }
 
     fn conversation(&mut self, c: &ConversationRecord) -> rusqlite::Result<()> {
@@ -412,6 +371,37 @@ impl<'t> Applier<'t> {
         }
         Ok(())
     }
+}
+
+/// How a table of ids (`users`, `conversations`) adds one and finds it.
+type InternSql = [&'static str; 2];
+const USERS: InternSql = [
+    "INSERT OR IGNORE INTO users(id) VALUES (?)",
+    "SELECT n FROM users WHERE id = ?",
+];
+const CONVERSATIONS: InternSql = [
+    "INSERT OR IGNORE INTO conversations(id) VALUES (?)",
+    "SELECT n FROM conversations WHERE id = ?",
+];
+
+/// The row number of `id` in a table of ids, added if new; `cache`
+/// remembers the ones met (and is emptied past 100,000).
+fn intern(
+    tx: &Connection,
+    cache: &mut HashMap<String, i64>,
+    sql: InternSql,
+    id: &str,
+) -> rusqlite::Result<i64> {
+    if let Some(&n) = cache.get(id) {
+        return Ok(n);
+    }
+    tx.prepare_cached(sql[0])?.execute([id])?;
+    let n = tx.prepare_cached(sql[1])?.query_row([id], |r| r.get(0))?;
+    if cache.len() > 100_000 {
+        cache.clear();
+    }
+    cache.insert(id.to_owned(), n);
+    Ok(n)
 }
 
 fn kind_of_conversation(k: crate::dm::ConversationKind) -> i64 {

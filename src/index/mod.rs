@@ -44,7 +44,7 @@ pub const INDEX_FILE: &str = "index/index.db";
 
 /// Page cache of the writing connection, large enough for bulk loads
 /// (import, rebuild); SQLite only fills it as pages are used.
-const CACHE_KIB: i64 = 64 * 1024;
+const CACHE_KIB: i64 = 96 * 1024;
 /// Page cache of the connection for an import's lookups.
 const READER_CACHE_KIB: i64 = 16 * 1024;
 

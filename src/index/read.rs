@@ -79,22 +79,28 @@ pub struct ObjectFacts {
     pub hashes: Option<(String, String)>,
 }
 
-/// A message the vault knows: its number in the log and the archives it
-/// was seen in (bit set).
-#[derive(Debug, Clone)]
+/// A message the vault knows, as an import of one archive asks.
+#[derive(Debug, Clone, Copy)]
 pub struct KnownMessage {
     /// Its number in the log (the `n`-th message new to the vault).
     pub n: u64,
-    /// Archives it was seen in (bit set).
-    pub archives: Vec<u8>,
+    /// That archive showed it already (an interrupted import of it).
+    pub in_archive: bool,
 }
 
 fn known_row(r: &Row<'_>) -> rusqlite::Result<KnownMessage> {
     Ok(KnownMessage {
         n: u64_of(r.get(0)?),
-        archives: r.get(1)?,
+        in_archive: r.get(1)?,
     })
 }
+
+/// A message by id: its number, and whether archive `?2` showed it (its
+/// own bits, or a seen-again range).
+const KNOWN: &str = "SELECT m.n, bits_has(m.archives, ?2) OR coalesce(
+    (SELECT r.last FROM seen_ranges r WHERE r.archive = ?2 AND r.first <= m.n
+     ORDER BY r.first DESC LIMIT 1) >= m.n, 0)
+  FROM messages m WHERE m.id = ?1";
 
 /// The columns [`media_row`] reads, over `media m`.
 pub(crate) const MEDIA_SELECT: &str = "SELECT m.message, m.url, m.ordinal, m.kind,
@@ -189,22 +195,22 @@ impl Index {
         rows.collect::<rusqlite::Result<_>>().map_err(sql_err)
     }
 
-    /// A message's number in the log and the archives it was seen in.
-    pub fn message(&self, id: &str) -> Result<Option<KnownMessage>> {
+    /// A message's number in the log, and whether archive `archive` showed it.
+    pub fn message(&self, id: &str, archive: ArchiveNo) -> Result<Option<KnownMessage>> {
         self.conn()
-            .prepare_cached("SELECT n, archives FROM messages WHERE id = ?")
-            .and_then(|mut st| st.query_row([id], known_row).optional())
+            .prepare_cached(KNOWN)
+            .and_then(|mut st| st.query_row(params![id, archive], known_row).optional())
             .map_err(sql_err)
     }
 
     /// [`Index::message`] for many ids at once, in one read transaction
     /// (one lock, one snapshot), in the order given.
-    pub fn messages(&self, ids: &[&str]) -> Result<Vec<Option<KnownMessage>>> {
+    pub fn messages(&self, ids: &[&str], archive: ArchiveNo) -> Result<Vec<Option<KnownMessage>>> {
         let mut conn = self.reader();
         let read = |tx: &rusqlite::Connection| -> rusqlite::Result<Vec<Option<KnownMessage>>> {
-            let mut st = tx.prepare_cached("SELECT n, archives FROM messages WHERE id = ?")?;
+            let mut st = tx.prepare_cached(KNOWN)?;
             ids.iter()
-                .map(|id| st.query_row([id], known_row).optional())
+                .map(|id| st.query_row(params![id, archive], known_row).optional())
                 .collect()
         };
         if !conn.is_autocommit() {

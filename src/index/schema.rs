@@ -17,6 +17,11 @@ CREATE TABLE archives(
   sha256 TEXT NOT NULL, blake3 TEXT NOT NULL, generation TEXT NOT NULL,
   generation_date TEXT, account_id TEXT, username TEXT,
   imported_at INTEGER NOT NULL, stat TEXT, done INTEGER NOT NULL DEFAULT 0) STRICT;
+-- Known messages later archives showed again, as the log's `seen_ranges`
+-- records name them (message numbers, inclusive): a yearly archive that
+-- repeats the whole history adds a few rows, and no message row changes.
+CREATE TABLE seen_ranges(archive INTEGER NOT NULL, first INTEGER NOT NULL,
+  last INTEGER NOT NULL, PRIMARY KEY(archive, first)) STRICT, WITHOUT ROWID;
 -- How many messages each archive showed (kept by apply: counting them
 -- would be a pass over every message).
 CREATE TABLE archive_messages(archive INTEGER PRIMARY KEY, messages INTEGER NOT NULL) STRICT;
