@@ -10,8 +10,9 @@ use crate::index::{bits, Index};
 use crate::media::{MediaIndex, MediaKind};
 use crate::vault::catalog::{ArchiveNo, ConversationRecord, MessageRecord, NameChange, Record};
 
-/// Known messages seen again are recorded when this many ranges gathered.
-const SEEN_BATCH: usize = 4096;
+/// Known messages seen again are recorded when this many gathered (8 bytes
+/// each); otherwise once, at the end of the archive, as few ranges.
+const SEEN_BATCH: usize = 4 << 20;
 
 /// Message ids of one archive, compactly: most are decimal numbers.
 #[derive(Default)]
@@ -54,8 +55,10 @@ pub(super) struct MessageCollector {
     pub refs: Vec<RefTodo>,
     seen_refs: HashSet<(String, String)>,
     seen_ids: IdSet,
-    /// Numbers of known messages this archive shows again, as ranges.
-    seen_again: Vec<(u64, u64)>,
+    /// Numbers of known messages this archive shows again. They come in
+    /// the archive's order, not the log's: sorted at the end, they make a
+    /// few ranges (a yearly archive repeating the history: one).
+    seen_again: Vec<u64>,
     convs: HashMap<String, Gathered>,
     /// Messages in the archive.
     pub messages_seen: u64,
@@ -126,7 +129,7 @@ impl MessageCollector {
                         n,
                     )));
                 }
-                Some(k) if !k.in_archive => self.seen_again(k.n),
+                Some(k) if !k.in_archive => self.seen_again.push(k.n),
                 Some(_) => {}
             }
             self.add_refs(m, group);
@@ -137,26 +140,18 @@ impl MessageCollector {
         Ok(())
     }
 
-    /// Notes that known message number `k` is in this archive too.
-    fn seen_again(&mut self, k: u64) {
-        match self.seen_again.last_mut() {
-            Some((_, end)) if *end + 1 == k => *end = k,
-            _ => self.seen_again.push((k, k)),
-        }
-    }
-
     /// The record of the known messages seen again since the last one.
     pub fn seen_record(&mut self) -> Option<Record> {
         if self.seen_again.is_empty() {
             return None;
         }
-        let mut ranges = std::mem::take(&mut self.seen_again);
-        ranges.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-        for (a, b) in ranges {
+        let mut numbers = std::mem::take(&mut self.seen_again);
+        numbers.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for k in numbers {
             match merged.last_mut() {
-                Some((_, end)) if a <= *end + 1 => *end = (*end).max(b),
-                _ => merged.push((a, b)),
+                Some((_, end)) if k <= end.saturating_add(1) => *end = (*end).max(k),
+                _ => merged.push((k, k)),
             }
         }
         Some(Record::SeenRanges {
