@@ -24,6 +24,8 @@ pub(super) struct Applier<'t> {
     /// The first message these records added (the full-text index takes
     /// the new messages in one statement at the end).
     first_new: Option<i64>,
+    /// The run of new messages being noted: archive, first and last number.
+    run: Option<(u32, i64, i64)>,
 }
 
 impl<'t> Applier<'t> {
@@ -34,6 +36,7 @@ impl<'t> Applier<'t> {
             conversations: HashMap::new(),
             prefixes: BTreeSet::new(),
             first_new: None,
+            run: None,
         }
     }
 
@@ -42,6 +45,7 @@ impl<'t> Applier<'t> {
         for r in records {
             self.apply(r).map_err(sql_err)?;
         }
+        self.flush_run().map_err(sql_err)?;
         for p in std::mem::take(&mut self.prefixes) {
             self.link_orphans(&p).map_err(sql_err)?;
         }
@@ -102,13 +106,16 @@ impl<'t> Applier<'t> {
                          WHERE id = ?2 AND NOT bits_has(archives, ?1)",
                     )?
                     .execute(params![archive, message])?;
+                if added > 0 {
+                    self.shown_again(*archive, message)?;
+                }
                 self.count_messages(*archive, added)?;
             }
             Record::SeenRanges { archive, ranges } => {
                 // Kept as ranges: no message row changes.
                 let mut st = self
                     .tx
-                    .prepare_cached("INSERT OR IGNORE INTO seen_ranges VALUES (?, ?, ?)")?;
+                    .prepare_cached("INSERT OR IGNORE INTO archive_ranges VALUES (?, ?, ?)")?;
                 let mut added = 0;
                 for &(a, b) in ranges.iter().filter(|(a, b)| a <= b) {
                     let first = i64::try_from(a).unwrap_or(i64::MAX);
@@ -135,6 +142,42 @@ impl<'t> Applier<'t> {
             }
             Record::Integrity(i) => self.integrity(i)?,
         }
+        Ok(())
+    }
+
+    /// Notes that `archive` showed message `n` (new to the vault): runs of
+    /// numbers become one range row.
+    fn note_shown(&mut self, archive: u32, n: i64) -> rusqlite::Result<()> {
+        match &mut self.run {
+            Some((a, _, last)) if *a == archive && *last + 1 == n => *last = n,
+            _ => {
+                self.flush_run()?;
+                self.run = Some((archive, n, n));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the run of new messages noted so far as a range row.
+    fn flush_run(&mut self) -> rusqlite::Result<()> {
+        if let Some((a, first, last)) = self.run.take() {
+            self.tx
+                .prepare_cached("INSERT OR IGNORE INTO archive_ranges VALUES (?, ?, ?)")?
+                .execute(params![a, first, last])?;
+        }
+        Ok(())
+    }
+
+    /// A known message (by id) that `archive` showed again: a range of one.
+    fn shown_again(&mut self, archive: u32, id: &str) -> rusqlite::Result<()> {
+        let n: i64 = self
+            .tx
+            .prepare_cached("SELECT n FROM messages WHERE id = ?")?
+            .query_row([id], |r| r.get(0))?;
+        self.flush_run()?;
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO archive_ranges VALUES (?, ?, ?)")?
+            .execute(params![archive, n, n])?;
         Ok(())
     }
 
@@ -216,11 +259,15 @@ impl<'t> Applier<'t> {
                      WHERE id = ?2 AND NOT bits_has(archives, ?1)",
                 )?
                 .execute(params![m.archive, m.id])?;
+            if added > 0 {
+                self.shown_again(m.archive, &m.id)?;
+            }
             return self.count_messages(m.archive, added);
         }
         self.count_messages(m.archive, 1)?;
         let n = self.tx.last_insert_rowid();
         self.first_new.get_or_insert(n);
+        self.note_shown(m.archive, n)?;
         for r in &m.reactions {
             self.tx
                 .prepare_cached("INSERT INTO reactions VALUES (?, ?, ?, ?, ?)")?

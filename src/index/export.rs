@@ -71,8 +71,8 @@ const COPY: &[&str] = &[
       FROM conversation_names x JOIN conversations c ON c.n = x.conversation"),
     concat!("INSERT INTO out.messages SELECT m.id, c.id, s.id, r.id, ", iso!("m.created_at"), ",
       m.text, m.welcome, m.urls, m.archive,
-      trim(bits_list(m.archives) || ',' || coalesce((SELECT group_concat(r.archive, ',')
-        FROM seen_ranges r WHERE m.n BETWEEN r.first AND r.last), ''), ',')
+      coalesce((SELECT group_concat(r.archive, ',')
+        FROM archive_ranges r WHERE m.n BETWEEN r.first AND r.last), '')
       FROM messages m
       JOIN conversations c ON c.n = m.conversation
       LEFT JOIN users s ON s.n = m.sender LEFT JOIN users r ON r.n = m.recipient ORDER BY m.n"),

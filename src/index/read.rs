@@ -95,10 +95,11 @@ fn known_row(r: &Row<'_>) -> rusqlite::Result<KnownMessage> {
     })
 }
 
-/// A message by id: its number, and whether archive `?2` showed it (its
-/// own bits, or a seen-again range).
-const KNOWN: &str = "SELECT m.n, bits_has(m.archives, ?2) OR coalesce(
-    (SELECT r.last FROM seen_ranges r WHERE r.archive = ?2 AND r.first <= m.n
+/// A message by id: its number, and whether archive `?2` showed it. Reads
+/// only the id index (the number is the row id) and the archive's ranges,
+/// never the message's row.
+const KNOWN: &str = "SELECT m.n, coalesce(
+    (SELECT r.last FROM archive_ranges r WHERE r.archive = ?2 AND r.first <= m.n
      ORDER BY r.first DESC LIMIT 1) >= m.n, 0)
   FROM messages m WHERE m.id = ?1";
 

@@ -17,10 +17,11 @@ CREATE TABLE archives(
   sha256 TEXT NOT NULL, blake3 TEXT NOT NULL, generation TEXT NOT NULL,
   generation_date TEXT, account_id TEXT, username TEXT,
   imported_at INTEGER NOT NULL, stat TEXT, done INTEGER NOT NULL DEFAULT 0) STRICT;
--- Known messages later archives showed again, as the log's `seen_ranges`
--- records name them (message numbers, inclusive): a yearly archive that
--- repeats the whole history adds a few rows, and no message row changes.
-CREATE TABLE seen_ranges(archive INTEGER NOT NULL, first INTEGER NOT NULL,
+-- The messages each archive showed, as ranges of message numbers
+-- (inclusive): the run of messages it added, and those it showed again
+-- (the log's `seen_ranges`). A yearly archive that repeats the whole
+-- history adds a few rows; no message row changes.
+CREATE TABLE archive_ranges(archive INTEGER NOT NULL, first INTEGER NOT NULL,
   last INTEGER NOT NULL, PRIMARY KEY(archive, first)) STRICT, WITHOUT ROWID;
 -- How many messages each archive showed (kept by apply: counting them
 -- would be a pass over every message).
