@@ -46,7 +46,7 @@ pub const INDEX_FILE: &str = "index/index.db";
 /// (import, rebuild); SQLite only fills it as pages are used.
 const CACHE_KIB: i64 = 96 * 1024;
 /// Page cache of the connection for an import's lookups.
-const READER_CACHE_KIB: i64 = 16 * 1024;
+const READER_CACHE_KIB: i64 = 24 * 1024;
 
 /// Why the index was (re)built from the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
