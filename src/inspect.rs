@@ -99,7 +99,8 @@ pub struct IdSet {
 impl IdSet {
     /// Adds an id; true when it was not there yet.
     pub fn insert(&mut self, id: &str) -> bool {
-        let canonical = !id.is_empty() && (id == "0" || !id.starts_with('0'));
+        // "012" and "+12" parse as 12 too: only the canonical form is a number.
+        let canonical = !id.is_empty() && (id == "0" || !id.starts_with(['0', '+']));
         match id.parse::<u64>() {
             Ok(n) if canonical => self.numbers.insert(n),
             _ => self.others.insert(id.to_owned()),

@@ -7,29 +7,13 @@ use crate::archive::ConversationChunk;
 use crate::dm::{ConversationKind, Event, Message};
 use crate::error::Result;
 use crate::index::{bits, Index};
+use crate::inspect::IdSet;
 use crate::media::{MediaIndex, MediaKind};
 use crate::vault::catalog::{ArchiveNo, ConversationRecord, MessageRecord, NameChange, Record};
 
 /// Known messages seen again are recorded when this many gathered (8 bytes
 /// each); otherwise once, at the end of the archive, as few ranges.
 const SEEN_BATCH: usize = 4 << 20;
-
-/// Message ids of one archive, compactly: most are decimal numbers.
-#[derive(Default)]
-struct IdSet {
-    numbers: HashSet<u64>,
-    others: HashSet<String>,
-}
-
-impl IdSet {
-    /// Adds `id`; false when it was there.
-    fn insert(&mut self, id: &str) -> bool {
-        match id.parse::<u64>() {
-            Ok(v) if !id.starts_with(['0', '+']) || id == "0" => self.numbers.insert(v),
-            _ => self.others.insert(id.to_owned()),
-        }
-    }
-}
 
 /// A reference of this archive, resolved to a media file or missing.
 pub(super) struct RefTodo {

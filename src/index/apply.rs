@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{kind_code, sql_err, verdict_code};
 use crate::error::Result;
@@ -98,19 +98,7 @@ impl<'t> Applier<'t> {
             }
             Record::Conversation(c) => self.conversation(c)?,
             Record::Message(m) => self.message(m)?,
-            Record::Seen { message, archive } => {
-                let added = self
-                    .tx
-                    .prepare_cached(
-                        "UPDATE messages SET archives = bits_add(archives, ?1)
-                         WHERE id = ?2 AND NOT bits_has(archives, ?1)",
-                    )?
-                    .execute(params![archive, message])?;
-                if added > 0 {
-                    self.shown_again(*archive, message)?;
-                }
-                self.count_messages(*archive, added)?;
-            }
+            Record::Seen { message, archive } => self.shown_again(*archive, message)?,
             Record::SeenRanges { archive, ranges } => {
                 // Kept as ranges: no message row changes.
                 let mut st = self
@@ -169,16 +157,24 @@ impl<'t> Applier<'t> {
     }
 
     /// A known message (by id) that `archive` showed again: a range of one.
+    /// Counted once, whichever record says it.
     fn shown_again(&mut self, archive: u32, id: &str) -> rusqlite::Result<()> {
-        let n: i64 = self
-            .tx
-            .prepare_cached("SELECT n FROM messages WHERE id = ?")?
-            .query_row([id], |r| r.get(0))?;
+        // The run being noted may hold it: written first, so the lookup sees it.
         self.flush_run()?;
+        let known = self
+            .tx
+            .prepare_cached(super::read::KNOWN)?
+            .query_row(params![id, archive], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
+            })
+            .optional()?;
+        let Some((n, false)) = known else {
+            return Ok(());
+        };
         self.tx
             .prepare_cached("INSERT OR IGNORE INTO archive_ranges VALUES (?, ?, ?)")?
             .execute(params![archive, n, n])?;
-        Ok(())
+        self.count_messages(archive, 1)
     }
 
     /// Keeps the number of messages each archive showed (for the summary of
@@ -235,7 +231,7 @@ impl<'t> Applier<'t> {
             .tx
             .prepare_cached(
                 "INSERT INTO messages(id, conversation, sender, recipient, created_at, text,
-                   welcome, urls, archive, archives) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   welcome, urls, archive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT(id) DO NOTHING",
             )?
             .execute(params![
@@ -248,21 +244,10 @@ impl<'t> Applier<'t> {
                 m.welcome,
                 urls,
                 m.archive,
-                super::bits::add(&[], m.archive),
             ])?;
         if inserted == 0 {
             // Known: this archive shows it too.
-            let added = self
-                .tx
-                .prepare_cached(
-                    "UPDATE messages SET archives = bits_add(archives, ?1)
-                     WHERE id = ?2 AND NOT bits_has(archives, ?1)",
-                )?
-                .execute(params![m.archive, m.id])?;
-            if added > 0 {
-                self.shown_again(m.archive, &m.id)?;
-            }
-            return self.count_messages(m.archive, added);
+            return self.shown_again(m.archive, &m.id);
         }
         self.count_messages(m.archive, 1)?;
         let n = self.tx.last_insert_rowid();

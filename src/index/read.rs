@@ -98,7 +98,7 @@ fn known_row(r: &Row<'_>) -> rusqlite::Result<KnownMessage> {
 /// A message by id: its number, and whether archive `?2` showed it. Reads
 /// only the id index (the number is the row id) and the archive's ranges,
 /// never the message's row.
-const KNOWN: &str = "SELECT m.n, coalesce(
+pub(super) const KNOWN: &str = "SELECT m.n, coalesce(
     (SELECT r.last FROM archive_ranges r WHERE r.archive = ?2 AND r.first <= m.n
      ORDER BY r.first DESC LIMIT 1) >= m.n, 0)
   FROM messages m WHERE m.id = ?1";
@@ -196,16 +196,9 @@ impl Index {
         rows.collect::<rusqlite::Result<_>>().map_err(sql_err)
     }
 
-    /// A message's number in the log, and whether archive `archive` showed it.
-    pub fn message(&self, id: &str, archive: ArchiveNo) -> Result<Option<KnownMessage>> {
-        self.conn()
-            .prepare_cached(KNOWN)
-            .and_then(|mut st| st.query_row(params![id, archive], known_row).optional())
-            .map_err(sql_err)
-    }
-
-    /// [`Index::message`] for many ids at once, in one read transaction
-    /// (one lock, one snapshot), in the order given.
+    /// Messages by id, with their number in the log and whether archive
+    /// `archive` showed them, in one read transaction (one lock, one
+    /// snapshot), in the order given.
     pub fn messages(&self, ids: &[&str], archive: ArchiveNo) -> Result<Vec<Option<KnownMessage>>> {
         let mut conn = self.reader();
         let read = |tx: &rusqlite::Connection| -> rusqlite::Result<Vec<Option<KnownMessage>>> {

@@ -40,7 +40,7 @@ CREATE TABLE messages(
   n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
   conversation INTEGER NOT NULL, sender INTEGER, recipient INTEGER,
   created_at INTEGER NOT NULL, text TEXT, welcome INTEGER NOT NULL,
-  urls TEXT, archive INTEGER NOT NULL, archives BLOB NOT NULL) STRICT;
+  urls TEXT, archive INTEGER NOT NULL) STRICT;
 CREATE INDEX messages_by_conversation ON messages(conversation, created_at);
 CREATE TABLE reactions(
   message INTEGER NOT NULL, sender TEXT, key TEXT, event_id TEXT, created_at INTEGER) STRICT;
