@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::archive::{Archive, Generation, ReadReport};
 use crate::dm::{ConversationKind, Event};
 use crate::error::Result;
+use crate::ids::IdSet;
 use crate::media::{MediaIndex, MediaKind};
 use crate::progress::Progress;
 
@@ -86,35 +87,6 @@ impl KindCounts {
             MediaKind::Gif => self.gif += 1,
             MediaKind::Video => self.video += 1,
         }
-    }
-}
-
-/// A set of message ids that stores snowflakes as `u64`.
-#[derive(Debug, Default)]
-pub struct IdSet {
-    numbers: HashSet<u64>,
-    others: HashSet<String>,
-}
-
-impl IdSet {
-    /// Adds an id; true when it was not there yet.
-    pub fn insert(&mut self, id: &str) -> bool {
-        // "012" and "+12" parse as 12 too: only the canonical form is a number.
-        let canonical = !id.is_empty() && (id == "0" || !id.starts_with(['0', '+']));
-        match id.parse::<u64>() {
-            Ok(n) if canonical => self.numbers.insert(n),
-            _ => self.others.insert(id.to_owned()),
-        }
-    }
-
-    /// Number of distinct ids.
-    pub fn len(&self) -> usize {
-        self.numbers.len() + self.others.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -251,21 +223,4 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<InspectReport> {
         warnings,
         partial,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn id_set_keeps_text_exact() {
-        let mut s = IdSet::default();
-        assert!(s.insert("1801707819273478425"));
-        assert!(!s.insert("1801707819273478425"));
-        assert!(s.insert("01801707819273478425"));
-        assert!(s.insert("99999999999999999999999"));
-        assert!(s.insert("6f1c-uuid"));
-        assert!(s.insert("0"));
-        assert_eq!(s.len(), 5);
-    }
 }

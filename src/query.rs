@@ -174,7 +174,7 @@ FROM (
   SELECT 1, o.prefix, NULL, 0, NULL, o.name, o.object, o.archives
   FROM orphans o WHERE o.linked = 0 AND NOT :missing
 ) x
-LEFT JOIN messages msg ON msg.id = x.message
+LEFT JOIN messages msg ON msg.id = msg_key(x.message)
 LEFT JOIN conversations c ON c.n = msg.conversation
 LEFT JOIN users su ON su.n = msg.sender
 LEFT JOIN objects ob ON ob.id = x.object

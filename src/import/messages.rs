@@ -6,8 +6,9 @@ use std::collections::{HashMap, HashSet};
 use crate::archive::ConversationChunk;
 use crate::dm::{ConversationKind, Event, Message};
 use crate::error::Result;
+use crate::ids::IdSet;
+use crate::index::known::KnownIds;
 use crate::index::{bits, Index};
-use crate::inspect::IdSet;
 use crate::media::{MediaIndex, MediaKind};
 use crate::vault::catalog::{ArchiveNo, ConversationRecord, MessageRecord, NameChange, Record};
 
@@ -39,6 +40,8 @@ pub(super) struct MessageCollector {
     pub refs: Vec<RefTodo>,
     seen_refs: HashSet<(String, String)>,
     seen_ids: IdSet,
+    /// The messages the vault held when the import started.
+    known: KnownIds,
     /// Numbers of known messages this archive shows again. They come in
     /// the archive's order, not the log's: sorted at the end, they make a
     /// few ranges (a yearly archive repeating the history: one).
@@ -51,13 +54,14 @@ pub(super) struct MessageCollector {
 }
 
 impl MessageCollector {
-    pub fn new(n: ArchiveNo, index: MediaIndex<usize>) -> MessageCollector {
+    pub fn new(n: ArchiveNo, index: MediaIndex<usize>, known: KnownIds) -> MessageCollector {
         MessageCollector {
             n,
             index,
             refs: Vec::new(),
             seen_refs: HashSet::new(),
             seen_ids: IdSet::default(),
+            known,
             seen_again: Vec::new(),
             convs: HashMap::new(),
             messages_seen: 0,
@@ -67,12 +71,7 @@ impl MessageCollector {
 
     /// Takes one conversation chunk: its participants and names, and a
     /// record for each message new to the vault (or seen again here).
-    pub fn take_chunk(
-        &mut self,
-        index: &Index,
-        chunk: &ConversationChunk,
-        pending: &mut Vec<Record>,
-    ) -> Result<()> {
+    pub fn take_chunk(&mut self, chunk: &ConversationChunk, pending: &mut Vec<Record>) {
         let group = chunk.kind == ConversationKind::Group;
         let n = self.n;
         let conv = self
@@ -91,20 +90,16 @@ impl MessageCollector {
         for event in &chunk.events {
             note_participants(conv, event, group);
         }
-        let fresh: Vec<&Message> = chunk
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Message(m) => Some(m),
-                _ => None,
-            })
-            .filter(|m| self.seen_ids.insert(&m.id))
-            .collect();
-        let ids: Vec<&str> = fresh.iter().map(|m| m.id.as_str()).collect();
-        let known = index.messages(&ids, n)?;
-        for (m, known) in fresh.into_iter().zip(known) {
+        let messages = chunk.events.iter().filter_map(|e| match e {
+            Event::Message(m) => Some(m),
+            _ => None,
+        });
+        for m in messages {
+            if !self.seen_ids.insert(&m.id) {
+                continue;
+            }
             self.messages_seen += 1;
-            match known {
+            match self.known.get(&m.id) {
                 None => {
                     self.messages_new += 1;
                     pending.push(Record::Message(message_record(
@@ -121,7 +116,6 @@ impl MessageCollector {
         if self.seen_again.len() >= SEEN_BATCH {
             pending.extend(self.seen_record());
         }
-        Ok(())
     }
 
     /// The record of the known messages seen again since the last one.

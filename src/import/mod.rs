@@ -56,7 +56,9 @@ use crate::integrity::Verdict;
 use crate::media::MediaIndex;
 use crate::progress::Progress;
 use crate::time::Timestamp;
-use crate::vault::catalog::{ArchiveNo, ArchiveRecord, FileStat, MediaRecord, Record};
+use crate::vault::catalog::{
+    ArchiveNo, ArchiveRecord, EncodedRecords, FileStat, MediaRecord, Record,
+};
 use crate::vault::store::ObjectId;
 use crate::vault::Vault;
 use commit::Committer;
@@ -64,9 +66,12 @@ use media::{FileOutcome, MediaWorker};
 use messages::{MessageCollector, RefTodo};
 
 /// Commit a segment after this many message records.
-const MESSAGE_BATCH: usize = 25_000;
+const MESSAGE_BATCH: usize = 10_000;
+/// Room for a batch and the chunk that fills it (X's chunks hold at most
+/// 1000 messages), so that the batch is not copied as it grows.
+const BATCH_CAPACITY: usize = MESSAGE_BATCH + 1000;
 /// Commit the index after this many message segments.
-const INDEX_COMMIT_EVERY: usize = 8;
+const INDEX_COMMIT_EVERY: usize = 20;
 
 /// How to import.
 #[derive(Debug, Clone)]
@@ -500,19 +505,26 @@ impl ArchiveImport<'_> {
         index: MediaIndex<usize>,
         pending: &mut Vec<Record>,
     ) -> Result<(Vec<RefTodo>, ReadReport)> {
-        let mut collector = MessageCollector::new(n, index);
+        let known = self.vault.index.known_ids(n)?;
+        let mut collector = MessageCollector::new(n, index, known);
         self.progress
             .phase("2/4 Reading messages", Some(self.archive.dm_bytes()));
         let (vault, cancel, dry_run) = (&*self.vault, self.cancel, self.opts.dry_run);
         let (archive, progress) = (&mut *self.archive, self.progress);
         // Batches are committed on a second thread while reading goes on.
         let (report, written) = std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(1);
+            // Handed over, not queued: a batch waiting costs memory, not time
+            // (the writer is the slower side).
+            let (tx, rx) =
+                std::sync::mpsc::sync_channel::<(Vec<Record>, Option<EncodedRecords>)>(0);
             let writer = s.spawn(move || -> Result<()> {
                 vault.index.begin_bulk()?;
                 let mut written = Ok(());
-                for (i, batch) in rx.into_iter().enumerate() {
-                    written = commit_to(vault, batch, dry_run);
+                for (i, (batch, encoded)) in rx.into_iter().enumerate() {
+                    written = match encoded {
+                        Some(encoded) => vault.append_encoded(&batch, &encoded),
+                        None => commit_to(vault, batch, dry_run),
+                    };
                     if written.is_ok() && i % INDEX_COMMIT_EVERY == INDEX_COMMIT_EVERY - 1 {
                         written = vault.index.commit_bulk(true);
                     }
@@ -528,8 +540,17 @@ impl ArchiveImport<'_> {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
-                collector.take_chunk(&vault.index, &chunk, pending)?;
-                if pending.len() >= MESSAGE_BATCH && tx.send(std::mem::take(pending)).is_err() {
+                collector.take_chunk(&chunk, pending);
+                if pending.len() < MESSAGE_BATCH {
+                    return Ok(());
+                }
+                let batch = std::mem::replace(pending, Vec::with_capacity(BATCH_CAPACITY));
+                // Encoded here, so that the writer only writes.
+                let encoded = (!dry_run)
+                    .then(|| EncodedRecords::new(&batch))
+                    .transpose()
+                    .map_err(|e| Error::write(vault.path(), e))?;
+                if tx.send((batch, encoded)).is_err() {
                     // The writer stopped; its error is the one reported.
                     return Err(Error::Interrupted);
                 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::msgid::MsgId;
 use super::{kind_code, sql_err, verdict_code};
 use crate::error::Result;
 use crate::media::expected_file_name;
@@ -26,6 +27,9 @@ pub(super) struct Applier<'t> {
     first_new: Option<i64>,
     /// The run of new messages being noted: archive, first and last number.
     run: Option<(u32, i64, i64)>,
+    /// Messages each archive showed, counted here and added to
+    /// `archive_messages` once, at the end.
+    shown: HashMap<u32, u64>,
 }
 
 impl<'t> Applier<'t> {
@@ -37,6 +41,7 @@ impl<'t> Applier<'t> {
             prefixes: BTreeSet::new(),
             first_new: None,
             run: None,
+            shown: HashMap::new(),
         }
     }
 
@@ -46,6 +51,7 @@ impl<'t> Applier<'t> {
             self.apply(r).map_err(sql_err)?;
         }
         self.flush_run().map_err(sql_err)?;
+        self.flush_counts().map_err(sql_err)?;
         for p in std::mem::take(&mut self.prefixes) {
             self.link_orphans(&p).map_err(sql_err)?;
         }
@@ -112,7 +118,7 @@ impl<'t> Applier<'t> {
                         added += usize::try_from(b - a).unwrap_or(usize::MAX - 1) + 1;
                     }
                 }
-                self.count_messages(*archive, added)?;
+                self.count_messages(*archive, added);
             }
             Record::Media(m) => self.media(m)?,
             Record::Orphan(o) => self.orphan(o)?,
@@ -164,7 +170,7 @@ impl<'t> Applier<'t> {
         let known = self
             .tx
             .prepare_cached(super::read::KNOWN)?
-            .query_row(params![id, archive], |r| {
+            .query_row(params![MsgId(id), archive], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
             })
             .optional()?;
@@ -174,21 +180,29 @@ impl<'t> Applier<'t> {
         self.tx
             .prepare_cached("INSERT OR IGNORE INTO archive_ranges VALUES (?, ?, ?)")?
             .execute(params![archive, n, n])?;
-        self.count_messages(archive, 1)
+        self.count_messages(archive, 1);
+        Ok(())
     }
 
     /// Keeps the number of messages each archive showed (for the summary of
     /// an archive imported before, without a pass over every message).
-    fn count_messages(&self, archive: u32, added: usize) -> rusqlite::Result<()> {
-        if added == 0 {
-            return Ok(());
+    fn count_messages(&mut self, archive: u32, added: usize) {
+        *self.shown.entry(archive).or_default() += u64::try_from(added).unwrap_or(u64::MAX);
+    }
+
+    /// Adds the counts gathered to `archive_messages`.
+    fn flush_counts(&mut self) -> rusqlite::Result<()> {
+        for (archive, added) in std::mem::take(&mut self.shown) {
+            if added == 0 {
+                continue;
+            }
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO archive_messages VALUES (?1, ?2)
+                     ON CONFLICT(archive) DO UPDATE SET messages = messages + ?2",
+                )?
+                .execute(params![archive, i64::try_from(added).unwrap_or(i64::MAX)])?;
         }
-        self.tx
-            .prepare_cached(
-                "INSERT INTO archive_messages VALUES (?1, ?2)
-                 ON CONFLICT(archive) DO UPDATE SET messages = messages + ?2",
-            )?
-            .execute(params![archive, i64::try_from(added).unwrap_or(i64::MAX)])?;
         Ok(())
     }
 
@@ -235,7 +249,7 @@ impl<'t> Applier<'t> {
                  ON CONFLICT(id) DO NOTHING",
             )?
             .execute(params![
-                m.id,
+                MsgId(&m.id),
                 conversation,
                 sender,
                 recipient,
@@ -249,7 +263,7 @@ impl<'t> Applier<'t> {
             // Known: this archive shows it too.
             return self.shown_again(m.archive, &m.id);
         }
-        self.count_messages(m.archive, 1)?;
+        self.count_messages(m.archive, 1);
         let n = self.tx.last_insert_rowid();
         self.first_new.get_or_insert(n);
         self.note_shown(m.archive, n)?;

@@ -69,7 +69,7 @@ const COPY: &[&str] = &[
       JOIN conversations c ON c.n = p.conversation JOIN users u ON u.n = p.user",
     concat!("INSERT INTO out.conversation_names SELECT c.id, ", iso!("x.at"), ", x.name, x.by
       FROM conversation_names x JOIN conversations c ON c.n = x.conversation"),
-    concat!("INSERT INTO out.messages SELECT m.id, c.id, s.id, r.id, ", iso!("m.created_at"), ",
+    concat!("INSERT INTO out.messages SELECT CAST(m.id AS TEXT), c.id, s.id, r.id, ", iso!("m.created_at"), ",
       m.text, m.welcome, m.urls, m.archive,
       coalesce((SELECT group_concat(r.archive, ',')
         FROM archive_ranges r WHERE m.n BETWEEN r.first AND r.last), '')
@@ -93,9 +93,9 @@ const COPY: &[&str] = &[
       LEFT JOIN out.objects x ON x.id = lower(hex(coalesce(m.object, o.object)))",
     "INSERT INTO out.orphans SELECT name, prefix, grp, lower(hex(object)), bits_list(archives),
       linked FROM orphans",
-    concat!("INSERT INTO out.reactions SELECT m.id, x.sender, x.key, x.event_id, ",
+    concat!("INSERT INTO out.reactions SELECT CAST(m.id AS TEXT), x.sender, x.key, x.event_id, ",
       iso!("x.created_at"), " FROM reactions x JOIN messages m ON m.n = x.message"),
-    concat!("INSERT INTO out.edits SELECT m.id, x.text, ", iso!("x.created_at"),
+    concat!("INSERT INTO out.edits SELECT CAST(m.id AS TEXT), x.text, ", iso!("x.created_at"),
       " FROM edits x JOIN messages m ON m.n = x.message"),
 ];
 

@@ -18,6 +18,8 @@ mod apply;
 pub mod bits;
 mod compare;
 mod export;
+pub mod known;
+mod msgid;
 mod read;
 mod schema;
 
@@ -44,9 +46,7 @@ pub const INDEX_FILE: &str = "index/index.db";
 
 /// Page cache of the writing connection, large enough for bulk loads
 /// (import, rebuild); SQLite only fills it as pages are used.
-const CACHE_KIB: i64 = 96 * 1024;
-/// Page cache of the connection for an import's lookups.
-const READER_CACHE_KIB: i64 = 24 * 1024;
+const CACHE_KIB: i64 = 64 * 1024;
 
 /// Why the index was (re)built from the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,12 +76,11 @@ impl fmt::Display for Rebuilt {
     }
 }
 
-/// The open index: one connection writes (and reads what a command asks),
-/// another answers the lookups an import makes while the first applies a
-/// batch (SQLite's WAL lets them run at once).
+/// The open index: one connection, which writes and reads what a command
+/// asks (an import asks for the messages it knows once, at its start: see
+/// [`known`]).
 pub struct Index {
     conn: Mutex<Connection>,
-    reader: Mutex<Connection>,
     /// A dry run is applying uncommitted records, which only `conn` sees.
     dry_run: AtomicBool,
     path: PathBuf,
@@ -211,13 +210,8 @@ impl Index {
         if version != Some(schema::SCHEMA_VERSION) {
             return Err(Rebuilt::OtherVersion);
         }
-        let (reader, _) = open_conn(path, secret).map_err(|_| Rebuilt::Unreadable)?;
-        reader
-            .pragma_update(None, "cache_size", -READER_CACHE_KIB)
-            .map_err(|_| Rebuilt::Unreadable)?;
         Ok(Index {
             conn: Mutex::new(conn),
-            reader: Mutex::new(reader),
             dry_run: AtomicBool::new(false),
             path: path.to_owned(),
         })
@@ -230,15 +224,6 @@ impl Index {
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The connection for lookups while a batch is being applied (the
-    /// writing one in a dry run, which alone sees what it applied).
-    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
-        if self.dry_run.load(Ordering::Relaxed) {
-            return self.conn();
-        }
-        self.reader.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The MACs of the segments the index reflects.
@@ -413,6 +398,7 @@ impl Index {
 /// A connection to the index with the vault's key and dmvault's settings;
 /// the number of tables it has (0: a new database).
 fn open_conn(path: &Path, secret: &VaultSecret) -> rusqlite::Result<(Connection, i64)> {
+    configure_sqlite();
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -429,9 +415,28 @@ fn open_conn(path: &Path, secret: &VaultSecret) -> rusqlite::Result<(Connection,
     // Checkpoints (which sync) once per 64 MiB of log rather than 4 MiB.
     conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
     bits::register(&conn)?;
+    msgid::register(&conn)?;
     // Every statement dmvault uses stays prepared.
     conn.set_prepared_statement_cache_capacity(128);
     Ok((conn, tables))
+}
+
+/// SQLite's process-wide settings, made before its first connection: no
+/// memory statistics, whose global mutex every allocation takes (the
+/// import's reading and writing threads would wait on each other for it).
+#[allow(unsafe_code)]
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: called once, before any connection (it is refused, and
+        // harmless, once SQLite is initialised); the option takes an int.
+        unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                std::ffi::c_int::from(0u8),
+            );
+        }
+    });
 }
 
 /// Creates `path` empty with mode 0600 unless it exists.

@@ -88,13 +88,6 @@ pub struct KnownMessage {
     pub in_archive: bool,
 }
 
-fn known_row(r: &Row<'_>) -> rusqlite::Result<KnownMessage> {
-    Ok(KnownMessage {
-        n: u64_of(r.get(0)?),
-        in_archive: r.get(1)?,
-    })
-}
-
 /// A message by id: its number, and whether archive `?2` showed it. Reads
 /// only the id index (the number is the row id) and the archive's ranges,
 /// never the message's row.
@@ -194,26 +187,6 @@ impl Index {
             .map_err(sql_err)?;
         let rows = st.query_map([], archive_row).map_err(sql_err)?;
         rows.collect::<rusqlite::Result<_>>().map_err(sql_err)
-    }
-
-    /// Messages by id, with their number in the log and whether archive
-    /// `archive` showed them, in one read transaction (one lock, one
-    /// snapshot), in the order given.
-    pub fn messages(&self, ids: &[&str], archive: ArchiveNo) -> Result<Vec<Option<KnownMessage>>> {
-        let mut conn = self.reader();
-        let read = |tx: &rusqlite::Connection| -> rusqlite::Result<Vec<Option<KnownMessage>>> {
-            let mut st = tx.prepare_cached(KNOWN)?;
-            ids.iter()
-                .map(|id| st.query_row(params![id, archive], known_row).optional())
-                .collect()
-        };
-        if !conn.is_autocommit() {
-            return read(&conn).map_err(sql_err);
-        }
-        let tx = conn.transaction().map_err(sql_err)?;
-        let out = read(&tx).map_err(sql_err)?;
-        tx.finish().map_err(sql_err)?;
-        Ok(out)
     }
 
     /// A conversation as the vault knows it.
@@ -375,7 +348,7 @@ impl Index {
                WHERE coalesce(m.object, o.object) IS NOT NULL
                UNION ALL
                SELECT o.object, o.prefix, o.archives, lower(o.name) LIKE '%.mp4', o.name FROM orphans o
-             ) x LEFT JOIN messages msg ON msg.id = x.message
+             ) x LEFT JOIN messages msg ON msg.id = msg_key(x.message)
                LEFT JOIN conversations c ON c.n = msg.conversation";
         let mut st = conn.prepare(sql).map_err(sql_err)?;
         let mut rows = st.query(params![]).map_err(sql_err)?;

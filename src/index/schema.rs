@@ -5,7 +5,7 @@
 //! seen again in a later archive costs a bit, not a row.
 
 /// Bumped when the tables change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The tables, created in an empty database.
 pub const SCHEMA: &str = "
@@ -36,8 +36,10 @@ CREATE TABLE participants(
 CREATE TABLE conversation_names(
   conversation INTEGER NOT NULL, at INTEGER, name TEXT NOT NULL, by TEXT,
   UNIQUE(conversation, at, name, by)) STRICT;
+-- A message's id is an integer when it is a snowflake, text otherwise
+-- (see `msgid.rs`); `msg_key(text)` turns an id into that form.
 CREATE TABLE messages(
-  n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+  n INTEGER PRIMARY KEY, id ANY NOT NULL UNIQUE,
   conversation INTEGER NOT NULL, sender INTEGER, recipient INTEGER,
   created_at INTEGER NOT NULL, text TEXT, welcome INTEGER NOT NULL,
   urls TEXT, archive INTEGER NOT NULL) STRICT;

@@ -461,6 +461,29 @@ pub fn read_segment(
     Ok(Segment { records, mac: got })
 }
 
+/// Records as a segment's lines, plain (for its MAC) and compressed, made
+/// before the segment is written (an import makes them on its reading
+/// thread, while another writes).
+pub(crate) struct EncodedRecords {
+    lines: Vec<u8>,
+    compressed: Vec<u8>,
+}
+
+impl EncodedRecords {
+    /// One JSON line each, then the lot as one zstd frame.
+    pub(crate) fn new(records: &[Record]) -> std::io::Result<EncodedRecords> {
+        let mut lines = Vec::new();
+        for r in records {
+            serde_json::to_writer(&mut lines, r).expect("serialisable");
+            lines.push(b'\n');
+        }
+        let mut compressed = zstd::bulk::compress(&lines, ZSTD_LEVEL)?;
+        // It was given room for the worst case, ~7 times what it took.
+        compressed.shrink_to_fit();
+        Ok(EncodedRecords { lines, compressed })
+    }
+}
+
 /// Writes the segment after `chain` with `records`, atomically, and adds
 /// its MAC to `chain`. The objects the records refer to must already be
 /// durable. (Only [`crate::vault::Vault`] calls this: it is the one writer.)
@@ -468,26 +491,31 @@ pub(crate) fn write_segment(
     vault: &Path,
     secret: &VaultSecret,
     chain: &mut Chain,
-    records: &[Record],
+    records: &EncodedRecords,
 ) -> Result<()> {
     let (seq, prev) = (chain.seq() + 1, &chain.head());
-    let mut body = Vec::new();
     let header = SegmentHeader {
         format: SEGMENT_FORMAT.into(),
         version: SEGMENT_VERSION,
         seq,
         prev: hex(prev),
     };
-    serde_json::to_writer(&mut body, &header).expect("serialisable");
-    body.push(b'\n');
-    for r in records {
-        serde_json::to_writer(&mut body, r).expect("serialisable");
-        body.push(b'\n');
-    }
-    let mac = *blake3::keyed_hash(secret.mac_key(), &body).as_bytes();
-    serde_json::to_writer(&mut body, &SegmentTrailer { mac: hex(&mac) }).expect("serialisable");
-    body.push(b'\n');
-    let body = zstd::bulk::compress(&body, ZSTD_LEVEL).map_err(|e| Error::write(vault, e))?;
+    let mut header_line = serde_json::to_vec(&header).expect("serialisable");
+    header_line.push(b'\n');
+    let mut mac = blake3::Hasher::new_keyed(secret.mac_key());
+    mac.update(&header_line);
+    mac.update(&records.lines);
+    let mac = *mac.finalize().as_bytes();
+    let mut trailer_line =
+        serde_json::to_vec(&SegmentTrailer { mac: hex(&mac) }).expect("serialisable");
+    trailer_line.push(b'\n');
+    // Three zstd frames, which inflate as one text: the records' was made
+    // before the chain's head was known.
+    let compress =
+        |b: &[u8]| zstd::bulk::compress(b, ZSTD_LEVEL).map_err(|e| Error::write(vault, e));
+    let mut body = compress(&header_line)?;
+    body.extend_from_slice(&records.compressed);
+    body.extend_from_slice(&compress(&trailer_line)?);
 
     let tmp_dir = vault.join("tmp");
     let (file, tmp) = fsutil::temp_file(&tmp_dir).map_err(|e| Error::write(&tmp_dir, e))?;

@@ -26,7 +26,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::index::{Index, Rebuilt};
 use crate::progress::{Progress, Quiet};
 use catalog::{Chain, Record};
@@ -158,8 +158,22 @@ impl Vault {
         if records.is_empty() {
             return Ok(());
         }
+        let encoded =
+            catalog::EncodedRecords::new(records).map_err(|e| Error::write(self.path(), e))?;
+        self.append_encoded(records, &encoded)
+    }
+
+    /// [`Vault::append`], with the records already encoded.
+    pub(crate) fn append_encoded(
+        &self,
+        records: &[Record],
+        encoded: &catalog::EncodedRecords,
+    ) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let mut chain = self.chain.lock().unwrap_or_else(|e| e.into_inner());
-        catalog::write_segment(self.path(), self.secret(), &mut chain, records)?;
+        catalog::write_segment(self.path(), self.secret(), &mut chain, encoded)?;
         if let Some(seen) = &self.seen {
             seen.write(&chain.seen());
         }
