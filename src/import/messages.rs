@@ -12,10 +12,6 @@ use crate::index::{bits, Index};
 use crate::media::{MediaIndex, MediaKind};
 use crate::vault::catalog::{ArchiveNo, ConversationRecord, MessageRecord, NameChange, Record};
 
-/// Known messages seen again are recorded when this many gathered (8 bytes
-/// each); otherwise once, at the end of the archive, as few ranges.
-const SEEN_BATCH: usize = 4 << 20;
-
 /// A reference of this archive, resolved to a media file or missing.
 pub(super) struct RefTodo {
     pub message: String,
@@ -39,13 +35,18 @@ pub(super) struct MessageCollector {
     index: MediaIndex<usize>,
     pub refs: Vec<RefTodo>,
     seen_refs: HashSet<(String, String)>,
+    /// The archive's messages new to the vault, met so far.
     seen_ids: IdSet,
     /// The messages the vault held when the import started.
     known: KnownIds,
-    /// Numbers of known messages this archive shows again. They come in
-    /// the archive's order, not the log's: sorted at the end, they make a
-    /// few ranges (a yearly archive repeating the history: one).
-    seen_again: Vec<u64>,
+    /// The known messages met so far (by number; a yearly archive is
+    /// mostly these, so the id set holds only the new ones).
+    met: NumberBits,
+    /// The known messages the archive shows again (not shown by an import
+    /// of it that was interrupted). They come in the archive's order, not
+    /// the log's: read in order at the end, they make a few ranges (a
+    /// yearly archive repeating the history: one).
+    seen_again: NumberBits,
     convs: HashMap<String, Gathered>,
     /// Messages in the archive.
     pub messages_seen: u64,
@@ -62,7 +63,8 @@ impl MessageCollector {
             seen_refs: HashSet::new(),
             seen_ids: IdSet::default(),
             known,
-            seen_again: Vec::new(),
+            met: NumberBits::default(),
+            seen_again: NumberBits::default(),
             convs: HashMap::new(),
             messages_seen: 0,
             messages_new: 0,
@@ -94,13 +96,13 @@ impl MessageCollector {
             Event::Message(m) => Some(m),
             _ => None,
         });
+        let max_n = self.known.max_n();
         for m in messages {
-            if !self.seen_ids.insert(&m.id) {
-                continue;
-            }
-            self.messages_seen += 1;
             match self.known.get(&m.id) {
                 None => {
+                    if !self.seen_ids.insert(&m.id) {
+                        continue;
+                    }
                     self.messages_new += 1;
                     pending.push(Record::Message(message_record(
                         m,
@@ -108,33 +110,26 @@ impl MessageCollector {
                         n,
                     )));
                 }
-                Some(k) if !k.in_archive => self.seen_again.push(k.n),
-                Some(_) => {}
+                Some(k) => {
+                    if !self.met.insert(k.n, max_n) {
+                        continue;
+                    }
+                    if !k.in_archive {
+                        self.seen_again.insert(k.n, max_n);
+                    }
+                }
             }
+            self.messages_seen += 1;
             self.add_refs(m, group);
-        }
-        if self.seen_again.len() >= SEEN_BATCH {
-            pending.extend(self.seen_record());
         }
     }
 
-    /// The record of the known messages seen again since the last one.
+    /// The record of the known messages the archive showed again.
     pub fn seen_record(&mut self) -> Option<Record> {
-        if self.seen_again.is_empty() {
-            return None;
-        }
-        let mut numbers = std::mem::take(&mut self.seen_again);
-        numbers.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::new();
-        for k in numbers {
-            match merged.last_mut() {
-                Some((_, end)) if k <= end.saturating_add(1) => *end = (*end).max(k),
-                _ => merged.push((k, k)),
-            }
-        }
-        Some(Record::SeenRanges {
+        let ranges = std::mem::take(&mut self.seen_again).ranges();
+        (!ranges.is_empty()).then_some(Record::SeenRanges {
             archive: self.n,
-            ranges: merged,
+            ranges,
         })
     }
 
@@ -174,6 +169,46 @@ impl MessageCollector {
             }
         }
         Ok(out)
+    }
+}
+
+/// A set of message numbers, one bit each (250 KB for 2 M).
+#[derive(Default)]
+struct NumberBits {
+    words: Vec<u64>,
+}
+
+impl NumberBits {
+    /// Adds `n`; true when it was not there. `max` (the largest number
+    /// there can be) sizes the set once.
+    fn insert(&mut self, n: u64, max: u64) -> bool {
+        let word = usize::try_from(n / 64).unwrap_or(usize::MAX);
+        if word >= self.words.len() {
+            let words = max.max(n) / 64 + 1;
+            self.words
+                .resize(usize::try_from(words).unwrap_or(word.saturating_add(1)), 0);
+        }
+        let mask = 1 << (n % 64);
+        let new = self.words[word] & mask == 0;
+        self.words[word] |= mask;
+        new
+    }
+
+    /// The numbers, as ranges (first, last), ascending.
+    fn ranges(&self) -> Vec<(u64, u64)> {
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for (w, &bits) in (0u64..).zip(&self.words) {
+            let mut rest = bits;
+            while rest != 0 {
+                let k = w * 64 + u64::from(rest.trailing_zeros());
+                rest &= rest - 1;
+                match ranges.last_mut() {
+                    Some((_, end)) if *end + 1 == k => *end = k,
+                    _ => ranges.push((k, k)),
+                }
+            }
+        }
+        ranges
     }
 }
 
@@ -220,5 +255,22 @@ fn message_record(m: &Message, conversation: &str, n: ArchiveNo) -> MessageRecor
         edits: m.edit_history.clone(),
         urls: m.urls.clone(),
         archive: n,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NumberBits;
+
+    #[test]
+    fn number_bits_take_each_number_once_and_give_ranges() {
+        let mut b = NumberBits::default();
+        for n in [5, 6, 7, 64, 63, 200, 1] {
+            assert!(b.insert(n, 100), "{n}");
+        }
+        assert!(!b.insert(6, 100));
+        assert!(!b.insert(200, 100), "past the size given, still kept");
+        assert_eq!(b.ranges(), vec![(1, 1), (5, 7), (63, 64), (200, 200)]);
+        assert!(NumberBits::default().ranges().is_empty());
     }
 }

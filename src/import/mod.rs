@@ -66,12 +66,12 @@ use media::{FileOutcome, MediaWorker};
 use messages::{MessageCollector, RefTodo};
 
 /// Commit a segment after this many message records.
-const MESSAGE_BATCH: usize = 10_000;
+const MESSAGE_BATCH: usize = 5_000;
 /// Room for a batch and the chunk that fills it (X's chunks hold at most
 /// 1000 messages), so that the batch is not copied as it grows.
 const BATCH_CAPACITY: usize = MESSAGE_BATCH + 1000;
 /// Commit the index after this many message segments.
-const INDEX_COMMIT_EVERY: usize = 20;
+const INDEX_COMMIT_EVERY: usize = 40;
 
 /// How to import.
 #[derive(Debug, Clone)]

@@ -29,6 +29,7 @@ pub struct KnownIds {
     /// Ranges of message numbers the archive showed already (an import of
     /// it that was interrupted), ascending.
     shown: Vec<(u64, u64)>,
+    max_n: u64,
 }
 
 impl KnownIds {
@@ -51,6 +52,11 @@ impl KnownIds {
     fn showed(&self, n: u64) -> bool {
         let i = self.shown.partition_point(|&(first, _)| first <= n);
         i > 0 && self.shown[i - 1].1 >= n
+    }
+
+    /// The largest message number held (they run from 1).
+    pub fn max_n(&self) -> u64 {
+        self.max_n
     }
 
     /// Number of messages held.
@@ -80,8 +86,10 @@ impl Index {
             // Message numbers run 1..=max: room for every id, and no more.
             let most: i64 =
                 conn.query_row("SELECT coalesce(max(n), 0) FROM messages", [], |r| r.get(0))?;
+            let max_n = u64::try_from(most).unwrap_or(0);
             let most = usize::try_from(most).unwrap_or(0);
             let mut known = KnownIds {
+                max_n,
                 numbers: Vec::with_capacity(most),
                 ns: Vec::with_capacity(most),
                 ..KnownIds::default()

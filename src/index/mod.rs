@@ -46,7 +46,7 @@ pub const INDEX_FILE: &str = "index/index.db";
 
 /// Page cache of the writing connection, large enough for bulk loads
 /// (import, rebuild); SQLite only fills it as pages are used.
-const CACHE_KIB: i64 = 64 * 1024;
+const CACHE_KIB: i64 = 48 * 1024;
 
 /// Why the index was (re)built from the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
