@@ -10,6 +10,11 @@ pub trait Progress: Sync {
     /// A new phase starts, e.g. "1/3 Reading DM files", with its total
     /// amount (bytes or items) when known.
     fn phase(&self, _name: &str, _total: Option<u64>) {}
+    /// A new phase whose amount is a count of items (segments, files), not
+    /// bytes.
+    fn phase_items(&self, name: &str, total: Option<u64>) {
+        self.phase(name, total);
+    }
     /// `n` more units of the current phase are done.
     fn advance(&self, _n: u64) {}
     /// The operation finished (or failed); remove any display.

@@ -291,7 +291,7 @@ impl Index {
         let chain = self.chain()?;
         let todo = segments.len().saturating_sub(chain.macs.len());
         if todo > 1 {
-            progress.phase("Updating the index", Some(todo as u64));
+            progress.phase_items("Updating the index (catalog segments)", Some(todo as u64));
         }
         let mut prev = chain.head();
         for (i, path) in segments.iter().enumerate().skip(chain.macs.len()) {

@@ -22,17 +22,17 @@ impl Bars {
     }
 }
 
-impl dmvault::progress::Progress for Bars {
-    fn phase(&self, name: &str, total: Option<u64>) {
+impl Bars {
+    fn start(&self, name: &str, total: Option<u64>, counts: &str) {
         let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = slot.take() {
             old.finish_and_clear();
         }
         let bar = match total {
             Some(t) => ProgressBar::new(t).with_style(
-                ProgressStyle::with_template(
-                    "{prefix} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
+                ProgressStyle::with_template(&format!(
+                    "{{prefix}} {{msg}} [{{bar:30}}] {counts} eta {{eta}}"
+                ))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             ),
@@ -42,6 +42,16 @@ impl dmvault::progress::Progress for Bars {
         bar.set_message(name.to_owned());
         bar.enable_steady_tick(Duration::from_millis(200));
         *slot = Some(bar);
+    }
+}
+
+impl dmvault::progress::Progress for Bars {
+    fn phase(&self, name: &str, total: Option<u64>) {
+        self.start(name, total, "{bytes}/{total_bytes} {bytes_per_sec}");
+    }
+
+    fn phase_items(&self, name: &str, total: Option<u64>) {
+        self.start(name, total, "{pos}/{len}");
     }
 
     fn advance(&self, n: u64) {

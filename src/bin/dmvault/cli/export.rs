@@ -22,7 +22,7 @@ pub struct ExportArgs {
 
 pub fn run(args: &ExportArgs, global: &Global) -> Result<Code> {
     let filter = args.filter.to_filter(false)?;
-    let vault = unlock::open(&args.vault, global.json)?;
+    let vault = unlock::open(&args.vault, global)?;
     let progress = crate::progress::for_command(global, "export");
     let progress = progress.as_ref();
     let s = dmvault::export::export(&vault, &args.out, &filter, progress)?;
@@ -60,7 +60,7 @@ pub struct ExportSqliteArgs {
 }
 
 pub fn run_sqlite(args: &ExportSqliteArgs, global: &Global) -> Result<Code> {
-    let vault = unlock::open(&args.vault, global.json)?;
+    let vault = unlock::open(&args.vault, global)?;
     dmvault::vault::ensure_outside(vault.path(), &args.file)?;
     let s = vault.index.export_sqlite(&args.file)?;
     let mut out = Out::new();

@@ -45,7 +45,7 @@ pub fn bytes(n: u64) -> String {
 }
 
 pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
-    let mut vault = unlock::open(&args.vault, global.json)?;
+    let mut vault = unlock::open(&args.vault, global)?;
     if !args.dry_run {
         vault.lock(Duration::from_secs(args.lock_wait))?;
         vault.reload()?;

@@ -35,7 +35,7 @@ pub struct IndexRebuildArgs {
 
 pub fn run(cmd: &IndexCommand, global: &Global) -> Result<Code> {
     let IndexCommand::Rebuild(args) = cmd;
-    let mut vault = unlock::open(&args.vault, global.json)?;
+    let mut vault = unlock::open(&args.vault, global)?;
     vault.lock(Duration::from_secs(args.lock_wait))?;
     let progress = crate::progress::for_command(global, "index");
     vault.rebuild_index(progress.as_ref())?;

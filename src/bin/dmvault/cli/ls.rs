@@ -35,7 +35,7 @@ pub fn run_ls(args: &LsArgs, global: &Global) -> Result<Code> {
         anyhow::bail!("--csv and --json cannot be used together; choose one");
     }
     let filter = args.filter.to_filter(args.missing)?;
-    let vault = unlock::open(&args.vault, global.json)?;
+    let vault = unlock::open(&args.vault, global)?;
     let mut out = Out::new();
     if args.csv {
         out.line(format_args!("{}", super::csv::HEADER))?;
@@ -100,7 +100,7 @@ fn print_row(out: &mut Out, r: &Row) -> std::io::Result<()> {
 }
 
 pub fn run_stats(args: &StatsArgs, global: &Global) -> Result<Code> {
-    let vault = unlock::open(&args.vault, global.json)?;
+    let vault = unlock::open(&args.vault, global)?;
     let s = stats(&vault.index)?;
     let mut out = Out::new();
     if global.json {

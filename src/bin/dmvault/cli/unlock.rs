@@ -9,7 +9,7 @@ use dmvault::vault::keys::{read_identity_file, Unlock};
 use dmvault::vault::{SeenState, Unlocked, Vault};
 use dmvault::Error;
 
-use super::VaultArgs;
+use super::{Global, VaultArgs};
 
 /// `~/.config/dmvault/identity.txt` (or under `$XDG_CONFIG_HOME`).
 pub fn default_identity_path() -> Option<PathBuf> {
@@ -131,14 +131,16 @@ pub fn seen_state(vault: &Unlocked) -> Option<SeenState> {
     state_dir().map(|dir| SeenState::for_vault(&dir, vault.path(), vault.secret()))
 }
 
-/// Opens and unlocks the vault and brings its index up to date; says so
-/// when the index had to be rebuilt from the catalog.
-pub fn open(args: &VaultArgs, json: bool) -> Result<Vault> {
-    let vault = Vault::load(unlock(args)?, &dmvault::progress::Quiet)?;
+/// Opens and unlocks the vault and brings its index up to date (with a
+/// progress bar on a terminal: a rebuild of millions of messages takes a
+/// while); says so when the index had to be rebuilt from the catalog.
+pub fn open(args: &VaultArgs, global: &Global) -> Result<Vault> {
+    let progress = crate::progress::for_command(global, "index");
+    let vault = Vault::load(unlock(args)?, progress.as_ref())?;
     if let Some(why) = vault.rebuilt() {
         crate::report_warning(
             &format!("the vault's index was rebuilt from its catalog ({why})"),
-            json,
+            global.json,
         );
     }
     Ok(vault)
