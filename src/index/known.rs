@@ -58,16 +58,6 @@ impl KnownIds {
     pub fn max_n(&self) -> u64 {
         self.max_n
     }
-
-    /// Number of messages held.
-    pub fn len(&self) -> usize {
-        self.numbers.len() + self.others.len()
-    }
-
-    /// True when the vault held no message.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Index {
@@ -95,7 +85,8 @@ impl Index {
                 ..KnownIds::default()
             };
             // A scan of the id index (it holds the row number too), not of
-            // the messages: the integers come first, ascending.
+            // the messages. SQLite orders integers before text, ascending:
+            // `numbers` comes out sorted, as `get`'s binary search needs.
             let mut st = conn.prepare("SELECT id, n FROM messages ORDER BY id")?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
@@ -131,14 +122,6 @@ impl Index {
             }
             Ok(known)
         };
-        let mut known = read().map_err(sql_err)?;
-        if !known.numbers.windows(2).all(|w| w[0] < w[1]) {
-            // Not the index's order after all (never seen): sorted here.
-            let mut pairs: Vec<(u64, u32)> =
-                known.numbers.drain(..).zip(known.ns.drain(..)).collect();
-            pairs.sort_unstable();
-            (known.numbers, known.ns) = pairs.into_iter().unzip();
-        }
-        Ok(known)
+        read().map_err(sql_err)
     }
 }
