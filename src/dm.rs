@@ -225,6 +225,52 @@ impl Event {
     }
 }
 
+/// Undoes the HTML escaping X applies to DM text and group names (`&amp;`,
+/// `&lt;`, `&gt;`, `&quot;`, `&#39;` and numeric references), for showing
+/// them. Anything else stays as it is.
+pub fn unescape_html(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('&') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let entity = rest[1..]
+            .find(';')
+            .filter(|&j| j <= 10)
+            .map(|j| &rest[1..=j]);
+        let decoded = entity.and_then(|e| match e {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => {
+                let num = e.strip_prefix('#')?;
+                let code = match num.strip_prefix(['x', 'X']) {
+                    Some(h) => u32::from_str_radix(h, 16).ok()?,
+                    None => num.parse().ok()?,
+                };
+                char::from_u32(code)
+            }
+        });
+        match (decoded, entity) {
+            (Some(c), Some(e)) => {
+                out.push(c);
+                rest = &rest[e.len() + 2..];
+            }
+            _ => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 thread_local! {
     /// Notes about dates that were clamped or left out, while collecting.
     static DATE_NOTES: std::cell::RefCell<Option<Vec<String>>> =
@@ -293,7 +339,7 @@ pub(crate) fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     d.deserialize_any(Text)
 }
 
-fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     struct OptText;
     impl<'de> Visitor<'de> for OptText {
         type Value = Option<String>;
@@ -433,6 +479,23 @@ impl<'de> Visitor<'de> for EventVisitor {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn html_escapes_are_undone_for_showing() {
+        assert_eq!(
+            super::unescape_html("5 &lt; 7 &amp;&amp; 7 &gt; 3"),
+            "5 < 7 && 7 > 3"
+        );
+        assert_eq!(
+            super::unescape_html("&quot;x&quot; &#39;y&#x27; &#128514;"),
+            "\"x\" 'y' \u{1F602}"
+        );
+        assert_eq!(
+            super::unescape_html("AT&T & co &bogus; &#xZZ;"),
+            "AT&T & co &bogus; &#xZZ;"
+        );
+        assert_eq!(super::unescape_html("&"), "&");
+    }
     use super::*;
 
     fn event(json: &str) -> Event {

@@ -29,6 +29,8 @@ pub enum ErrorKind {
     Integrity,
     /// The user interrupted the operation; it can be resumed.
     Interrupted,
+    /// A name given on the command line fits several things.
+    Ambiguous,
 }
 
 /// What dmvault was doing with a file when the operating system refused.
@@ -204,6 +206,9 @@ pub enum Error {
     /// A filter or option has a bad value.
     #[error("{0}")]
     Invalid(String),
+    /// A name given fits several conversations or people (listed).
+    #[error("{0}")]
+    Ambiguous(String),
 }
 
 impl Error {
@@ -233,6 +238,7 @@ impl Error {
             | Error::Crypto(_)
             | Error::Random(_)
             | Error::Invalid(_) => ErrorKind::Other,
+            Error::Ambiguous(_) => ErrorKind::Ambiguous,
         }
     }
 
@@ -282,7 +288,9 @@ impl Error {
                 "Run `dmvault verify` to see everything that is wrong; importing the archives again heals missing or damaged content."
             }
             Error::Interrupted => "Run the same command again; it continues where it stopped.",
-            Error::Crypto(_) | Error::Random(_) | Error::Invalid(_) => return None,
+            Error::Crypto(_) | Error::Random(_) | Error::Invalid(_) | Error::Ambiguous(_) => {
+                return None
+            }
         })
     }
 

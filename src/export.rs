@@ -61,6 +61,12 @@ pub struct IndexEntry {
     pub conversation_kind: Option<String>,
     /// Sender.
     pub sender_id: Option<String>,
+    /// The sender's handle, when anyone named them.
+    pub sender_handle: Option<String>,
+    /// The sender's display name, likewise.
+    pub sender_name: Option<String>,
+    /// The conversation's name, when it has one.
+    pub conversation_name: Option<String>,
     /// Sent at (RFC 3339 UTC).
     pub created_at: Option<String>,
     /// image, gif or video.
@@ -94,6 +100,9 @@ impl IndexEntry {
             conversation_id: row.conversation_id.clone(),
             conversation_kind: row.conversation_kind.map(|k| k.as_str().to_owned()),
             sender_id: row.sender_id.clone(),
+            sender_handle: row.sender_handle.clone(),
+            sender_name: row.sender_name.clone(),
+            conversation_name: row.conversation_name.clone(),
             created_at: row.created_at.map(|t| t.to_string()),
             kind: row.kind.as_str().to_owned(),
             original_name: row.original_name.clone(),
@@ -191,11 +200,16 @@ pub fn export_path(row: &Row, shared_name: bool) -> PathBuf {
         };
         return PathBuf::from("orphans").join(safe_component(&name));
     }
-    let conv = safe_component(
-        row.conversation_id
-            .as_deref()
-            .unwrap_or("unknown-conversation"),
-    );
+    let conv_id = row
+        .conversation_id
+        .as_deref()
+        .unwrap_or("unknown-conversation");
+    // A named conversation's folder has its name first and its id after
+    // (names change; ids stay): `Birch Owl (48213377-1062514387293179904)`.
+    let conv = safe_component(&match &row.conversation_name {
+        Some(name) => format!("{name} ({conv_id})"),
+        None => conv_id.to_owned(),
+    });
     let when = row.created_at.map_or_else(
         || "unknown-date".to_owned(),
         |t| {
@@ -206,7 +220,12 @@ pub fn export_path(row: &Row, shared_name: bool) -> PathBuf {
             )
         },
     );
-    let sender = row.sender_id.as_deref().unwrap_or("unknown");
+    // `@handle` when the sender has one, else the name, else the id.
+    let sender = match (&row.sender_handle, &row.sender_name, &row.sender_id) {
+        (Some(h), _, _) => format!("@{h}"),
+        (None, Some(n), _) => n.clone(),
+        (None, None, id) => id.clone().unwrap_or_else(|| "unknown".into()),
+    };
     let id = row.message_id.as_deref().unwrap_or("unknown");
     let n = if row.ordinal > 0 {
         format!("-{}", row.ordinal + 1)

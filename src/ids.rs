@@ -88,6 +88,18 @@ impl IdSet {
         }
     }
 
+    /// True when the set holds `id`.
+    pub fn contains(&self, id: &str) -> bool {
+        match snowflake(id) {
+            Some(n) => {
+                self.filter.capacity > 0
+                    && self.filter.may_hold(n)
+                    && (self.recent.contains(&n) || self.sorted.binary_search(&n).is_ok())
+            }
+            None => self.others.contains(id),
+        }
+    }
+
     /// Number of distinct ids.
     pub fn len(&self) -> usize {
         self.sorted.len() + self.recent.len() + self.others.len()

@@ -3,13 +3,20 @@
 //! The figures are defined so (and `docs/cli.md` documents them):
 //!
 //! - `messages`: distinct ids of `messageCreate` and `welcomeMessageCreate`
-//!   events, 1:1 and group; headers files are never read, so never counted;
+//!   events, 1:1 and group, in the DM files (not the headers files);
 //! - `conversations`: distinct conversation ids per kind (chunks merged);
 //! - `media_refs`: distinct (event id, media URL) pairs;
 //!   `media_found` + `media_missing` = `media_refs`;
 //! - `media_orphans`: files in DM media folders no reference points to;
 //! - `media_by_kind`: references by kind (image, gif, video);
-//! - `encrypted_events`: XChat events, which cannot be imported.
+//! - `encrypted_events`: XChat events, which cannot be imported;
+//! - `messages_headers_only`: distinct message ids that only the headers
+//!   files (`direct-message-headers.js`, …) hold: X sometimes ships a
+//!   conversation only there, without text;
+//! - `conversations_headers_only`: the conversations of those messages
+//!   that no DM file holds, per kind;
+//! - `media_linked_by_headers`: orphans whose name starts with the id of
+//!   such a message (the headers say who sent it, when, and where).
 //!
 //! Memory stays bounded: conversations are streamed, message ids are kept
 //! as 8-byte numbers and media references as 16-byte digests.
@@ -53,6 +60,12 @@ pub struct InspectReport {
     pub media_by_kind: KindCounts,
     /// XChat events seen (not importable).
     pub encrypted_events: u64,
+    /// Messages only the headers files hold (no text).
+    pub messages_headers_only: u64,
+    /// Conversations only the headers files hold, per kind.
+    pub conversations_headers_only: ConversationCounts,
+    /// Orphans named after a message only the headers files hold.
+    pub media_linked_by_headers: u64,
     /// Things worth knowing, one sentence each.
     pub warnings: Vec<String>,
     /// Some input could not be read (a data file, skipped entries).
@@ -67,6 +80,19 @@ pub struct ConversationCounts {
     pub one_to_one: u64,
     /// Group conversations.
     pub group: u64,
+}
+
+impl ConversationCounts {
+    fn of(kinds: impl Iterator<Item = ConversationKind>) -> ConversationCounts {
+        let mut c = ConversationCounts::default();
+        for k in kinds {
+            match k {
+                ConversationKind::OneToOne => c.one_to_one += 1,
+                ConversationKind::Group => c.group += 1,
+            }
+        }
+        c
+    }
 }
 
 /// Media references per kind.
@@ -127,6 +153,34 @@ fn read_warnings(
     (warnings, partial)
 }
 
+/// Conversations by kind and id.
+type Conversations = HashSet<(ConversationKind, String)>;
+
+/// The messages only the headers files hold, and their conversations that
+/// no DM file holds.
+fn read_headers(
+    archive: &mut Archive,
+    progress: &dyn Progress,
+    messages: &IdSet,
+    conversations: &Conversations,
+) -> Result<(IdSet, Conversations, ReadReport)> {
+    let mut headers_only = IdSet::default();
+    let mut header_convs = HashSet::new();
+    let report = archive.read_headers(progress, |chunk| {
+        for m in chunk.events.iter().filter_map(Event::as_message) {
+            if !messages.contains(&m.id) {
+                headers_only.insert(&m.id);
+                let key = (chunk.kind, chunk.conversation_id.clone());
+                if !conversations.contains(&key) {
+                    header_convs.insert(key);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok((headers_only, header_convs, report))
+}
+
 /// Reads an archive and counts what it holds.
 ///
 /// # Errors
@@ -143,7 +197,7 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<InspectReport> {
     let mut index = MediaIndex::new(media);
 
     let mut messages = IdSet::default();
-    let mut conversations: HashSet<(ConversationKind, String)> = HashSet::new();
+    let mut conversations: Conversations = HashSet::new();
     let mut refs: HashSet<[u8; 16]> = HashSet::new();
     let (mut found, mut missing) = (0u64, 0u64);
     let mut by_kind = KindCounts::default();
@@ -174,7 +228,10 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<InspectReport> {
         }
         Ok(())
     })?;
-    let (encrypted_events, xreport) = archive.count_xchat_events(progress);
+    let (headers_only, header_convs, hreport) =
+        read_headers(&mut archive, progress, &messages, &conversations)?;
+    let (encrypted_events, mut xreport) = archive.count_xchat_events(progress);
+    xreport.problems.extend(hreport.problems);
     progress.finish();
 
     let (mut warnings, partial) = read_warnings(&archive, &report, &xreport);
@@ -194,18 +251,16 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<InspectReport> {
         ));
     }
     let orphans = index.orphans().count() as u64;
+    let linked_by_headers = index
+        .orphans()
+        .filter(|(_, prefix)| prefix.is_some_and(|p| headers_only.contains(p)))
+        .count() as u64;
     if orphans > 0 {
         warnings.push(format!(
             "{orphans} media files match no message in this archive; they are kept as orphans, named by their numeric prefix"
         ));
     }
-    let mut counts = ConversationCounts::default();
-    for (kind, _) in &conversations {
-        match kind {
-            ConversationKind::OneToOne => counts.one_to_one += 1,
-            ConversationKind::Group => counts.group += 1,
-        }
-    }
+    let counts = ConversationCounts::of(conversations.iter().map(|(k, _)| *k));
     let info = archive.info();
     Ok(InspectReport {
         archive: path.display().to_string(),
@@ -220,6 +275,9 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<InspectReport> {
         media_orphans: orphans,
         media_by_kind: by_kind,
         encrypted_events,
+        messages_headers_only: headers_only.len() as u64,
+        conversations_headers_only: ConversationCounts::of(header_convs.iter().map(|(k, _)| *k)),
+        media_linked_by_headers: linked_by_headers,
         warnings,
         partial,
     })

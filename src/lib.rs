@@ -47,6 +47,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod archive;
+pub mod conversation;
 pub mod dm;
 mod error;
 pub mod export;
@@ -60,6 +61,7 @@ pub mod index;
 pub mod inspect;
 pub mod integrity;
 pub mod media;
+pub mod people;
 #[cfg(feature = "ffmpeg")]
 pub mod probe;
 pub mod progress;

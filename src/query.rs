@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::dm::ConversationKind;
 use crate::error::{Error, Result};
+use crate::index::people::Directory;
 use crate::index::{bits, conversation_kind, sql_err, Index};
 use crate::media::MediaKind;
 use crate::time::Timestamp;
@@ -22,6 +23,8 @@ use rusqlite::named_params;
 pub struct Filter {
     /// Conversation id.
     pub conversation: Option<String>,
+    /// Only this message's media (its id).
+    pub message: Option<String>,
     /// Sender's user id.
     pub sender: Option<String>,
     /// Sent at or after.
@@ -84,6 +87,13 @@ pub struct Row {
     pub conversation_kind: Option<ConversationKind>,
     /// Who sent it.
     pub sender_id: Option<String>,
+    /// The sender's handle (without `@`), when anyone named them.
+    pub sender_handle: Option<String>,
+    /// The sender's display name, when anyone named them.
+    pub sender_name: Option<String>,
+    /// The conversation's name: a group's latest, or a one-to-one
+    /// conversation's other person.
+    pub conversation_name: Option<String>,
     /// When (RFC 3339 UTC).
     pub created_at: Option<Timestamp>,
     /// image, gif or video.
@@ -180,6 +190,7 @@ LEFT JOIN users su ON su.n = msg.sender
 LEFT JOIN objects ob ON ob.id = x.object
 LEFT JOIN integrity i ON i.object = x.object
 WHERE (:conv IS NULL OR c.id = :conv) AND (:sender IS NULL OR su.id = :sender)
+  AND (:msg IS NULL OR x.message = :msg)
   AND (:since IS NULL OR msg.created_at >= :since)
   AND (:until IS NULL OR msg.created_at < :until)
   AND (:verdict IS NULL OR coalesce(i.verdict, -1) = :verdict)
@@ -200,20 +211,33 @@ pub fn for_each_row(
         .into_iter()
         .map(|(a, _)| (a.n, a.name, a.sha256))
         .collect();
+    let dir = Directory::load(index)?;
+    let conversation = filter
+        .conversation
+        .as_deref()
+        .map(|c| one_conversation(&dir, c))
+        .transpose()?;
+    let sender = filter
+        .sender
+        .as_deref()
+        .map(|u| one_user(&dir, u))
+        .transpose()?;
     let conn = index.conn();
     let mut st = conn.prepare_cached(ROWS).map_err(sql_err)?;
     let mut rows = st
         .query(named_params! {
             ":missing": filter.missing,
-            ":conv": filter.conversation,
-            ":sender": filter.sender,
+            ":conv": conversation,
+            ":msg": filter.message,
+            ":sender": sender,
             ":since": filter.since.map(Timestamp::millis),
             ":until": filter.until.map(Timestamp::millis),
             ":verdict": filter.integrity.map(crate::index::verdict_code),
         })
         .map_err(sql_err)?;
     while let Some(r) = rows.next().map_err(sql_err)? {
-        let (row, set) = read_row(r, &archives).map_err(sql_err)?;
+        let (mut row, set) = read_row(r, &archives).map_err(sql_err)?;
+        name_row(&dir, &mut row);
         if filter.kind.is_some_and(|k| k != row.kind) {
             continue;
         }
@@ -242,6 +266,67 @@ pub fn rows(index: &Index, filter: &Filter) -> Result<Vec<Row>> {
     Ok(out)
 }
 
+/// Puts the names the directory knows on a row.
+fn name_row(dir: &Directory, row: &mut Row) {
+    if let Some(s) = &row.sender_id {
+        let shown = dir.shown(s);
+        row.sender_handle = shown.handle;
+        row.sender_name = shown.name;
+    }
+    if let Some(c) = &row.conversation_id {
+        row.conversation_name = dir.conversation_name(c).map(str::to_owned);
+    }
+}
+
+/// The one conversation `query` names: its id, or its name, or its other
+/// person's handle or name.
+///
+/// # Errors
+/// [`Error::Invalid`] when none or several match (they are listed).
+pub fn one_conversation(dir: &Directory, query: &str) -> Result<String> {
+    let found = dir.find_conversations(query);
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] if !query.starts_with('@') && query.bytes().any(|b| b.is_ascii_digit()) => {
+            Ok(query.to_owned())
+        }
+        [] => Err(Error::Invalid(format!(
+            "no conversation is named {query:?}; `dmvault people` lists the names known"
+        ))),
+        many => Err(Error::Ambiguous(format!(
+            "{query:?} names {} conversations: {}; give one of these ids",
+            many.len(),
+            many.iter()
+                .map(|c| format!("{c} ({})", dir.conversation_label(c)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The one user `query` names: an id, or a handle or name (see
+/// [`one_conversation`]).
+///
+/// # Errors
+/// [`Error::Invalid`] when none or several match.
+pub fn one_user(dir: &Directory, query: &str) -> Result<String> {
+    let found = dir.find_users(query);
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::Invalid(format!(
+            "nobody is named {query:?}; give a user id, or see `dmvault people`"
+        ))),
+        many => Err(Error::Ambiguous(format!(
+            "{query:?} names {} people: {}; give one of these ids",
+            many.len(),
+            many.iter()
+                .map(|u| format!("{u} ({})", dir.label(u)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
 fn read_row(
     r: &rusqlite::Row<'_>,
     archives: &[(u32, String, String)],
@@ -265,6 +350,9 @@ fn read_row(
         conversation_id: r.get(8)?,
         conversation_kind: r.get::<_, Option<i64>>(9)?.map(conversation_kind),
         sender_id: r.get(10)?,
+        sender_handle: None,
+        sender_name: None,
+        conversation_name: None,
         created_at: r
             .get::<_, Option<i64>>(11)?
             .map(Timestamp::from_millis_clamped),
@@ -313,8 +401,14 @@ fn read_row(
 pub struct Stats {
     /// Archives imported completely.
     pub archives: u64,
-    /// Distinct messages.
+    /// Distinct messages from DM files.
     pub messages: u64,
+    /// Messages only headers files had (no text; not in `messages`).
+    pub messages_headers_only: u64,
+    /// People who took part in a conversation.
+    pub people: u64,
+    /// Of them, those with a handle or name.
+    pub people_named: u64,
     /// Conversations per kind.
     pub conversations: crate::inspect::ConversationCounts,
     /// Stored media references, orphan files included (what `ls` lists).
@@ -342,10 +436,16 @@ pub fn stats(index: &Index) -> Result<Stats> {
     };
     let media =
         "FROM media m LEFT JOIN orphans o ON o.n = m.orphan WHERE coalesce(m.object, o.object)";
+    let headers_only = one("SELECT count(*) FROM messages WHERE headers_only")?;
     Ok(Stats {
         archives: one("SELECT count(*) FROM archives WHERE done")?,
         // Message numbers are dense: the log numbers them as they come.
-        messages: one("SELECT max(n) FROM messages")?,
+        messages: one("SELECT max(n) FROM messages")?.saturating_sub(headers_only),
+        messages_headers_only: headers_only,
+        people: one("SELECT count(DISTINCT user) FROM participants")?,
+        people_named: one("SELECT count(*) FROM people p JOIN users u ON u.id = p.user
+             WHERE (p.handle IS NOT NULL OR p.name IS NOT NULL)
+               AND u.n IN (SELECT user FROM participants)")?,
         conversations: crate::inspect::ConversationCounts {
             one_to_one: one("SELECT count(*) FROM conversations WHERE kind = 1")?,
             group: one("SELECT count(*) FROM conversations WHERE kind = 2")?,

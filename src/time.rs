@@ -98,6 +98,15 @@ impl Timestamp {
         Self::parse(text).ok()
     }
 
+    /// Parses a tweet's `created_at`: `Wed Aug 09 16:19:22 +0000 2023`.
+    pub fn parse_tweet_date(text: &str) -> Option<Timestamp> {
+        let t = jiff::fmt::strtime::parse("%a %b %d %H:%M:%S %z %Y", text.trim())
+            .ok()?
+            .to_timestamp()
+            .ok()?;
+        Self::from_millis(t.as_millisecond())
+    }
+
     /// Parses epoch seconds (`createdAtSec`).
     ///
     /// # Errors

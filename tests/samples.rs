@@ -275,3 +275,90 @@ fn kolib_invalid_json_names_line_and_column() {
         "{warnings}"
     );
 }
+
+/// What a sample's NAMES.txt says an offline harvest should find.
+struct ExpectedNames {
+    owner: (String, String, String),
+    named: Vec<(String, String, Option<String>)>,
+    unnamed: Vec<String>,
+}
+
+fn expected_names(text: &str) -> ExpectedNames {
+    let mut e = ExpectedNames {
+        owner: Default::default(),
+        named: Vec::new(),
+        unnamed: Vec::new(),
+    };
+    let mut in_unnamed = false;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("owner (excluded below): ") {
+            let (id, rest) = rest.split_once(" -> ").unwrap();
+            let (handle, rest) = rest.split_once(" (\"").unwrap();
+            let name = rest.split_once("\";").unwrap().0;
+            e.owner = (id.into(), handle.into(), name.into());
+        } else if line.starts_with("participants not named") {
+            in_unnamed = true;
+        } else if in_unnamed {
+            match line.trim() {
+                "" => in_unnamed = false,
+                id => e.unnamed.push(id.to_owned()),
+            }
+        } else if let Some((id, rest)) = line.trim().split_once(" -> ") {
+            if line.starts_with("  ") && id.bytes().all(|b| b.is_ascii_digit()) {
+                let handle = rest.split_once(" (").unwrap().0;
+                let name = rest
+                    .split_once("display name: \"")
+                    .map(|(_, n)| n.trim_end_matches('"').to_owned());
+                e.named.push((id.into(), handle.into(), name));
+            }
+        }
+    }
+    e
+}
+
+/// `dmvault people` after importing each sample that comes with the names
+/// its tweet files give (NAMES.txt, counted independently of dmvault).
+#[test]
+fn samples_people_are_named_as_their_tweet_files_say() {
+    let mut checked = 0;
+    for dir in fs::read_dir(shared().join("samples")).unwrap() {
+        let sample = dir.unwrap().path();
+        let Ok(text) = fs::read_to_string(sample.join("NAMES.txt")) else {
+            continue;
+        };
+        let want = expected_names(&text);
+        let v = TestVault::new();
+        let folder = v.dir.path().join("archive");
+        build_from_sample(&sample, &folder);
+        let o = v.run(["import".as_ref(), folder.as_os_str()]);
+        assert!(code(&o) == 0, "{}: {}", sample.display(), stderr(&o));
+        let o = v.run(["people", "--json"]);
+        let people: std::collections::HashMap<String, serde_json::Value> = json_lines(&o)
+            .into_iter()
+            .map(|p| (p["user_id"].as_str().unwrap().to_owned(), p))
+            .collect();
+        let name = sample.file_name().unwrap().to_string_lossy().into_owned();
+        let handle = |id: &str| {
+            people
+                .get(id)
+                .unwrap_or_else(|| panic!("{name}: {id} is not listed"))["handle"]["value"]
+                .as_str()
+                .map(str::to_lowercase)
+        };
+        let (owner, oh, on) = &want.owner;
+        assert_eq!(handle(owner), Some(oh.to_lowercase()), "{name}: owner");
+        assert_eq!(people[owner]["name"]["value"], on.as_str(), "{name}: owner");
+        for (id, h, n) in &want.named {
+            assert_eq!(handle(id), Some(h.to_lowercase()), "{name}: {id}");
+            if let Some(n) = n {
+                assert_eq!(people[id]["name"]["value"], n.as_str(), "{name}: {id}");
+            }
+        }
+        for id in &want.unnamed {
+            assert_eq!(handle(id), None, "{name}: {id} is named by no file");
+            assert!(people[id]["name"].is_null(), "{name}: {id}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 6, "samples with NAMES.txt: {checked}");
+}

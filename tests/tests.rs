@@ -18,6 +18,7 @@ mod golden;
 mod hostile;
 mod index;
 mod integrity;
+mod people;
 mod samples;
 mod vault;
 mod vault_safety;

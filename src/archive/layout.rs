@@ -44,6 +44,23 @@ pub(crate) fn classify_data_file(name: &str) -> Option<DataKind> {
     }
 }
 
+/// `direct-message(s)(-group)-headers(-partN).js`: the same events as the
+/// DM files without text; `Some(true)` for a group one.
+pub(crate) fn classify_headers_file(name: &str) -> Option<bool> {
+    let base = name.strip_suffix(".js")?;
+    let base = match base.rfind("-part") {
+        Some(i) if base.len() > i + 5 && base[i + 5..].bytes().all(|b| b.is_ascii_digit()) => {
+            &base[..i]
+        }
+        _ => base,
+    };
+    match base {
+        "direct-message-headers" | "direct-messages-headers" => Some(false),
+        "direct-message-group-headers" | "direct-messages-group-headers" => Some(true),
+        _ => None,
+    }
+}
+
 fn is_archive_marker(name: &str) -> bool {
     matches!(name, "manifest.js" | "account.js") || classify_data_file(name).is_some()
 }
@@ -131,6 +148,8 @@ pub(crate) struct UserInfo {
     pub account_id: Option<String>,
     #[serde(default, deserialize_with = "loose_string")]
     pub user_name: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +190,7 @@ pub(crate) struct DataType {
 pub(crate) struct Account {
     pub account_id: Option<String>,
     pub username: Option<String>,
+    pub display_name: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Account {
@@ -187,6 +207,8 @@ impl<'de> Deserialize<'de> for Account {
             account_id: Option<String>,
             #[serde(default, deserialize_with = "loose_string")]
             username: Option<String>,
+            #[serde(default, deserialize_with = "loose_string")]
+            account_display_name: Option<String>,
         }
         struct First;
         impl<'de> Visitor<'de> for First {
@@ -201,6 +223,7 @@ impl<'de> Deserialize<'de> for Account {
                 Ok(Account {
                     account_id: f.account_id,
                     username: f.username,
+                    display_name: f.account_display_name,
                 })
             }
         }

@@ -15,6 +15,8 @@
 //! line and column in the [`ReadReport`].
 
 mod layout;
+mod names;
+pub use names::NamesRead;
 mod nested;
 pub mod source;
 pub mod ytd;
@@ -94,6 +96,13 @@ pub struct ArchiveInfo {
     pub account_id: Option<String>,
     /// The owner's handle when the archive was made.
     pub username: Option<String>,
+    /// The owner's display name then (`account.js`, or the manifest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Where the owner's id and names came from: `manifest.js` or
+    /// `account.js` (for the names harvest).
+    #[serde(skip)]
+    pub owner_file: Option<&'static str>,
     /// `archiveInfo.generationDate` of the manifest.
     pub generation_date: Option<String>,
     /// `archiveInfo.isPartialArchive` of the manifest.
@@ -234,6 +243,14 @@ pub struct ReadReport {
 }
 
 impl ReadReport {
+    /// Adds what reading other files found.
+    pub fn merge(&mut self, other: ReadReport) {
+        self.problems.extend(other.problems);
+        self.issues.extend(other.issues);
+        self.more_skipped += other.more_skipped;
+        self.more_adjusted += other.more_adjusted;
+    }
+
     /// Records skipped in all (some input was not read).
     pub fn skipped(&self) -> u64 {
         self.more_skipped
@@ -265,6 +282,7 @@ pub struct Archive {
     info: ArchiveInfo,
     dm_files: Vec<DataFile>,
     xchat_files: Vec<DataFile>,
+    header_files: Vec<DataFile>,
     media_dirs: Vec<(String, bool)>,
     warnings: Vec<String>,
     skipped: Vec<String>,
@@ -303,11 +321,14 @@ impl Archive {
                 generation: Generation::G1_2018,
                 account_id: None,
                 username: None,
+                display_name: None,
+                owner_file: None,
                 generation_date: None,
                 partial: false,
             },
             dm_files: Vec::new(),
             xchat_files: Vec::new(),
+            header_files: Vec::new(),
             media_dirs: Vec::new(),
             warnings: listing.notes,
             skipped: listing.skipped,
@@ -322,7 +343,7 @@ impl Archive {
         archive.read_owner();
         let facts = archive.generation_facts();
         archive.info.generation = Generation::detect(facts);
-        if !archive.xchat_files.is_empty() {
+        if archive.has_xchat_events() {
             archive.warnings.push(
                 "this archive holds end-to-end encrypted XChat events (message-event.js); X exports them as ciphertext only, so they cannot be imported".into(),
             );
@@ -395,6 +416,10 @@ impl Archive {
         }
         self.info.account_id.clone_from(&m.user_info.account_id);
         self.info.username.clone_from(&m.user_info.user_name);
+        self.info.display_name.clone_from(&m.user_info.display_name);
+        if self.info.account_id.is_some() {
+            self.info.owner_file = Some("manifest.js");
+        }
         self.info
             .generation_date
             .clone_from(&m.archive_info.generation_date);
@@ -421,6 +446,12 @@ impl Archive {
             }
             if let Some(kind) = layout::classify_data_file(name) {
                 found.push((e.clone(), kind));
+            }
+            if let Some(group) = layout::classify_headers_file(name) {
+                self.header_files.push(DataFile {
+                    entry: e.clone(),
+                    group,
+                });
             }
         }
         for (e, kind) in found {
@@ -451,7 +482,12 @@ impl Archive {
         match self.read_small::<layout::Account>(&entry) {
             Ok(acc) => {
                 match (&self.info.account_id, &acc.account_id) {
-                    (None, _) => self.info.account_id = acc.account_id,
+                    (None, Some(_)) => {
+                        self.info.account_id = acc.account_id;
+                        self.info.owner_file = Some("account.js");
+                        self.info.display_name.clone_from(&acc.display_name);
+                    }
+                    (None, None) => {}
                     (Some(a), Some(b)) if a != b => self.warnings.push(format!(
                         "{} names account {b} but the manifest names {a}; using the manifest's",
                         entry.path
@@ -460,6 +496,9 @@ impl Archive {
                 }
                 if self.info.username.is_none() {
                     self.info.username = acc.username;
+                }
+                if self.info.display_name.is_none() {
+                    self.info.display_name = acc.display_name;
                 }
             }
             Err(e) => self.warnings.push(e.to_string()),
@@ -600,11 +639,41 @@ impl Archive {
     pub fn read_conversations(
         &mut self,
         progress: &dyn Progress,
+        on_chunk: impl FnMut(ConversationChunk) -> Result<()>,
+    ) -> Result<ReadReport> {
+        let files = self.dm_files.clone();
+        self.read_chunks(&files, progress, on_chunk)
+    }
+
+    /// The headers files (`direct-message-headers.js`, …): the DM files'
+    /// events without text. X sometimes ships a conversation only there.
+    pub fn header_files(&self) -> &[DataFile] {
+        &self.header_files
+    }
+
+    /// Streams the conversation elements of the headers files, as
+    /// [`Archive::read_conversations`] does those of the DM files.
+    ///
+    /// # Errors
+    /// As [`Archive::read_conversations`].
+    pub fn read_headers(
+        &mut self,
+        progress: &dyn Progress,
+        on_chunk: impl FnMut(ConversationChunk) -> Result<()>,
+    ) -> Result<ReadReport> {
+        let files = self.header_files.clone();
+        self.read_chunks(&files, progress, on_chunk)
+    }
+
+    fn read_chunks(
+        &mut self,
+        files: &[DataFile],
+        progress: &dyn Progress,
         mut on_chunk: impl FnMut(ConversationChunk) -> Result<()>,
     ) -> Result<ReadReport> {
         let mut report = ReadReport::default();
         let archive = self.path.clone();
-        for file in self.dm_files.clone() {
+        for file in files.iter().cloned() {
             let mut stop: Option<Error> = None;
             let mut listed = 0;
             let outcome = {
@@ -650,6 +719,27 @@ impl Archive {
             }
         }
         Ok(report)
+    }
+
+    /// True when some XChat file holds at least one event (read up to the
+    /// first; an empty `message-event.js` is common and worth no warning).
+    /// A file that cannot be read counts as holding events.
+    fn has_xchat_events(&mut self) -> bool {
+        let archive = self.path.clone();
+        for file in self.xchat_files.clone() {
+            let Ok(reader) = self.container.open_entry(&archive, &file.entry) else {
+                return true;
+            };
+            let mut found = false;
+            let r = ytd::for_each_element_within(reader, 0, |_, _| {
+                found = true;
+                Err(<serde_json::Error as serde::de::Error>::custom("found"))
+            });
+            if found || r.is_err() {
+                return true;
+            }
+        }
+        false
     }
 
     /// Counts the XChat events (elements of `message-event.js`), which

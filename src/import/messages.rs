@@ -4,13 +4,15 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::archive::ConversationChunk;
-use crate::dm::{ConversationKind, Event, Message};
+use crate::dm::{ConversationKind, Event, GroupEvent, Message};
 use crate::error::Result;
 use crate::ids::IdSet;
 use crate::index::known::KnownIds;
 use crate::index::{bits, Index};
 use crate::media::{MediaIndex, MediaKind};
-use crate::vault::catalog::{ArchiveNo, ConversationRecord, MessageRecord, NameChange, Record};
+use crate::vault::catalog::{
+    ArchiveNo, ConversationEvent, ConversationRecord, EventKind, MessageRecord, NameChange, Record,
+};
 
 /// A reference of this archive, resolved to a media file or missing.
 pub(super) struct RefTodo {
@@ -52,6 +54,8 @@ pub(super) struct MessageCollector {
     pub messages_seen: u64,
     /// Messages new to the vault.
     pub messages_new: u64,
+    /// Messages new to the vault that only a headers file had.
+    pub messages_headers_only: u64,
 }
 
 impl MessageCollector {
@@ -68,6 +72,7 @@ impl MessageCollector {
             convs: HashMap::new(),
             messages_seen: 0,
             messages_new: 0,
+            messages_headers_only: 0,
         }
     }
 
@@ -76,19 +81,7 @@ impl MessageCollector {
     pub fn take_chunk(&mut self, chunk: &ConversationChunk, pending: &mut Vec<Record>) {
         let group = chunk.kind == ConversationKind::Group;
         let n = self.n;
-        let conv = self
-            .convs
-            .entry(chunk.conversation_id.clone())
-            .or_insert_with(|| Gathered {
-                record: ConversationRecord {
-                    id: chunk.conversation_id.clone(),
-                    kind: chunk.kind,
-                    archive: n,
-                    participants: Vec::new(),
-                    names: Vec::new(),
-                },
-                known: HashSet::new(),
-            });
+        let conv = self.gathered(chunk);
         for event in &chunk.events {
             note_participants(conv, event, group);
         }
@@ -99,6 +92,17 @@ impl MessageCollector {
         let max_n = self.known.max_n();
         for m in messages {
             match self.known.get(&m.id) {
+                // Known only from a headers file: this one completes it.
+                Some(k) if k.headers_only && self.met.insert(k.n, max_n) => {
+                    if !k.in_archive {
+                        self.seen_again.insert(k.n, max_n);
+                    }
+                    pending.push(Record::Message(message_record(
+                        m,
+                        &chunk.conversation_id,
+                        n,
+                    )));
+                }
                 None => {
                     if !self.seen_ids.insert(&m.id) {
                         continue;
@@ -122,6 +126,61 @@ impl MessageCollector {
             self.messages_seen += 1;
             self.add_refs(m, group);
         }
+    }
+
+    /// Takes one conversation element of a headers file (read after the
+    /// DM files): a message no DM file of the vault or archive had becomes
+    /// a message without text, so that the orphan files named after it
+    /// have a sender, a date and a conversation.
+    pub fn take_header_chunk(&mut self, chunk: &ConversationChunk, pending: &mut Vec<Record>) {
+        let max_n = self.known.max_n();
+        let mut any = false;
+        for m in chunk.events.iter().filter_map(Event::as_message) {
+            match self.known.get(&m.id) {
+                None => {
+                    if !self.seen_ids.insert(&m.id) {
+                        continue;
+                    }
+                    let mut r = message_record(m, &chunk.conversation_id, self.n);
+                    r.text = None;
+                    r.headers_only = true;
+                    pending.push(Record::Message(r));
+                    self.messages_headers_only += 1;
+                    any = true;
+                }
+                Some(k) => {
+                    if self.met.insert(k.n, max_n) && !k.in_archive {
+                        self.seen_again.insert(k.n, max_n);
+                    }
+                }
+            }
+        }
+        if any {
+            // Its participants and events, as a DM file's would be.
+            let group = chunk.kind == ConversationKind::Group;
+            let conv = self.gathered(chunk);
+            for event in &chunk.events {
+                note_participants(conv, event, group);
+            }
+        }
+    }
+
+    /// What this archive shows of the chunk's conversation, so far.
+    fn gathered(&mut self, chunk: &ConversationChunk) -> &mut Gathered {
+        let n = self.n;
+        self.convs
+            .entry(chunk.conversation_id.clone())
+            .or_insert_with(|| Gathered {
+                record: ConversationRecord {
+                    id: chunk.conversation_id.clone(),
+                    kind: chunk.kind,
+                    archive: n,
+                    participants: Vec::new(),
+                    names: Vec::new(),
+                    events: Vec::new(),
+                },
+                known: HashSet::new(),
+            })
     }
 
     /// The record of the known messages the archive showed again.
@@ -152,16 +211,19 @@ impl MessageCollector {
     pub fn conversation_records(&mut self, index: &Index) -> Result<Vec<Record>> {
         let n = self.n;
         let mut out = Vec::new();
-        for c in std::mem::take(&mut self.convs)
+        for mut c in std::mem::take(&mut self.convs)
             .into_values()
             .map(|g| g.record)
         {
+            c.events.sort();
+            c.events.dedup();
             let adds = match index.conversation(&c.id)? {
                 None => true,
                 Some(k) => {
                     !bits::has(&k.archives, n)
                         || c.participants.iter().any(|p| !k.participants.contains(p))
                         || c.names.iter().any(|x| !k.names.contains(x))
+                        || c.events.iter().any(|x| !k.events.contains(x))
                 }
             };
             if adds {
@@ -240,6 +302,47 @@ fn note_participants(conv: &mut Gathered, event: &Event, group: bool) {
         }
         _ => {}
     }
+    record.events.extend(conversation_event(event));
+}
+
+/// The event as the log keeps it, for the kinds that are not messages or
+/// renames.
+fn conversation_event(event: &Event) -> Option<ConversationEvent> {
+    let group = |kind, g: &GroupEvent, users: &[String]| ConversationEvent {
+        kind,
+        at: g.created_at,
+        by: g.initiating_user_id.clone(),
+        users: users.to_vec(),
+        key: None,
+        event_id: None,
+        detail: None,
+    };
+    Some(match event {
+        Event::JoinConversation(g) => {
+            group(EventKind::JoinConversation, g, &g.participants_snapshot)
+        }
+        Event::ParticipantsJoin(g) => group(EventKind::ParticipantsJoin, g, &g.user_ids),
+        Event::ParticipantsLeave(g) => group(EventKind::ParticipantsLeave, g, &g.user_ids),
+        Event::Reaction(r) => ConversationEvent {
+            kind: EventKind::Reaction,
+            at: r.created_at,
+            by: r.sender_id.clone(),
+            users: Vec::new(),
+            key: r.reaction_key.clone(),
+            event_id: r.event_id.clone(),
+            detail: None,
+        },
+        Event::Other { kind, value } => ConversationEvent {
+            kind: EventKind::Other,
+            at: None,
+            by: None,
+            users: Vec::new(),
+            key: None,
+            event_id: None,
+            detail: Some(serde_json::json!({ kind: value }).to_string()),
+        },
+        Event::Message(_) | Event::ConversationNameUpdate(_) => return None,
+    })
 }
 
 fn message_record(m: &Message, conversation: &str, n: ArchiveNo) -> MessageRecord {
@@ -251,6 +354,7 @@ fn message_record(m: &Message, conversation: &str, n: ArchiveNo) -> MessageRecor
         created_at: m.created_at,
         text: m.text.clone(),
         welcome: m.welcome,
+        headers_only: false,
         reactions: m.reactions.clone(),
         edits: m.edit_history.clone(),
         urls: m.urls.clone(),

@@ -49,7 +49,7 @@ mod fingerprint;
 mod media;
 mod messages;
 
-use crate::archive::{Archive, MediaFile, ReadReport};
+use crate::archive::{Archive, ConversationChunk, MediaFile, ReadReport};
 use crate::error::{Error, Result};
 use crate::index::bits;
 use crate::integrity::Verdict;
@@ -114,6 +114,8 @@ impl ImportOptions {
 pub struct ImportCounts {
     /// Messages new to the vault.
     pub messages_new: u64,
+    /// Messages new to the vault that only a headers file had (no text).
+    pub messages_headers_only: u64,
     /// Media files in the archives' DM media folders.
     pub media_seen: u64,
     /// Files whose content was new to the vault (new objects).
@@ -134,11 +136,15 @@ pub struct ImportCounts {
     pub media_unreadable: u64,
     /// Records of the data files that were skipped (named in the problems).
     pub records_skipped: u64,
+    /// Sightings of handles and names new to the vault (from the tweet and
+    /// owner files).
+    pub names_new: u64,
 }
 
 impl ImportCounts {
     fn add(&mut self, o: &ImportCounts) {
         self.messages_new += o.messages_new;
+        self.messages_headers_only += o.messages_headers_only;
         self.media_seen += o.media_seen;
         self.media_new += o.media_new;
         self.media_known += o.media_known;
@@ -149,6 +155,7 @@ impl ImportCounts {
         self.media_damaged += o.media_damaged;
         self.media_unreadable += o.media_unreadable;
         self.records_skipped += o.records_skipped;
+        self.names_new += o.names_new;
     }
 }
 
@@ -507,8 +514,16 @@ impl ArchiveImport<'_> {
     ) -> Result<(Vec<RefTodo>, ReadReport)> {
         let known = self.vault.index.known_ids(n)?;
         let mut collector = MessageCollector::new(n, index, known);
-        self.progress
-            .phase("2/4 Reading messages", Some(self.archive.dm_bytes()));
+        let header_bytes: u64 = self
+            .archive
+            .header_files()
+            .iter()
+            .map(|f| f.entry.size)
+            .sum();
+        self.progress.phase(
+            "2/4 Reading messages",
+            Some(self.archive.dm_bytes() + header_bytes),
+        );
         let (vault, cancel, dry_run) = (&*self.vault, self.cancel, self.opts.dry_run);
         let (archive, progress) = (&mut *self.archive, self.progress);
         // Batches are committed on a second thread while reading goes on.
@@ -536,11 +551,15 @@ impl ArchiveImport<'_> {
                 let committed = vault.index.commit_bulk(false);
                 written.and(committed)
             });
-            let report = archive.read_conversations(progress, |chunk| {
+            let mut take = |chunk: ConversationChunk, headers: bool| {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
-                collector.take_chunk(&chunk, pending);
+                if headers {
+                    collector.take_header_chunk(&chunk, pending);
+                } else {
+                    collector.take_chunk(&chunk, pending);
+                }
                 if pending.len() < MESSAGE_BATCH {
                     return Ok(());
                 }
@@ -555,7 +574,14 @@ impl ArchiveImport<'_> {
                     return Err(Error::Interrupted);
                 }
                 Ok(())
-            });
+            };
+            // The headers files after the DM files: only what those lack.
+            let report = archive
+                .read_conversations(progress, |c| take(c, false))
+                .and_then(|mut r| {
+                    r.merge(archive.read_headers(progress, |c| take(c, true))?);
+                    Ok(r)
+                });
             drop(tx);
             let written = writer
                 .join()
@@ -573,9 +599,28 @@ impl ArchiveImport<'_> {
         };
         self.sum.messages_seen = collector.messages_seen;
         self.sum.counts.messages_new = collector.messages_new;
+        self.sum.counts.messages_headers_only = collector.messages_headers_only;
         self.note_read_report(&report);
         pending.extend(collector.conversation_records(&self.vault.index)?);
+        self.read_names(n, pending)?;
         Ok((collector.refs, report))
+    }
+
+    /// Harvests the names the archive's tweet and owner files give, and
+    /// adds the sightings the vault does not hold yet.
+    fn read_names(&mut self, n: ArchiveNo, pending: &mut Vec<Record>) -> Result<()> {
+        let files = self.archive.name_files();
+        let bytes = files.iter().map(|(e, _)| e.size).sum();
+        self.progress.phase("2/4 Reading names", Some(bytes));
+        let read = self.archive.harvest_names(self.progress);
+        self.sum.warnings.extend(read.problems);
+        for r in read.harvest.into_records(n) {
+            if !self.vault.index.has_sighting(&r)? {
+                self.sum.counts.names_new += 1;
+                pending.push(Record::Name(r));
+            }
+        }
+        Ok(())
     }
 
     /// Puts what reading found into the summary: lost input as problems,

@@ -30,6 +30,8 @@ pub(super) struct Applier<'t> {
     /// Messages each archive showed, counted here and added to
     /// `archive_messages` once, at the end.
     shown: HashMap<u32, u64>,
+    /// Users whose sightings changed: the name shown is chosen again.
+    named: BTreeSet<String>,
 }
 
 impl<'t> Applier<'t> {
@@ -42,6 +44,7 @@ impl<'t> Applier<'t> {
             first_new: None,
             run: None,
             shown: HashMap::new(),
+            named: BTreeSet::new(),
         }
     }
 
@@ -55,11 +58,14 @@ impl<'t> Applier<'t> {
         for p in std::mem::take(&mut self.prefixes) {
             self.link_orphans(&p).map_err(sql_err)?;
         }
+        for user in std::mem::take(&mut self.named) {
+            super::people::choose(self.tx, &user).map_err(sql_err)?;
+        }
         if let Some(first) = self.first_new {
             self.tx
                 .prepare_cached(
                     "INSERT INTO message_text(rowid, text)
-                     SELECT n, text FROM messages WHERE n >= ? AND text IS NOT NULL",
+                     SELECT n, text FROM messages WHERE n >= ?",
                 )
                 .and_then(|mut st| st.execute([first]))
                 .map_err(sql_err)?;
@@ -135,6 +141,10 @@ impl<'t> Applier<'t> {
                     ])?;
             }
             Record::Integrity(i) => self.integrity(i)?,
+            Record::Name(r) => {
+                super::people::add_sighting(self.tx, r)?;
+                self.named.insert(r.user.clone());
+            }
         }
         Ok(())
     }
@@ -233,6 +243,28 @@ impl<'t> Applier<'t> {
                 .prepare_cached("INSERT OR IGNORE INTO conversation_names VALUES (?, ?, ?, ?)")?
                 .execute(params![n, name.at.map(|t| t.millis()), name.name, name.by])?;
         }
+        for e in &c.events {
+            let users =
+                (!e.users.is_empty()).then(|| serde_json::to_string(&e.users).unwrap_or_default());
+            // The same event from another archive is kept once.
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO events SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                     WHERE NOT EXISTS (SELECT 1 FROM events WHERE conversation = ?1
+                       AND kind = ?2 AND at IS ?3 AND by IS ?4 AND users IS ?5
+                       AND key IS ?6 AND event_id IS ?7 AND detail IS ?8)",
+                )?
+                .execute(params![
+                    n,
+                    e.kind.code(),
+                    e.at.map(|t| t.millis()),
+                    e.by,
+                    users,
+                    e.key,
+                    e.event_id,
+                    e.detail
+                ])?;
+        }
         Ok(())
     }
 
@@ -245,7 +277,7 @@ impl<'t> Applier<'t> {
             .tx
             .prepare_cached(
                 "INSERT INTO messages(id, conversation, sender, recipient, created_at, text,
-                   welcome, urls, archive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   welcome, urls, archive, headers_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT(id) DO NOTHING",
             )?
             .execute(params![
@@ -258,15 +290,52 @@ impl<'t> Applier<'t> {
                 m.welcome,
                 urls,
                 m.archive,
+                m.headers_only,
             ])?;
         if inserted == 0 {
-            // Known: this archive shows it too.
+            // Known: this archive shows it too, and may complete it.
+            if !m.headers_only {
+                self.complete(m, urls.as_deref())?;
+            }
             return self.shown_again(m.archive, &m.id);
         }
         self.count_messages(m.archive, 1);
         let n = self.tx.last_insert_rowid();
         self.first_new.get_or_insert(n);
         self.note_shown(m.archive, n)?;
+        self.details(n, m)
+    }
+
+    /// A message known only from a headers file, now read from a DM file:
+    /// its text, links, reactions and edits are added (its number, and so
+    /// the archives that showed it, stay).
+    fn complete(&mut self, m: &MessageRecord, urls: Option<&str>) -> rusqlite::Result<()> {
+        let n: Option<i64> = self
+            .tx
+            .prepare_cached(
+                "UPDATE messages SET text = ?, welcome = ?, urls = ?, headers_only = 0
+                 WHERE id = ? AND headers_only RETURNING n",
+            )?
+            .query_row(params![m.text, m.welcome, urls, MsgId(&m.id)], |r| r.get(0))
+            .optional()?;
+        let Some(n) = n else { return Ok(()) };
+        // Its empty entry in the full-text index is replaced (a message new
+        // in these records gets its text indexed at the end instead).
+        if self.first_new.is_none_or(|first| n < first) {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO message_text(message_text, rowid, text) VALUES ('delete', ?, NULL)",
+                )?
+                .execute([n])?;
+            self.tx
+                .prepare_cached("INSERT INTO message_text(rowid, text) VALUES (?, ?)")?
+                .execute(params![n, m.text])?;
+        }
+        self.details(n, m)
+    }
+
+    /// A new message's reactions and edits.
+    fn details(&mut self, n: i64, m: &MessageRecord) -> rusqlite::Result<()> {
         for r in &m.reactions {
             self.tx
                 .prepare_cached("INSERT INTO reactions VALUES (?, ?, ?, ?, ?)")?

@@ -16,7 +16,7 @@ const SCHEMA: &str = "
 CREATE TABLE out.archives(n INTEGER PRIMARY KEY, name TEXT NOT NULL, size INTEGER,
   sha256 TEXT, blake3 TEXT, generation TEXT, generation_date TEXT, account_id TEXT,
   username TEXT, imported_at TEXT, complete INTEGER NOT NULL);
-CREATE TABLE out.conversations(id TEXT PRIMARY KEY, kind TEXT, archives TEXT);
+CREATE TABLE out.conversations(id TEXT PRIMARY KEY, kind TEXT, name TEXT, archives TEXT);
 CREATE TABLE out.participants(conversation_id TEXT NOT NULL REFERENCES conversations(id),
   user_id TEXT NOT NULL, PRIMARY KEY(conversation_id, user_id));
 CREATE TABLE out.conversation_names(conversation_id TEXT NOT NULL REFERENCES conversations(id),
@@ -24,7 +24,8 @@ CREATE TABLE out.conversation_names(conversation_id TEXT NOT NULL REFERENCES con
 CREATE TABLE out.messages(id TEXT PRIMARY KEY,
   conversation_id TEXT NOT NULL REFERENCES conversations(id), sender_id TEXT,
   recipient_id TEXT, created_at TEXT NOT NULL, text TEXT, welcome INTEGER NOT NULL,
-  urls TEXT, first_archive INTEGER REFERENCES archives(n), archives TEXT NOT NULL);
+  urls TEXT, first_archive INTEGER REFERENCES archives(n), archives TEXT NOT NULL,
+  headers_only INTEGER NOT NULL);
 CREATE INDEX out.messages_by_conversation ON messages(conversation_id, created_at);
 CREATE INDEX out.messages_by_sender ON messages(sender_id);
 CREATE TABLE out.objects(id TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_size INTEGER,
@@ -46,7 +47,30 @@ CREATE INDEX out.reactions_by_message ON reactions(message_id);
 CREATE TABLE out.edits(message_id TEXT NOT NULL REFERENCES messages(id), text TEXT,
   created_at TEXT);
 CREATE INDEX out.edits_by_message ON edits(message_id);
+CREATE TABLE out.events(conversation_id TEXT NOT NULL REFERENCES conversations(id),
+  kind TEXT NOT NULL, at TEXT, by_user_id TEXT, user_ids TEXT, reaction TEXT, event_id TEXT,
+  detail TEXT);
+CREATE INDEX out.events_by_conversation ON events(conversation_id, at);
+CREATE TABLE out.people(user_id TEXT PRIMARY KEY, handle TEXT, handle_source TEXT,
+  name TEXT, name_source TEXT, note TEXT);
+CREATE TABLE out.names(user_id TEXT NOT NULL, handle TEXT, name TEXT, note TEXT,
+  source TEXT NOT NULL, file TEXT, archive INTEGER REFERENCES archives(n), first_seen TEXT,
+  last_seen TEXT, count INTEGER NOT NULL);
+CREATE INDEX out.names_by_user ON names(user_id);
 ";
+
+/// SQL for a name source's text, from its code (see `NameSource::code`).
+macro_rules! source {
+    ($c:literal) => {
+        concat!(
+            "CASE ",
+            $c,
+            " WHEN 0 THEN 'user' WHEN 1 THEN 'account' WHEN 2 THEN 'manifest'
+             WHEN 3 THEN 'screen_name_change' WHEN 4 THEN 'mention' WHEN 5 THEN 'reply'
+             WHEN 6 THEN 'media' END"
+        )
+    };
+}
 
 /// RFC 3339 text of a time column in milliseconds.
 macro_rules! iso {
@@ -63,7 +87,7 @@ const COPY: &[&str] = &[
     concat!("INSERT INTO out.archives SELECT n, name, size, sha256, blake3, generation,
       generation_date, account_id, username, ", iso!("imported_at"), ", done FROM archives"),
     "INSERT INTO out.conversations SELECT id,
-      CASE kind WHEN 1 THEN 'one_to_one' WHEN 2 THEN 'group' END, bits_list(archives)
+      CASE kind WHEN 1 THEN 'one_to_one' WHEN 2 THEN 'group' END, NULL, bits_list(archives)
       FROM conversations",
     "INSERT INTO out.participants SELECT c.id, u.id FROM participants p
       JOIN conversations c ON c.n = p.conversation JOIN users u ON u.n = p.user",
@@ -72,7 +96,7 @@ const COPY: &[&str] = &[
     concat!("INSERT INTO out.messages SELECT CAST(m.id AS TEXT), c.id, s.id, r.id, ", iso!("m.created_at"), ",
       m.text, m.welcome, m.urls, m.archive,
       coalesce((SELECT group_concat(r.archive, ',')
-        FROM archive_ranges r WHERE m.n BETWEEN r.first AND r.last), '')
+        FROM archive_ranges r WHERE m.n BETWEEN r.first AND r.last), ''), m.headers_only
       FROM messages m
       JOIN conversations c ON c.n = m.conversation
       LEFT JOIN users s ON s.n = m.sender LEFT JOIN users r ON r.n = m.recipient ORDER BY m.n"),
@@ -97,6 +121,19 @@ const COPY: &[&str] = &[
       iso!("x.created_at"), " FROM reactions x JOIN messages m ON m.n = x.message"),
     concat!("INSERT INTO out.edits SELECT CAST(m.id AS TEXT), x.text, ", iso!("x.created_at"),
       " FROM edits x JOIN messages m ON m.n = x.message"),
+    concat!("INSERT INTO out.events SELECT c.id,
+      CASE x.kind WHEN 0 THEN 'join_conversation' WHEN 1 THEN 'participants_join'
+        WHEN 2 THEN 'participants_leave' WHEN 3 THEN 'reaction' ELSE 'other' END, ",
+      iso!("x.at"), ", x.by, x.users, x.key, x.event_id, x.detail
+      FROM events x JOIN conversations c ON c.n = x.conversation ORDER BY c.id, x.at"),
+    concat!("INSERT INTO out.people SELECT u.id, p.handle, ", source!("p.handle_source"), ",
+      p.name, ", source!("p.name_source"), ", p.note
+      FROM users u LEFT JOIN people p ON p.user = u.id
+      UNION SELECT p.user, p.handle, ", source!("p.handle_source"), ", p.name, ",
+      source!("p.name_source"), ", p.note FROM people p"),
+    concat!("INSERT INTO out.names SELECT user, handle, display, note, ", source!("source"),
+      ", file, archive, ", iso!("first_seen"), ", ", iso!("last_seen"), ", count
+      FROM names ORDER BY n"),
 ];
 
 /// What `export-sqlite` wrote.
@@ -145,7 +182,7 @@ impl Index {
         };
         Ok(SqliteExport {
             path: out.display().to_string(),
-            messages: count("SELECT count(*) FROM messages")?,
+            messages: count("SELECT count(*) FROM messages WHERE NOT headers_only")?,
             media: count("SELECT count(*) FROM media")?,
             bytes: std::fs::metadata(out).map_or(0, |m| m.len()),
         })
@@ -153,6 +190,7 @@ impl Index {
 
     fn write_plain(&self, tmp: &Path) -> Result<()> {
         private_file(tmp).map_err(|e| Error::write(tmp, e))?;
+        let names = super::people::Directory::load(self)?;
         let conn = self.conn();
         // An empty key: SQLCipher writes a plain SQLite file.
         conn.execute(
@@ -168,12 +206,30 @@ impl Index {
         }
         sql.push_str("COMMIT;");
         let copied = conn.execute_batch(&sql).map_err(sql_err);
+        let copied = copied.and_then(|()| name_conversations(&conn, &names));
         if copied.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
         let detached = conn.execute_batch("DETACH DATABASE out").map_err(sql_err);
         copied.and(detached)
     }
+}
+
+/// Gives each conversation of the plain database the name shown for it.
+fn name_conversations(conn: &rusqlite::Connection, names: &super::people::Directory) -> Result<()> {
+    let ids: Vec<String> = conn
+        .prepare("SELECT id FROM out.conversations")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .map_err(sql_err)?;
+    let mut st = conn
+        .prepare("UPDATE out.conversations SET name = ? WHERE id = ?")
+        .map_err(sql_err)?;
+    for id in &ids {
+        if let Some(name) = names.conversation_name(id) {
+            st.execute([name, id.as_str()]).map_err(sql_err)?;
+        }
+    }
+    Ok(())
 }
 
 fn exists(out: &Path) -> Error {

@@ -29,6 +29,8 @@ pub struct KnownIds {
     /// Ranges of message numbers the archive showed already (an import of
     /// it that was interrupted), ascending.
     shown: Vec<(u64, u64)>,
+    /// The messages known only from headers files (no text), ascending.
+    headers_only: Vec<u64>,
     max_n: u64,
 }
 
@@ -45,6 +47,7 @@ impl KnownIds {
         Some(KnownMessage {
             n,
             in_archive: self.showed(n),
+            headers_only: self.headers_only.binary_search(&n).is_ok(),
         })
     }
 
@@ -116,6 +119,11 @@ impl Index {
                 .map(|r| {
                     r.map(|(a, b)| (u64::try_from(a).unwrap_or(0), u64::try_from(b).unwrap_or(0)))
                 })
+                .collect::<rusqlite::Result<_>>()?;
+            known.headers_only = conn
+                .prepare("SELECT n FROM messages WHERE headers_only ORDER BY n")?
+                .query_map([], |r| r.get::<_, i64>(0))?
+                .map(|r| r.map(|n| u64::try_from(n).unwrap_or(0)))
                 .collect::<rusqlite::Result<_>>()?;
             if let Some(tx) = tx {
                 tx.finish()?;

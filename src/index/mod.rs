@@ -19,7 +19,8 @@ pub mod bits;
 mod compare;
 mod export;
 pub mod known;
-mod msgid;
+pub(crate) mod msgid;
+pub mod people;
 mod read;
 mod schema;
 
@@ -416,6 +417,7 @@ fn open_conn(path: &Path, secret: &VaultSecret) -> rusqlite::Result<(Connection,
     conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
     bits::register(&conn)?;
     msgid::register(&conn)?;
+    crate::conversation::search::register(&conn)?;
     // Every statement dmvault uses stays prepared.
     conn.set_prepared_statement_cache_capacity(128);
     Ok((conn, tables))

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::integrity::ProbeReport;
 use crate::media::MediaKind;
 use crate::time::Timestamp;
-use crate::vault::catalog::{ArchiveNo, ArchiveRecord, FileFacts, NameChange};
+use crate::vault::catalog::{ArchiveNo, ArchiveRecord, ConversationEvent, FileFacts, NameChange};
 use crate::vault::keys::hex;
 use crate::vault::store::ObjectId;
 
@@ -23,6 +23,8 @@ pub struct ConversationState {
     pub participants: BTreeSet<String>,
     /// Names over time.
     pub names: BTreeSet<NameChange>,
+    /// Its other events.
+    pub events: BTreeSet<ConversationEvent>,
     /// Archives it appears in (a bit set, see [`super::bits`]).
     pub archives: Vec<u8>,
 }
@@ -86,6 +88,8 @@ pub struct KnownMessage {
     pub n: u64,
     /// That archive showed it already (an interrupted import of it).
     pub in_archive: bool,
+    /// Only a headers file had it so far: no text.
+    pub headers_only: bool,
 }
 
 /// A message by id: its number, and whether archive `?2` showed it. Reads
@@ -220,10 +224,15 @@ impl Index {
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
+            let events = conn
+                .prepare_cached(&format!("{EVENT_SELECT} WHERE conversation = ?"))?
+                .query_map([n], event_row)?
+                .collect::<rusqlite::Result<_>>()?;
             Ok(Some(ConversationState {
                 kind: kind.map(conversation_kind),
                 participants,
                 names,
+                events,
                 archives,
             }))
         };
@@ -425,4 +434,26 @@ impl Index {
         }
         Ok(out)
     }
+}
+
+/// The columns [`event_row`] reads, from `events`.
+pub(crate) const EVENT_SELECT: &str =
+    "SELECT kind, at, by, users, key, event_id, detail FROM events";
+
+/// A row of [`EVENT_SELECT`].
+pub(crate) fn event_row(r: &Row<'_>) -> rusqlite::Result<ConversationEvent> {
+    let users: Option<String> = r.get(3)?;
+    Ok(ConversationEvent {
+        kind: crate::vault::catalog::EventKind::from_code(r.get(0)?),
+        at: r
+            .get::<_, Option<i64>>(1)?
+            .map(Timestamp::from_millis_clamped),
+        by: r.get(2)?,
+        users: users
+            .and_then(|u| serde_json::from_str(&u).ok())
+            .unwrap_or_default(),
+        key: r.get(4)?,
+        event_id: r.get(5)?,
+        detail: r.get(6)?,
+    })
 }

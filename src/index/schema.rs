@@ -5,7 +5,7 @@
 //! seen again in a later archive costs a bit, not a row.
 
 /// Bumped when the tables change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The tables, created in an empty database.
 pub const SCHEMA: &str = "
@@ -42,8 +42,10 @@ CREATE TABLE messages(
   n INTEGER PRIMARY KEY, id ANY NOT NULL UNIQUE,
   conversation INTEGER NOT NULL, sender INTEGER, recipient INTEGER,
   created_at INTEGER NOT NULL, text TEXT, welcome INTEGER NOT NULL,
-  urls TEXT, archive INTEGER NOT NULL) STRICT;
+  urls TEXT, archive INTEGER NOT NULL, headers_only INTEGER NOT NULL DEFAULT 0) STRICT;
 CREATE INDEX messages_by_conversation ON messages(conversation, created_at);
+-- Messages only headers files showed (no text): few, found at once.
+CREATE INDEX messages_headers_only ON messages(n) WHERE headers_only;
 CREATE TABLE reactions(
   message INTEGER NOT NULL, sender TEXT, key TEXT, event_id TEXT, created_at INTEGER) STRICT;
 CREATE INDEX reactions_by_message ON reactions(message);
@@ -68,6 +70,23 @@ CREATE TABLE orphans(
   archives BLOB NOT NULL DEFAULT x'', linked INTEGER NOT NULL DEFAULT 0,
   UNIQUE(name, blake3)) STRICT;
 CREATE INDEX orphans_by_prefix ON orphans(prefix);
+-- A conversation's other events (joins, leaves, 2020 reactions, unknown
+-- kinds); `users` is a JSON array of user ids.
+CREATE TABLE events(
+  conversation INTEGER NOT NULL, kind INTEGER NOT NULL, at INTEGER, by TEXT,
+  users TEXT, key TEXT, event_id TEXT, detail TEXT) STRICT;
+CREATE INDEX events_by_conversation ON events(conversation, at);
+-- Every sighting of a handle or name (log order is `n`), and for each
+-- user the one shown (see `people::resolve`), kept up to date by apply.
+CREATE TABLE names(
+  n INTEGER PRIMARY KEY, user TEXT NOT NULL, handle TEXT, display TEXT, note TEXT,
+  source INTEGER NOT NULL, file TEXT, archive INTEGER, first_seen INTEGER,
+  last_seen INTEGER, count INTEGER NOT NULL) STRICT;
+CREATE INDEX names_by_user ON names(user);
+CREATE INDEX names_by_handle ON names(handle COLLATE NOCASE);
+CREATE TABLE people(
+  user TEXT PRIMARY KEY, handle TEXT, handle_source INTEGER, handle_seen INTEGER,
+  name TEXT, name_source INTEGER, name_seen INTEGER, note TEXT) STRICT, WITHOUT ROWID;
 CREATE TABLE integrity(
   object BLOB PRIMARY KEY, verdict INTEGER NOT NULL, report TEXT NOT NULL,
   checked_at INTEGER NOT NULL) STRICT, WITHOUT ROWID;

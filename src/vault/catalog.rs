@@ -111,6 +111,125 @@ pub struct ConversationRecord {
     /// Names set by `conversationNameUpdate`.
     #[serde(default)]
     pub names: Vec<NameChange>,
+    /// Its other events: joins, leaves, reactions of 2020, unknown kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<ConversationEvent>,
+}
+
+/// What happened in a conversation, other than a message or a rename.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConversationEvent {
+    /// What.
+    pub kind: EventKind,
+    /// When.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
+    /// Who did it (the one who added people, or who reacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Who joined or left; for `join_conversation`, the members then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// A reaction's key (`like`, `funny`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The event's id, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// An event of a kind dmvault does not know: its type and JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The kinds of [`ConversationEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// `joinConversation`: the owner was added to a group.
+    JoinConversation,
+    /// `participantsJoin`: people were added.
+    ParticipantsJoin,
+    /// `participantsLeave`: people left.
+    ParticipantsLeave,
+    /// `reactionCreate` (2020 archives): a reaction, its message not named.
+    Reaction,
+    /// Any other event type.
+    Other,
+}
+
+impl EventKind {
+    /// Every kind, in the order of [`EventKind::code`].
+    pub const ALL: [EventKind; 5] = [
+        EventKind::JoinConversation,
+        EventKind::ParticipantsJoin,
+        EventKind::ParticipantsLeave,
+        EventKind::Reaction,
+        EventKind::Other,
+    ];
+
+    /// Its number in the index.
+    pub fn code(self) -> i64 {
+        match self {
+            EventKind::JoinConversation => 0,
+            EventKind::ParticipantsJoin => 1,
+            EventKind::ParticipantsLeave => 2,
+            EventKind::Reaction => 3,
+            EventKind::Other => 4,
+        }
+    }
+
+    /// The kind of an index number.
+    pub fn from_code(c: i64) -> EventKind {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.code() == c)
+            .unwrap_or(EventKind::Other)
+    }
+
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::JoinConversation => "join_conversation",
+            EventKind::ParticipantsJoin => "participants_join",
+            EventKind::ParticipantsLeave => "participants_leave",
+            EventKind::Reaction => "reaction",
+            EventKind::Other => "other",
+        }
+    }
+}
+
+/// A sighting of a user's handle or name (harvested from an archive's
+/// files, or given by the user), see [`crate::people`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameRecord {
+    /// The user id.
+    pub user: String,
+    /// The handle (without `@`); for the user's, `""` clears theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
+    /// The display name; for the user's, `""` clears theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The user's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Where it was found.
+    pub source: crate::people::NameSource,
+    /// The archive's data file, or the user's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The archive it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<u32>,
+    /// First seen (the user's: when set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<Timestamp>,
+    /// Last seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Timestamp>,
+    /// How many times the archive showed it.
+    #[serde(default)]
+    pub count: u64,
 }
 
 /// A group rename.
@@ -146,6 +265,10 @@ pub struct MessageRecord {
     /// A `welcomeMessageCreate`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub welcome: bool,
+    /// Known only from a headers file: no text. A later record of the same
+    /// id from a DM file completes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub headers_only: bool,
     /// Reactions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
@@ -281,6 +404,8 @@ pub enum Record {
     Object(ObjectRecord),
     /// FFmpeg's verdict on an object's content.
     Integrity(IntegrityRecord),
+    /// A user's handle or name, seen or given.
+    Name(NameRecord),
 }
 
 /// The chain of segments as far as it goes: the MAC of every segment, in

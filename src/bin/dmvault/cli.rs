@@ -9,6 +9,8 @@ pub mod init;
 pub mod inspect;
 pub mod key;
 pub mod ls;
+pub mod people;
+pub mod show;
 pub mod unlock;
 pub mod verify;
 
@@ -94,12 +96,16 @@ pub struct VaultArgs {
 /// Selects media references (ls, export).
 #[derive(Debug, Args, Clone, Default)]
 pub struct FilterArgs {
-    /// Only this conversation (its id, e.g. 12345-67890 or a group id).
-    #[arg(long, value_name = "ID")]
+    /// Only this conversation: its id (12345-67890, or a group id), its
+    /// name, or the other person's @handle or name.
+    #[arg(long, value_name = "CONVERSATION")]
     pub conversation: Option<String>,
-    /// Only media sent by this user id.
-    #[arg(long, value_name = "USER_ID")]
+    /// Only media sent by this person: a user id, @handle or name.
+    #[arg(long, value_name = "WHO")]
     pub sender: Option<String>,
+    /// Only the media of this message (its id).
+    #[arg(long, value_name = "MESSAGE_ID")]
+    pub message: Option<String>,
     /// Only media sent on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339).
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
@@ -123,6 +129,7 @@ impl FilterArgs {
         let mut f = Filter::default();
         f.conversation = self.conversation.clone();
         f.sender = self.sender.clone();
+        f.message = self.message.clone();
         f.since = self.since.as_deref().map(Filter::parse_since).transpose()?;
         f.until = self.until.as_deref().map(Filter::parse_until).transpose()?;
         f.kind = self
@@ -192,6 +199,33 @@ pub enum Command {
     ///   dmvault ls --vault ~/dm-vault --missing --json
     #[command(verbatim_doc_comment)]
     Ls(ls::LsArgs),
+    /// Print a conversation: messages with names, times, text (links
+    /// expanded), reactions, edits, group events and media.
+    ///
+    /// CONVERSATION is its id, its name, or the other person's @handle or
+    /// name; when several conversations fit, they are listed (exit code 2).
+    /// On a terminal the transcript goes through a pager ($DMVAULT_PAGER,
+    /// $PAGER or less). --json prints the conversation, then one object per
+    /// message or event.
+    ///
+    /// Examples:
+    ///   dmvault show --vault ~/dm-vault @some_handle
+    ///   dmvault show --vault ~/dm-vault "weekend plans" --since 2024-01-01
+    ///   dmvault show --vault ~/dm-vault 12345-67890 --around 1742204983262221334
+    #[command(verbatim_doc_comment)]
+    Show(show::ShowArgs),
+    /// Find messages by what they say (full text, newest first).
+    ///
+    /// QUERY is words (all must appear), "a phrase" and prefix*; case does
+    /// not matter. Each result shows its date, conversation, sender, the
+    /// text around the match (matches in **) and its media.
+    ///
+    /// Examples:
+    ///   dmvault search --vault ~/dm-vault friday
+    ///   dmvault search --vault ~/dm-vault '"the blue one"' --sender @some_handle
+    ///   dmvault search --vault ~/dm-vault vid* --has-media --since 2023-01-01 --json
+    #[command(verbatim_doc_comment)]
+    Search(show::SearchArgs),
     /// Show what the vault holds, in figures.
     Stats(ls::StatsArgs),
     /// Decrypt selected media into a folder, named by conversation, date,
@@ -238,6 +272,25 @@ pub enum Command {
     /// Manage the ways to unlock the vault (identity files, passphrases).
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// List the people in your conversations, and name them.
+    ///
+    /// X archives give DM participants as numeric ids. dmvault takes the
+    /// names it can from the archives themselves (the tweet files' mentions,
+    /// replies and media, your own account files) when it imports them, and
+    /// you can name the rest: `people set` for one, `people import` for a
+    /// CSV or vCard file. Names never come from the network.
+    ///
+    /// Without a subcommand: every participant, with the handle and name
+    /// shown (and where they come from), and how many messages and media
+    /// they sent, by messages sent.
+    ///
+    /// Examples:
+    ///   dmvault people --vault ~/dm-vault
+    ///   dmvault people --vault ~/dm-vault --unresolved
+    ///   dmvault people set --vault ~/dm-vault 987654321 --name Grandma
+    ///   dmvault people import --vault ~/dm-vault names.csv
+    #[command(verbatim_doc_comment)]
+    People(people::PeopleArgs),
     /// Manage the vault's index (rebuild it from the catalog).
     #[command(subcommand)]
     Index(index::IndexCommand),

@@ -66,6 +66,9 @@ fn main() -> ExitCode {
         Command::Verify(a) => cli::verify::run(a, g),
         Command::Key(k) => cli::key::run(k, g),
         Command::Index(c) => cli::index::run(c, g),
+        Command::People(a) => cli::people::run(a, g),
+        Command::Show(a) => cli::show::run_show(a, g),
+        Command::Search(a) => cli::show::run_search(a, g),
         Command::ExportSqlite(a) => cli::export::run_sqlite(a, g),
     };
     // Output goes through `output::Out`, which ends quietly when the
@@ -93,6 +96,7 @@ fn code_for(e: &anyhow::Error) -> Code {
         Some(K::NoKey) => Code::NoKey,
         Some(K::Integrity) => Code::Integrity,
         Some(K::Interrupted) => Code::Interrupted,
+        Some(K::Ambiguous) => Code::Usage,
         _ => Code::Error,
     }
 }

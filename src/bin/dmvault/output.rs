@@ -61,18 +61,55 @@ fn needs_escape(c: char) -> bool {
         || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Standard output for a command's report.
+/// Standard output for a command's report (or a pager reading it).
 pub struct Out {
-    inner: io::StdoutLock<'static>,
+    inner: Box<dyn Write>,
     closed: bool,
+    pager: Option<std::process::Child>,
 }
 
 impl Out {
     /// Standard output, locked.
     pub fn new() -> Out {
         Out {
-            inner: io::stdout().lock(),
+            inner: Box::new(io::stdout().lock()),
             closed: false,
+            pager: None,
+        }
+    }
+
+    /// Standard output through a pager when it is a terminal, as git does:
+    /// `DMVAULT_PAGER`, else `PAGER`, else `less` (with `LESS=FRX` unless
+    /// LESS is set, so that a short text prints as it is). An empty pager
+    /// or `cat` means none; a pager that cannot start means none.
+    pub fn paged() -> Out {
+        use std::io::IsTerminal;
+        if !io::stdout().is_terminal() {
+            return Out::new();
+        }
+        let pager = std::env::var("DMVAULT_PAGER")
+            .or_else(|_| std::env::var("PAGER"))
+            .unwrap_or_else(|_| "less".into());
+        if pager.trim().is_empty() || pager.trim() == "cat" {
+            return Out::new();
+        }
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(&pager)
+            .stdin(std::process::Stdio::piped());
+        if std::env::var_os("LESS").is_none() {
+            cmd.env("LESS", "FRX");
+        }
+        match cmd.spawn() {
+            Ok(mut child) => match child.stdin.take() {
+                Some(stdin) => Out {
+                    inner: Box::new(io::BufWriter::new(stdin)),
+                    closed: false,
+                    pager: Some(child),
+                },
+                None => Out::new(),
+            },
+            Err(_) => Out::new(),
         }
     }
 
@@ -114,13 +151,29 @@ impl Out {
         if self.closed {
             return Ok(());
         }
-        let r = writeln!(self.inner, "{line}").and_then(|()| self.inner.flush());
+        let r = writeln!(self.inner, "{line}");
+        // A pager reads whole screens; a terminal or pipe sees each line.
+        let r = r.and_then(|()| match self.pager {
+            Some(_) => Ok(()),
+            None => self.inner.flush(),
+        });
         match r {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                 self.closed = true;
                 Ok(())
             }
             other => other,
+        }
+    }
+}
+
+impl Drop for Out {
+    /// Waits for the pager, so that the shell prompt comes after it.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.pager.take() {
+            let _ = self.inner.flush();
+            self.inner = Box::new(io::sink());
+            let _ = child.wait();
         }
     }
 }

@@ -3,7 +3,7 @@
 use dmvault::query::Row;
 
 /// The header line: the fields of a row, in order.
-pub const HEADER: &str = "message_id,conversation_id,conversation_kind,sender_id,created_at,kind,original_name,size,sha256,blake3,object,archives,orphan,integrity,duration_s,width,height,codec,integrity_detail,url,ordinal";
+pub const HEADER: &str = "message_id,conversation_id,conversation_kind,conversation_name,sender_id,sender_handle,sender_name,created_at,kind,original_name,size,sha256,blake3,object,archives,orphan,integrity,duration_s,width,height,codec,integrity_detail,url,ordinal";
 
 /// One row as a CSV line (without the line end).
 pub fn line(r: &Row) -> String {
@@ -11,11 +11,14 @@ pub fn line(r: &Row) -> String {
         dmvault::dm::ConversationKind::OneToOne => "one_to_one",
         dmvault::dm::ConversationKind::Group => "group",
     });
-    let cells: [Option<String>; 21] = [
+    let cells: [Option<String>; 24] = [
         r.message_id.clone(),
         r.conversation_id.clone(),
         kind.map(str::to_owned),
+        r.conversation_name.clone(),
         r.sender_id.clone(),
+        r.sender_handle.clone(),
+        r.sender_name.clone(),
         r.created_at.map(|t| t.to_string()),
         Some(r.kind.as_str().to_owned()),
         r.original_name.clone(),

@@ -118,6 +118,18 @@ fn print_archive(out: &mut Out, a: &ArchiveSummary, dry_run: bool) -> std::io::R
             c.media_missing, c.media_orphans, bytes(c.bytes_new)
         ))?;
     }
+    if c.messages_headers_only > 0 {
+        out.line(format_args!(
+            "  headers: {} messages only the headers files hold ({verb}, without text: who, when and where)",
+            c.messages_headers_only
+        ))?;
+    }
+    if c.names_new > 0 {
+        out.line(format_args!(
+            "  names: {} handles and names found in the archive's tweet and account files (`dmvault people` lists them)",
+            c.names_new
+        ))?;
+    }
     if c.media_damaged + c.media_unreadable > 0 {
         out.line(format_args!(
             "  integrity: {} damaged, {} not readable as media (stored all the same; `dmvault ls --integrity damaged` lists them)",

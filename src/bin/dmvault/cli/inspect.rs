@@ -80,6 +80,12 @@ fn print_human(out: &mut Out, r: &InspectReport) -> std::io::Result<()> {
         "  by kind      {} images, {} GIFs, {} videos",
         k.image, k.gif, k.video
     ))?;
+    if r.messages_headers_only > 0 {
+        out.line(format_args!(
+            "  headers      {} messages only in the headers files (no text); {} orphan files named after them",
+            r.messages_headers_only, r.media_linked_by_headers
+        ))?;
+    }
     if r.encrypted_events > 0 {
         out.line(format_args!(
             "  encrypted    {} XChat events (cannot be imported)",

@@ -72,24 +72,14 @@ fn print_row(out: &mut Out, r: &Row) -> std::io::Result<()> {
     let size = r
         .size
         .map_or_else(|| "missing".to_owned(), super::import::bytes);
-    let conv = match (&r.conversation_id, r.conversation_kind) {
-        (Some(c), Some(k)) => format!(
-            "{c} ({})",
-            if k == dmvault::dm::ConversationKind::Group {
-                "group"
-            } else {
-                "1:1"
-            }
-        ),
-        (Some(c), None) => c.clone(),
-        _ => "-".into(),
-    };
+    let conv = conversation_label(r);
+    let sender = sender_label(r);
     out.line(format_args!(
         "{when}  {:<5}  {:<10}  {:>10}  {conv}  from {}  message {}{}  {}",
         r.kind.as_str(),
         r.integrity,
         size,
-        r.sender_id.as_deref().unwrap_or("?"),
+        sender,
         r.message_id.as_deref().unwrap_or("?"),
         if r.orphan { " (orphan file)" } else { "" },
         r.original_name
@@ -97,6 +87,33 @@ fn print_row(out: &mut Out, r: &Row) -> std::io::Result<()> {
             .or(r.url.as_deref())
             .unwrap_or(""),
     ))
+}
+
+/// `Name (@handle)`, `@handle`, `Name`, or the id.
+pub fn sender_label(r: &Row) -> String {
+    match (&r.sender_name, &r.sender_handle, &r.sender_id) {
+        (Some(n), Some(h), _) => format!("{n} (@{h})"),
+        (Some(n), None, _) => n.clone(),
+        (None, Some(h), _) => format!("@{h}"),
+        (None, None, Some(id)) => id.clone(),
+        (None, None, None) => "?".into(),
+    }
+}
+
+/// `name (id, group)`, `id (1:1)`, …
+fn conversation_label(r: &Row) -> String {
+    let kind = match r.conversation_kind {
+        Some(dmvault::dm::ConversationKind::Group) => "group",
+        Some(dmvault::dm::ConversationKind::OneToOne) => "1:1",
+        None => "",
+    };
+    match (&r.conversation_id, &r.conversation_name) {
+        (Some(c), Some(n)) if kind.is_empty() => format!("{n} ({c})"),
+        (Some(c), Some(n)) => format!("{n} ({c}, {kind})"),
+        (Some(c), None) if kind.is_empty() => c.clone(),
+        (Some(c), None) => format!("{c} ({kind})"),
+        _ => "-".into(),
+    }
 }
 
 pub fn run_stats(args: &StatsArgs, global: &Global) -> Result<Code> {
@@ -109,6 +126,16 @@ pub fn run_stats(args: &StatsArgs, global: &Global) -> Result<Code> {
         let b = super::import::bytes;
         out.line(format_args!("archives            {}", s.archives))?;
         out.line(format_args!("messages            {}", s.messages))?;
+        if s.messages_headers_only > 0 {
+            out.line(format_args!(
+                "                    and {} only in headers files (no text)",
+                s.messages_headers_only
+            ))?;
+        }
+        out.line(format_args!(
+            "people              {} ({} named; `dmvault people` lists them)",
+            s.people, s.people_named
+        ))?;
         out.line(format_args!(
             "conversations       {} one-to-one, {} group",
             s.conversations.one_to_one, s.conversations.group
