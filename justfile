@@ -35,7 +35,16 @@ demo:
     echo "== 6. verify: catalog, objects, contents, and a full decode of every video"
     $d verify --read-data --decode
     echo
-    echo "== 7. export the yearly series' media to $work/export"
+    echo "== 7. people: names the archives' tweet and account files give, and yours"
+    $d people
+    printf 'user_id,handle,display_name,note\n30974,corner_cafe,Corner Cafe,sends menus\n' > "$work/names.csv"
+    $d people import "$work/names.csv"
+    echo
+    echo "== 8. search the messages, and read a conversation"
+    $d search '"the blue"' --limit 3
+    $d show --no-pager "weekend plans & more"
+    echo
+    echo "== 9. export the yearly series' media to $work/export"
     $d export --archive series-2023.zip "$work/export"
     find "$work/export" -type f | sort | head -20
 

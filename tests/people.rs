@@ -33,7 +33,9 @@ fn people(v: &TestVault, extra: &[&str]) -> BTreeMap<String, Value> {
 }
 
 /// (handle, name, source of the name or else of the handle) shown.
-fn shown(p: &Value) -> (Option<&str>, Option<&str>, Option<&str>) {
+type Shown<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
+fn shown(p: &Value) -> Shown<'_> {
     let source = p["name"]["source"]
         .as_str()
         .or_else(|| p["handle"]["source"].as_str());
@@ -50,7 +52,7 @@ fn people_are_named_from_the_archives_own_files() {
     let s = v.import(&["g4-2024.zip"]);
     assert!(s["names_new"].as_u64().unwrap() >= 8, "{s}");
     let all = people(&v, &[]);
-    let want: [(&str, (Option<&str>, Option<&str>, Option<&str>)); 9] = [
+    let want: [(&str, Shown); 9] = [
         // The owner: the manifest, over the reply to themselves.
         (
             ME,

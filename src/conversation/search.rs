@@ -6,7 +6,7 @@
 //! matter as FTS5's `unicode61` tokenizer says: case does not. Nothing else
 //! of FTS5's syntax is taken, so a query can never be a syntax error.
 
-use rusqlite::named_params;
+use rusqlite::{named_params, params};
 use serde::Serialize;
 
 use super::{read_message, MessageView, MESSAGE_COLUMNS, MESSAGE_JOINS};
@@ -193,55 +193,88 @@ pub(crate) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("has_phrases", 2, flags, |ctx| {
         let text = ctx.get::<Option<String>>(0)?.unwrap_or_default();
-        let phrases = ctx.get::<String>(1)?;
+        let Some(phrases) = ctx.get::<Option<String>>(1)? else {
+            return Ok(true);
+        };
         let text = normalize(&text);
         Ok(phrases.lines().all(|p| text.contains(&format!(" {p} "))))
     })
 }
 
-const SEARCH: &str = "FROM message_text JOIN messages m ON m.n = message_text.rowid
+/// The matches, newest first, as message numbers: what the full-text and
+/// the covering index of numbers, times, conversations and senders tell
+/// without reading a message.
+const CANDIDATES: &str = "SELECT m.n FROM message_text
+  JOIN messages m INDEXED BY messages_by_n ON m.n = message_text.rowid
 WHERE message_text MATCH :q
   AND (:conv IS NULL OR m.conversation = (SELECT n FROM conversations WHERE id = :conv))
   AND (:sender IS NULL OR m.sender = (SELECT n FROM users WHERE id = :sender))
   AND (:since IS NULL OR m.created_at >= :since) AND (:until IS NULL OR m.created_at < :until)
-  AND (:phrases IS NULL OR has_phrases(m.text, :phrases))
-  AND (NOT :media OR EXISTS (SELECT 1 FROM media md WHERE md.message = CAST(m.id AS TEXT)
-    AND (:kind IS NULL OR md.kind = :kind)))";
+  AND (NOT :media OR m.n IN (SELECT msg.n FROM media md
+    JOIN messages msg ON msg.id = msg_key(md.message) WHERE :kind IS NULL OR md.kind = :kind))
+ORDER BY m.created_at DESC, m.n DESC LIMIT :cap";
+
+/// Whether message `?1` holds the phrases `?2`.
+const CHECK: &str = "SELECT has_phrases(m.text, ?2) FROM messages m WHERE m.n = ?1";
 
 /// The messages whose text matches, newest first.
+///
+/// The full-text index finds the candidates, the covering index sorts them
+/// (and filters them by conversation, sender, time and media); phrases are
+/// then checked one candidate at a time, newest first, until the page is
+/// full: a common word costs a sort of numbers, not a read of every
+/// message that has it.
 ///
 /// # Errors
 /// [`Error::Invalid`] for a query without words; [`Error::Index`].
 pub fn search(index: &Index, dir: &Directory, q: &SearchQuery) -> Result<Vec<Hit>> {
     let parsed = parse_query(&q.text)?;
     let conn = index.conn();
-    // The matches are chosen first (newest first, in the id index of
-    // FTS5's rowids), then read in full: only a page is ever read.
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS}
-         FROM (SELECT m.n AS n {SEARCH}
-               ORDER BY m.created_at DESC, m.n DESC LIMIT :limit OFFSET :offset) hit
-         JOIN messages m ON m.n = hit.n {MESSAGE_JOINS}
-         ORDER BY m.created_at DESC, m.n DESC"
-    );
-    let mut st = conn.prepare_cached(&sql).map_err(sql_err)?;
-    let mut rows = st
-        .query(named_params! {
+    let checks = parsed.phrases.is_some();
+    let (limit, offset) = (q.limit.unwrap_or(20) as usize, q.offset as usize);
+    let mut chosen = Vec::new();
+    let mut find = || -> rusqlite::Result<()> {
+        let mut st = conn.prepare_cached(CANDIDATES)?;
+        let mut rows = st.query(named_params! {
             ":q": parsed.fts,
-            ":phrases": parsed.phrases,
             ":conv": q.conversation,
             ":sender": q.sender,
             ":since": q.since.map(Timestamp::millis),
             ":until": q.until.map(Timestamp::millis),
             ":media": q.has_media || q.kind.is_some(),
             ":kind": q.kind.map(kind_code),
-            ":limit": q.limit.unwrap_or(20),
-            ":offset": q.offset,
-        })
+            // A page needs no more; with checks to make, there is no telling.
+            ":cap": if checks { -1 } else { i64::try_from(offset + limit).unwrap_or(-1) },
+        })?;
+        let mut check = conn.prepare_cached(CHECK)?;
+        let mut skipped = 0;
+        while chosen.len() < limit {
+            let Some(r) = rows.next()? else { break };
+            let n: i64 = r.get(0)?;
+            if parsed.phrases.is_some()
+                && !check.query_row(params![n, parsed.phrases], |r| r.get::<_, bool>(0))?
+            {
+                continue;
+            }
+            if skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            chosen.push(n);
+        }
+        Ok(())
+    };
+    find().map_err(sql_err)?;
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m {MESSAGE_JOINS} WHERE m.n = ?"
+        ))
         .map_err(sql_err)?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().map_err(sql_err)? {
-        let message = read_message(r, 0, dir).map_err(sql_err)?;
+    let mut out = Vec::with_capacity(chosen.len());
+    for n in chosen {
+        let message = st
+            .query_row([n], |r| read_message(r, 0, dir))
+            .map_err(sql_err)?;
         out.push(Hit {
             snippet: snippet(message.text.as_deref().unwrap_or(""), &parsed.words),
             message,

@@ -13,7 +13,7 @@ pub(crate) const FORMAT_FILE: &str = "dmvault.json";
 const FORMAT: &str = "dmvault-vault";
 /// The format this release writes: 2 (compressed segments and the index).
 /// It also opens format 1, which becomes format 2 when first opened.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const README: &str = "This folder is a dmvault vault: encrypted copies of direct-message media.\n\
 Everything in it is encrypted with age; nothing here can be read without one of its keys.\n\
 Use `dmvault ls`, `dmvault export` and `dmvault verify` with --vault pointing here.\n\
@@ -44,11 +44,11 @@ pub fn check(path: &Path) -> Result<()> {
             path: path.to_owned(),
         });
     }
-    if v["version"] != VERSION && v["version"] != 1 {
+    if !(1..=VERSION).any(|known| v["version"] == known) {
         return Err(Error::VaultFormat {
             path: f,
             detail: format!(
-                "version {} (this dmvault reads version {VERSION})",
+                "version {} (this dmvault reads versions 1 to {VERSION})",
                 v["version"]
             ),
         });
@@ -56,20 +56,32 @@ pub fn check(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Makes a format-1 vault format 2 (after its index was built): its
-/// segments stay as they are, since this release reads them; only the
-/// format file changes, so that an older dmvault, which cannot read the
-/// compressed segments written from now on, refuses the vault instead.
-pub(crate) fn migrate(path: &Path) -> Result<()> {
+/// Raises the vault's format to `to` when it is older. Segments stay as
+/// they are, since this release reads every earlier version; only the
+/// format file changes, so that an older dmvault, which cannot read what is
+/// written from now on, refuses the vault instead of misreading it:
+///
+/// - 1 → 2 when a format-1 vault is opened (its index was just built): the
+///   segments written from then on are compressed;
+/// - 2 → 3 when a writer takes the lock: the records written from then on
+///   may be of the kinds format 3 added (names, conversation events,
+///   messages known only from headers files).
+pub(crate) fn migrate(path: &Path, to: u32) -> Result<()> {
     let f = path.join(FORMAT_FILE);
     let text = fs::read_to_string(&f).map_err(|e| Error::read(&f, e))?;
     let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    if v["version"] != 1 {
+    if v["version"]
+        .as_u64()
+        .is_none_or(|have| have >= u64::from(to))
+    {
         return Ok(());
     }
-    let fmt = serde_json::json!({"format": FORMAT, "version": VERSION}).to_string();
+    let fmt = serde_json::json!({"format": FORMAT, "version": to}).to_string();
     fsutil::replace_private(&f, fmt.as_bytes()).map_err(|e| Error::write(&f, e))
 }
+
+/// The format this release writes.
+pub(crate) const WRITES: u32 = VERSION;
 
 /// Written first by `init` and removed last: a folder holding it is what
 /// an `init` killed midway left, and may be taken over.

@@ -71,7 +71,7 @@ impl Vault {
     /// [`crate::Error::Index`] when the index cannot be written.
     pub fn load(unlocked: Unlocked, progress: &dyn Progress) -> Result<Vault> {
         let (index, chain, rebuilt) = Index::open(unlocked.path(), unlocked.secret(), progress)?;
-        layout::migrate(unlocked.path())?;
+        layout::migrate(unlocked.path(), 2)?;
         Ok(Vault {
             store: Store::new(unlocked.path(), unlocked.secret().recipient().clone()),
             unlocked,
@@ -93,7 +93,9 @@ impl Vault {
     pub fn lock(&mut self, wait: Duration) -> Result<()> {
         self.lock = Some(lock(self.path(), wait)?);
         layout::clean_temp(self.path());
-        Ok(())
+        // What this writer appends may be of the kinds the latest format
+        // added: an older dmvault must refuse the vault from now on.
+        layout::migrate(self.path(), layout::WRITES)
     }
 
     /// Where to record the catalog head after each commit (for rollback

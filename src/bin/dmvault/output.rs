@@ -81,7 +81,9 @@ impl Out {
     /// Standard output through a pager when it is a terminal, as git does:
     /// `DMVAULT_PAGER`, else `PAGER`, else `less` (with `LESS=FRX` unless
     /// LESS is set, so that a short text prints as it is). An empty pager
-    /// or `cat` means none; a pager that cannot start means none.
+    /// or `cat` means none; a pager that cannot start means none. less
+    /// keeps no search history (`LESSHISTFILE=-`): what is searched for in
+    /// a transcript would land on disk.
     pub fn paged() -> Out {
         use std::io::IsTerminal;
         if !io::stdout().is_terminal() {
@@ -100,6 +102,8 @@ impl Out {
         if std::env::var_os("LESS").is_none() {
             cmd.env("LESS", "FRX");
         }
+        // less keeps what is searched for in ~/.lesshst: not for DMs.
+        cmd.env("LESSHISTFILE", "-");
         match cmd.spawn() {
             Ok(mut child) => match child.stdin.take() {
                 Some(stdin) => Out {

@@ -33,6 +33,9 @@ pub struct ShowArgs {
     /// Only the 10 messages before and after this one (its id).
     #[arg(long, value_name = "MESSAGE_ID")]
     pub around: Option<String>,
+    /// Print to the terminal, not through a pager.
+    #[arg(long)]
+    pub no_pager: bool,
 }
 
 #[derive(Debug, Args)]
@@ -217,7 +220,7 @@ pub fn run_show(args: &ShowArgs, global: &Global) -> Result<Code> {
         .until(until)
         .around(args.around.clone());
     let info = conversation_info(&vault.index, &dir, &id)?;
-    let mut out = if global.json {
+    let mut out = if global.json || args.no_pager {
         Out::new()
     } else {
         Out::paged()
