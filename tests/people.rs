@@ -578,8 +578,16 @@ fn a_message_known_from_the_headers_is_completed_by_a_later_archive() {
         ),
     )
     .unwrap();
-    let o = v.run(["import".as_ref(), later.as_os_str()]);
+    let o = v.run(["import".as_ref(), "--json".as_ref(), later.as_os_str()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json_lines(&o)[0]["messages_seen"], 3);
+    // Imported again: recognised, and its messages counted once.
+    let o = v.run(["import".as_ref(), "--json".as_ref(), later.as_os_str()]);
+    let line = &json_lines(&o)[0];
+    assert_eq!(
+        (&line["already_imported"], &line["messages_seen"]),
+        (&Value::from(true), &Value::from(3))
+    );
     let st = v.stats();
     assert_eq!(
         (
@@ -595,4 +603,48 @@ fn a_message_known_from_the_headers_is_completed_by_a_later_archive() {
     let o = v.run(["verify", "--read-data"]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert!(!stdout(&o).contains("warning"), "{}", stdout(&o));
+}
+
+#[test]
+fn unknown_events_are_kept_and_an_empty_xchat_file_is_no_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("archive");
+    fs::create_dir_all(a.join("data")).unwrap();
+    fs::write(
+        a.join("data/direct-messages.js"),
+        r#"window.YTD.direct_messages.part0 = [ { "dmConversation" : { "conversationId" : "11-22",
+  "messages" : [
+    { "futureThing" : { "by" : "22", "createdAt" : "2025-01-02T00:00:00.000Z" } },
+    { "messageCreate" : { "recipientId" : "22", "text" : "hi", "mediaUrls" : [ ], "senderId" : "11",
+        "id" : "1874000000000000000", "createdAt" : "2025-01-01T00:00:00.000Z" } } ] } } ]"#,
+    )
+    .unwrap();
+    fs::write(
+        a.join("data/message-event.js"),
+        "window.YTD.message_event.part0 = [ ]",
+    )
+    .unwrap();
+    let report = inspect_json(&a);
+    let warnings = report["warnings"].to_string();
+    assert!(!warnings.contains("XChat"), "{warnings}");
+    let g5 = inspect_json(&fixture("g5-2026.zip"));
+    assert!(g5["warnings"].to_string().contains("XChat"));
+
+    let v = TestVault::new();
+    let o = v.run(["import".as_ref(), a.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, items) = show(&v, &["11-22"]);
+    let other = items.iter().find(|i| i["kind"] == "other").unwrap();
+    let detail: Value = serde_json::from_str(other["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["futureThing"]["by"], "22");
+    assert_eq!(other["at"], "2025-01-02T00:00:00.000Z", "after the message");
+    assert_eq!(items.last().unwrap()["kind"], "other");
+    let db = tmp.path().join("plain.db");
+    let o = v.run(["export-sqlite".as_ref(), db.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let kind: String = c
+        .query_row("SELECT kind FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kind, "other");
 }

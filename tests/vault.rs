@@ -574,4 +574,35 @@ fn a_format_1_vault_from_the_release_opens_verifies_and_imports() {
     let o = run(&["index", "rebuild"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&run(&["ls", "--json"])), stdout(&before));
+    // An archive the old release imported is read again, once, for what it
+    // did not read: here the owner's names and the group's events.
+    let series = fixture("series-2023.zip");
+    let e = expected("series-2023.expected.json");
+    let owner_handle = |run: &dyn Fn(&[&str]) -> std::process::Output| {
+        json_lines(&run(&["people", "--json"]))
+            .into_iter()
+            .find(|p| p["user_id"] == e["account_id"])
+            .unwrap()["handle"]["value"]
+            .clone()
+    };
+    assert_eq!(
+        owner_handle(&run),
+        Value::Null,
+        "not read by the old release"
+    );
+    let o = run(&["import", "--json", series.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_eq!(lines[0]["already_imported"], false, "{}", lines[0]);
+    assert_eq!(lines[0]["messages_new"], 0);
+    assert!(lines[0]["names_new"].as_u64().unwrap() > 0, "{}", lines[0]);
+    assert_eq!(
+        owner_handle(&run),
+        e["username"],
+        "the series' owner is named"
+    );
+    let o = run(&["import", "--json", series.to_str().unwrap()]);
+    assert_eq!(json_lines(&o)[0]["already_imported"], true);
+    let o = run(&["verify", "--read-data"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
 }

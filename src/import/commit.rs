@@ -109,8 +109,11 @@ impl Committer {
                 checked_at: Timestamp::now(),
             }));
         }
-        if s.new {
-            self.any_new = true;
+        // Written by a worker: made durable before the next segment.
+        self.any_new |= s.new;
+        // Two files of one content stored at once by two workers are both
+        // "new" to them: the content is new once.
+        if s.new && !self.recorded_objects.contains(&id) {
             sum.counts.media_new += 1;
             sum.counts.bytes_new += s.digests.size;
         } else {

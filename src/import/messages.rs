@@ -92,11 +92,10 @@ impl MessageCollector {
         let max_n = self.known.max_n();
         for m in messages {
             match self.known.get(&m.id) {
-                // Known only from a headers file: this one completes it.
+                // Known only from a headers file: this one completes it (and
+                // its record says this archive showed it, as a known id's
+                // does: not in the seen ranges too).
                 Some(k) if k.headers_only && self.met.insert(k.n, max_n) => {
-                    if !k.in_archive {
-                        self.seen_again.insert(k.n, max_n);
-                    }
                     pending.push(Record::Message(message_record(
                         m,
                         &chunk.conversation_id,
@@ -334,7 +333,11 @@ fn conversation_event(event: &Event) -> Option<ConversationEvent> {
         },
         Event::Other { kind, value } => ConversationEvent {
             kind: EventKind::Other,
-            at: None,
+            // Every event type X has written carries `createdAt`.
+            at: value
+                .get("createdAt")
+                .and_then(serde_json::Value::as_str)
+                .and_then(crate::time::Timestamp::parse_created_at),
             by: None,
             users: Vec::new(),
             key: None,

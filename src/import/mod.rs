@@ -57,7 +57,7 @@ use crate::media::MediaIndex;
 use crate::progress::Progress;
 use crate::time::Timestamp;
 use crate::vault::catalog::{
-    ArchiveNo, ArchiveRecord, EncodedRecords, FileStat, MediaRecord, Record,
+    ArchiveNo, ArchiveRecord, EncodedRecords, FileStat, MediaRecord, Record, READER,
 };
 use crate::vault::store::ObjectId;
 use crate::vault::Vault;
@@ -368,11 +368,14 @@ impl ArchiveImport<'_> {
         self.sum.counts.media_seen = media.len() as u64;
         let r = self.recognise()?;
         if let Some((rec, true)) = &r.known {
-            if objects_intact(self.vault, rec.n)? {
+            // Read by an older dmvault: read again for what this one adds
+            // (names, conversation events, headers files); the rest is known.
+            if rec.reader >= READER && objects_intact(self.vault, rec.n)? {
                 self.summarise_known(rec.n)?;
                 return Ok(());
             }
         }
+        let reread = r.known.as_ref().is_some_and(|(rec, _)| rec.reader < READER);
         let needs_hashes = r
             .known
             .as_ref()
@@ -406,6 +409,9 @@ impl ArchiveImport<'_> {
             .archives()?
             .iter()
             .any(|(a, done)| a.n == n && *done);
+        if complete && reread {
+            pending.push(Record::ArchiveRead { n, reader: READER });
+        }
         if complete && !done_before {
             let (blake3, sha256) = match hashes.and_then(|h| h.join().ok()) {
                 Some(Ok((b, s))) => (Some(b), Some(s)),
@@ -500,6 +506,7 @@ impl ArchiveImport<'_> {
             account_id: info.account_id.clone(),
             username: info.username.clone(),
             imported_at: Timestamp::now(),
+            reader: READER,
         }));
         Ok(n)
     }

@@ -79,8 +79,8 @@ impl<'t> Applier<'t> {
                 self.tx
                     .prepare_cached(
                         "INSERT OR REPLACE INTO archives(n, name, size, sha256, blake3, generation,
-                       generation_date, account_id, username, imported_at, stat, done)
-                     VALUES (?,?,?,?,?,?,?,?,?,?,?,0)",
+                       generation_date, account_id, username, imported_at, stat, done, reader)
+                     VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?)",
                     )?
                     .execute(params![
                         a.n,
@@ -96,6 +96,7 @@ impl<'t> Applier<'t> {
                         a.stat
                             .as_ref()
                             .map(|s| serde_json::to_string(s).unwrap_or_default()),
+                        a.reader,
                     ])?;
             }
             Record::ArchiveDone {
@@ -107,6 +108,11 @@ impl<'t> Applier<'t> {
                          blake3 = coalesce(?, blake3) WHERE n = ?",
                     )?
                     .execute(params![sha256, blake3, n])?;
+            }
+            Record::ArchiveRead { n, reader } => {
+                self.tx
+                    .prepare_cached("UPDATE archives SET reader = max(reader, ?) WHERE n = ?")?
+                    .execute(params![reader, n])?;
             }
             Record::Conversation(c) => self.conversation(c)?,
             Record::Message(m) => self.message(m)?,

@@ -176,6 +176,7 @@ fn archive_row(r: &Row<'_>) -> rusqlite::Result<(ArchiveRecord, bool)> {
             username: r.get(8)?,
             imported_at: Timestamp::from_millis_clamped(r.get(9)?),
             stat: stat.and_then(|s| serde_json::from_str(&s).ok()),
+            reader: r.get(12)?,
         },
         r.get(11)?,
     ))

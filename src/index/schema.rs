@@ -5,7 +5,7 @@
 //! seen again in a later archive costs a bit, not a row.
 
 /// Bumped when the tables change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The tables, created in an empty database.
 pub const SCHEMA: &str = "
@@ -16,7 +16,8 @@ CREATE TABLE archives(
   n INTEGER PRIMARY KEY, name TEXT NOT NULL, size INTEGER NOT NULL,
   sha256 TEXT NOT NULL, blake3 TEXT NOT NULL, generation TEXT NOT NULL,
   generation_date TEXT, account_id TEXT, username TEXT,
-  imported_at INTEGER NOT NULL, stat TEXT, done INTEGER NOT NULL DEFAULT 0) STRICT;
+  imported_at INTEGER NOT NULL, stat TEXT, done INTEGER NOT NULL DEFAULT 0,
+  reader INTEGER NOT NULL DEFAULT 2) STRICT;
 -- The messages each archive showed, as ranges of message numbers
 -- (inclusive): the run of messages it added, and those it showed again
 -- (the log's `seen_ranges`). A yearly archive that repeats the whole

@@ -78,6 +78,20 @@ pub struct ArchiveRecord {
     /// reading it again); `None` for folders.
     #[serde(default)]
     pub stat: Option<FileStat>,
+    /// The version of what was read from it (see [`READER`]); archives
+    /// imported before format 3 say nothing, which is 2.
+    #[serde(default = "reader_before_3")]
+    pub reader: u32,
+}
+
+/// What an import reads from an archive, versioned: 3 added names, the
+/// events of conversations and the headers files. An archive imported
+/// with an older reader is read again (only what it lacks is added) the
+/// next time it is imported.
+pub const READER: u32 = 3;
+
+fn reader_before_3() -> u32 {
+    2
 }
 
 /// Identity of a file on disk: device, inode, size, modification and
@@ -374,6 +388,14 @@ pub enum Record {
         /// Its BLAKE3, when it was not known when the import started.
         #[serde(default)]
         blake3: Option<String>,
+    },
+    /// An archive imported before was read again by a newer reader:
+    /// what that reader adds is in the vault.
+    ArchiveRead {
+        /// The archive.
+        n: u32,
+        /// The reader's version ([`READER`]).
+        reader: u32,
     },
     /// What an archive showed of a conversation.
     Conversation(ConversationRecord),
