@@ -69,6 +69,8 @@ pub mod query;
 pub mod time;
 pub mod vault;
 pub mod verify;
+#[cfg(feature = "view")]
+pub mod view;
 
 #[cfg(test)]
 mod testing;

@@ -22,3 +22,4 @@ mod people;
 mod samples;
 mod vault;
 mod vault_safety;
+mod view;

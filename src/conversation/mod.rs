@@ -2,6 +2,7 @@
 //! with links expanded, reactions, edits, media), a conversation's
 //! transcript ([`transcript`]) and full-text search ([`search`]).
 
+pub mod list;
 pub mod search;
 pub mod transcript;
 
@@ -87,6 +88,10 @@ pub struct MediaBrief {
     pub size: Option<u64>,
     /// `ok`, `damaged`, `unreadable`, `unchecked`, or `missing`.
     pub integrity: &'static str,
+    /// Why the verdict is not `ok`, as FFmpeg said.
+    pub integrity_detail: Option<String>,
+    /// The object holding the file (hex), when there is one.
+    pub object: Option<String>,
 }
 
 /// The emoji X shows for a reaction key.
@@ -126,10 +131,12 @@ pub(crate) const MESSAGE_COLUMNS: &str = "CAST(m.id AS TEXT), c.id, c.kind, su.i
     WHERE x.message = m.n),
   (SELECT json_group_array(json_array(x.text, x.created_at)) FROM edits x
     WHERE x.message = m.n),
-  (SELECT json_group_array(json_array(x.kind, x.ordinal, x.name, x.size, x.verdict)) FROM (
+  (SELECT json_group_array(json_array(x.kind, x.ordinal, x.name, x.size, x.verdict, x.object,
+       x.detail)) FROM (
      SELECT md.kind AS kind, md.ordinal AS ordinal,
        CASE WHEN md.object IS NOT NULL THEN md.original_name ELSE o.name END AS name,
-       ob.size AS size,
+       ob.size AS size, lower(hex(coalesce(md.object, o.object))) AS object,
+       i.report ->> '$.detail' AS detail,
        CASE WHEN coalesce(md.object, o.object) IS NULL THEN 'missing'
          ELSE CASE i.verdict WHEN 0 THEN 'ok' WHEN 1 THEN 'damaged' WHEN 2 THEN 'unreadable'
          ELSE 'unchecked' END END AS verdict
@@ -140,7 +147,7 @@ pub(crate) const MESSAGE_COLUMNS: &str = "CAST(m.id AS TEXT), c.id, c.kind, su.i
      UNION ALL
      SELECT CASE WHEN lower(o.name) GLOB '*.mp4' OR lower(o.name) GLOB '*.mov'
          OR lower(o.name) GLOB '*.webm' OR lower(o.name) GLOB '*.m4v' THEN 2 ELSE 0 END,
-       0, o.name, ob.size,
+       0, o.name, ob.size, lower(hex(o.object)), i.report ->> '$.detail',
        CASE i.verdict WHEN 0 THEN 'ok' WHEN 1 THEN 'damaged' WHEN 2 THEN 'unreadable'
          ELSE 'unchecked' END
      FROM orphans o LEFT JOIN objects ob ON ob.id = o.object
@@ -214,6 +221,8 @@ pub(crate) fn read_message(
                 Some("missing") => "missing",
                 _ => "unchecked",
             },
+            object: x[5].as_str().filter(|o| !o.is_empty()).map(str::to_owned),
+            integrity_detail: x[6].as_str().map(str::to_owned),
         })
         .collect();
     Ok(MessageView {

@@ -56,7 +56,8 @@ pub struct PersonRef {
 }
 
 impl PersonRef {
-    fn of(dir: &Directory, id: &str) -> PersonRef {
+    /// A person with what the directory shows for them.
+    pub fn of(dir: &Directory, id: &str) -> PersonRef {
         let s = dir.shown(id);
         PersonRef {
             user_id: id.to_owned(),
@@ -238,6 +239,26 @@ fn bounds(index: &Index, conversation: &str, range: &Range) -> Result<(i64, i64)
             "conversation {conversation} holds no message {around:?}"
         ))),
     }
+}
+
+/// The conversation's events and renames in the range (`since`, `until`;
+/// `around` is not taken), by time.
+///
+/// # Errors
+/// [`Error::Index`].
+pub fn events_in(
+    index: &Index,
+    dir: &Directory,
+    conversation: &str,
+    range: &Range,
+) -> Result<Vec<EventView>> {
+    events(
+        index,
+        dir,
+        conversation,
+        range.since.map_or(i64::MIN, Timestamp::millis),
+        range.until.map_or(i64::MAX, Timestamp::millis),
+    )
 }
 
 /// The conversation's events and renames in `[since, until)`, by time.

@@ -322,6 +322,22 @@ impl Index {
         Ok(())
     }
 
+    /// A file name an object was stored under (a reference's, or an
+    /// orphan's): what its content type is told by.
+    ///
+    /// # Errors
+    /// [`crate::Error::Index`].
+    pub fn object_name(&self, id: &ObjectId) -> Result<Option<String>> {
+        self.conn()
+            .prepare_cached(
+                "SELECT coalesce((SELECT original_name FROM media WHERE object = ?1
+                   AND original_name IS NOT NULL LIMIT 1),
+                 (SELECT name FROM orphans WHERE object = ?1 LIMIT 1))",
+            )
+            .and_then(|mut st| st.query_row([&id.0[..]], |r| r.get(0)))
+            .map_err(sql_err)
+    }
+
     /// FFmpeg's latest verdict on an object's content.
     pub fn integrity(&self, id: &ObjectId) -> Result<Option<ProbeReport>> {
         let report: Option<String> = self

@@ -13,6 +13,7 @@ pub mod people;
 pub mod show;
 pub mod unlock;
 pub mod verify;
+pub mod view;
 
 use std::path::PathBuf;
 
@@ -291,6 +292,21 @@ pub enum Command {
     ///   dmvault people import --vault ~/dm-vault names.csv
     #[command(verbatim_doc_comment)]
     People(people::PeopleArgs),
+    /// Browse the vault in a web browser: conversations, media, search and
+    /// people, served from the encrypted vault on this computer only.
+    ///
+    /// Listens on 127.0.0.1 (never the network) and prints a URL that
+    /// carries a fresh secret token; requests without it are refused. Media
+    /// is decrypted as it is sent and seeks within videos; nothing plaintext
+    /// is written to disk. With a desktop it opens the browser (unless
+    /// --no-open). Read-only. Ctrl-C stops it. With --json the first line is
+    /// {"message_type":"listening","url":…}.
+    ///
+    /// Examples:
+    ///   dmvault view --vault ~/dm-vault
+    ///   dmvault view --vault ~/dm-vault --port 8765 --no-open
+    #[command(verbatim_doc_comment)]
+    View(view::ViewArgs),
     /// Manage the vault's index (rebuild it from the catalog).
     #[command(subcommand)]
     Index(index::IndexCommand),

@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         Command::Key(k) => cli::key::run(k, g),
         Command::Index(c) => cli::index::run(c, g),
         Command::People(a) => cli::people::run(a, g),
+        Command::View(a) => cli::view::run(a, g),
         Command::Show(a) => cli::show::run_show(a, g),
         Command::Search(a) => cli::show::run_search(a, g),
         Command::ExportSqlite(a) => cli::export::run_sqlite(a, g),

@@ -1,0 +1,125 @@
+//! `/media/<object>`: a stored file, decrypted as it is sent, with HTTP
+//! ranges. A seek decrypts only the 64 KiB chunks it lands in (age's
+//! `StreamReader` seeks); sizes come from the catalog.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use tiny_http::{Request, Response, StatusCode};
+
+use super::{header, header_value, text, Context, Reply};
+use crate::vault::store::ObjectId;
+
+/// A single range of `bytes=`: inclusive (first, last), or `Err` for one
+/// that cannot be served, `Ok(None)` for no (usable) Range header.
+fn range(spec: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = spec.and_then(|s| s.trim().strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        // Several ranges: the whole file, as RFC 9110 allows.
+        return Ok(None);
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = (a.trim(), b.trim());
+    let r = match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(first), Ok(last)) if first <= last => (first, last.min(size.saturating_sub(1))),
+        (Ok(first), Err(_)) if b.is_empty() => (first, size.saturating_sub(1)),
+        (Err(_), Ok(n)) if a.is_empty() && n > 0 => {
+            (size.saturating_sub(n), size.saturating_sub(1))
+        }
+        _ => return Err(()),
+    };
+    if size == 0 || r.0 >= size {
+        return Err(());
+    }
+    Ok(Some(r))
+}
+
+/// The type a browser needs, from the file's name.
+fn content_type(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("mp4" | "m4v") => "video/mp4",
+        Some("mov") => "video/quicktime",
+        Some("webm") => "video/webm",
+        _ => "application/octet-stream",
+    }
+}
+
+pub(super) fn answer(ctx: &Context<'_>, req: &Request, id: &str) -> Reply {
+    let Some(id) = ObjectId::parse(id) else {
+        return text(404, "no such object");
+    };
+    let index = &ctx.vault.index;
+    let (facts, name) = match (index.object(&id), index.object_name(&id)) {
+        (Ok(Some(f)), Ok(Some(n))) => (f, n),
+        (Ok(_), Ok(_)) => return text(404, "no media file with that name in this vault"),
+        (Err(e), _) | (_, Err(e)) => return text(500, &e.to_string()),
+    };
+    let size = facts.size;
+    let wanted = match range(header_value(req, "Range").as_deref(), size) {
+        Ok(r) => r,
+        Err(()) => {
+            return text(416, "range not satisfiable")
+                .with_header(header("Content-Range", &format!("bytes */{size}")));
+        }
+    };
+    let mut object = match ctx
+        .vault
+        .store()
+        .open_seekable(&id, ctx.vault.secret().identity())
+    {
+        Ok(o) => o,
+        Err(e) => return text(500, &format!("the object cannot be read: {e}")),
+    };
+    let (first, last, status) = match wanted {
+        Some((a, b)) => (a, b, 206),
+        None => (0, size.saturating_sub(1), 200),
+    };
+    if first > 0 {
+        if let Err(e) = object.seek(SeekFrom::Start(first)) {
+            return text(500, &format!("the object cannot be read: {e}"));
+        }
+    }
+    let len = if size == 0 { 0 } else { last - first + 1 };
+    let body: Box<dyn Read + Send> = Box::new(object.take(len));
+    let mut r = Response::new(
+        StatusCode(status),
+        vec![
+            header("Content-Type", content_type(&name)),
+            header("Accept-Ranges", "bytes"),
+        ],
+        body,
+        usize::try_from(len).ok(),
+        None,
+    );
+    if status == 206 {
+        r = r.with_header(header(
+            "Content-Range",
+            &format!("bytes {first}-{last}/{size}"),
+        ));
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(range(None, 100), Ok(None));
+        assert_eq!(range(Some("bytes=0-"), 100), Ok(Some((0, 99))));
+        assert_eq!(range(Some("bytes=10-19"), 100), Ok(Some((10, 19))));
+        assert_eq!(range(Some("bytes=90-200"), 100), Ok(Some((90, 99))));
+        assert_eq!(range(Some("bytes=-10"), 100), Ok(Some((90, 99))));
+        assert_eq!(range(Some("bytes=100-"), 100), Err(()));
+        assert_eq!(range(Some("bytes=5-1"), 100), Err(()));
+        assert_eq!(range(Some("bytes=0-1,5-6"), 100), Ok(None));
+        assert_eq!(range(Some("items=0-1"), 100), Ok(None));
+    }
+}
