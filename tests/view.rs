@@ -501,8 +501,6 @@ fn hostile_archive(dir: &Path) {
 }
 
 #[test]
-#[ignore = "about one run in four, a media request of the conversation page never completes in \
-            headless Chromium and the test waits out; run with --ignored (issue 10, unresolved)"]
 fn the_pages_work_in_headless_chromium() {
     let v = TestVault::new();
     v.import(&["g4-2024.zip", "g3-2020.zip"]);

@@ -4,9 +4,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use tiny_http::{Request, Response, StatusCode};
-
-use super::{header, header_value, text, Context, Reply};
+use super::{text, Context, Reply, Request};
 use crate::vault::store::ObjectId;
 
 /// A single range of `bytes=`: inclusive (first, last), or `Err` for one
@@ -61,11 +59,11 @@ pub(super) fn answer(ctx: &Context<'_>, req: &Request, id: &str) -> Reply {
         (Err(e), _) | (_, Err(e)) => return text(500, &e.to_string()),
     };
     let size = facts.size;
-    let wanted = match range(header_value(req, "Range").as_deref(), size) {
+    let wanted = match range(req.header("Range"), size) {
         Ok(r) => r,
         Err(()) => {
             return text(416, "range not satisfiable")
-                .with_header(header("Content-Range", &format!("bytes */{size}")));
+                .with_header("Content-Range", &format!("bytes */{size}"));
         }
     };
     let mut object = match ctx
@@ -87,21 +85,11 @@ pub(super) fn answer(ctx: &Context<'_>, req: &Request, id: &str) -> Reply {
     }
     let len = if size == 0 { 0 } else { last - first + 1 };
     let body: Box<dyn Read + Send> = Box::new(object.take(len));
-    let mut r = Response::new(
-        StatusCode(status),
-        vec![
-            header("Content-Type", content_type(&name)),
-            header("Accept-Ranges", "bytes"),
-        ],
-        body,
-        usize::try_from(len).ok(),
-        None,
-    );
+    let mut r = Reply::new(status, body, len)
+        .with_header("Content-Type", content_type(&name))
+        .with_header("Accept-Ranges", "bytes");
     if status == 206 {
-        r = r.with_header(header(
-            "Content-Range",
-            &format!("bytes {first}-{last}/{size}"),
-        ));
+        r = r.with_header("Content-Range", &format!("bytes {first}-{last}/{size}"));
     }
     r
 }

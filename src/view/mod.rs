@@ -13,19 +13,19 @@
 //!   the binary; a strict Content-Security-Policy allows no other script,
 //!   and the script puts every text from the vault in the page as text.
 //!
-//! The server is `tiny_http` (synchronous, a handful of crates: age's
-//! decrypting reader seeks synchronously, and one person's browser makes
-//! a few requests at a time); each request gets a thread.
+//! The server is this module's own small HTTP/1.1 ([`http`]):
+//! synchronous like age's seeking reader, a thread per connection, for
+//! one person's browser making a few requests at a time.
 
 mod api;
+mod http;
 mod media;
 
 use std::io::Cursor;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::AtomicBool;
 
-use tiny_http::{Header, Request, Response, Server, StatusCode};
+pub(crate) use http::{Reply, Request};
 
 use crate::error::{Error, Result};
 use crate::vault::Vault;
@@ -35,19 +35,16 @@ use crate::vault::Vault;
 pub struct ViewOptions {
     /// The port on 127.0.0.1 (0: a free one).
     pub port: u16,
-    /// Requests served at once (default 64; more get 503).
+    /// Connections served at once (default 64; more get 503).
     pub threads: usize,
 }
 
 /// A server bound to 127.0.0.1, not yet serving.
 pub struct Viewer {
-    server: Server,
+    listener: TcpListener,
     addr: SocketAddr,
     token: String,
 }
-
-/// A response body: bytes, or a decrypting reader of known length.
-pub(crate) type Reply = Response<Box<dyn std::io::Read + Send>>;
 
 impl Viewer {
     /// Binds 127.0.0.1 (and nothing else) and makes the token.
@@ -55,20 +52,18 @@ impl Viewer {
     /// # Errors
     /// [`Error::Io`] when the port cannot be bound; [`Error::Random`].
     pub fn bind(opts: &ViewOptions) -> Result<Viewer> {
-        let server = Server::http(("127.0.0.1", opts.port)).map_err(|e| {
+        let cannot = |e: std::io::Error| {
             Error::Invalid(format!(
                 "cannot listen on 127.0.0.1:{}: {e}; choose another --port, or leave it out for a free one",
                 opts.port
             ))
-        })?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| Error::Invalid("the server has no IP address".into()))?;
+        };
+        let listener = http::bind(opts.port).map_err(cannot)?;
+        let addr = listener.local_addr().map_err(cannot)?;
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(|e| Error::Random(e.to_string()))?;
         Ok(Viewer {
-            server,
+            listener,
             addr,
             token: crate::vault::keys::hex(&key),
         })
@@ -100,32 +95,8 @@ impl Viewer {
             token: &self.token,
             port: self.addr.port(),
         };
-        let busy = std::sync::atomic::AtomicUsize::new(0);
         let most = if opts.threads == 0 { 64 } else { opts.threads };
-        // A thread per request: a browser holds a media response open while
-        // its video is paused (it stops reading), and a page may hold many.
-        std::thread::scope(|s| {
-            while !stop.load(Ordering::Relaxed) {
-                let req = match self.server.recv_timeout(Duration::from_millis(200)) {
-                    Ok(Some(req)) => req,
-                    Ok(None) => continue,
-                    Err(_) => {
-                        std::thread::sleep(Duration::from_millis(50));
-                        continue;
-                    }
-                };
-                if busy.load(Ordering::Relaxed) >= most {
-                    let _ = req.respond(secure(text(503, "too many requests at once; try again")));
-                    continue;
-                }
-                busy.fetch_add(1, Ordering::Relaxed);
-                let (ctx, busy) = (&ctx, &busy);
-                s.spawn(move || {
-                    ctx.handle(req);
-                    busy.fetch_sub(1, Ordering::Relaxed);
-                });
-            }
-        });
+        http::serve(&self.listener, most, stop, &|req| secure(ctx.route(req)));
         Ok(())
     }
 }
@@ -145,13 +116,6 @@ media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame
 const COOKIE: &str = "dmvault_token";
 
 impl Context<'_> {
-    fn handle(&self, req: Request) {
-        let reply = self.route(&req);
-        let reply = secure(reply);
-        // A browser that went away is no error of ours.
-        let _ = req.respond(reply);
-    }
-
     fn route(&self, req: &Request) -> Reply {
         if !self.host_ok(req) {
             return text(403, "this server answers only to 127.0.0.1 and localhost");
@@ -161,10 +125,10 @@ impl Context<'_> {
             if constant_eq(&t, self.token) {
                 // The token becomes a cookie, and leaves the address bar.
                 let to = if path.is_empty() { "/" } else { path.as_str() };
-                return redirect(to).with_header(header(
+                return redirect(to).with_header(
                     "Set-Cookie",
                     &format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", self.token),
-                ));
+                );
             }
             return text(403, "wrong token; use the URL `dmvault view` printed");
         }
@@ -174,7 +138,7 @@ impl Context<'_> {
                 "open the URL `dmvault view` printed (it carries the token)",
             );
         }
-        if *req.method() != tiny_http::Method::Get && *req.method() != tiny_http::Method::Head {
+        if req.method() != "GET" && req.method() != "HEAD" {
             return text(405, "read-only: GET and HEAD only");
         }
         match path.as_str() {
@@ -194,15 +158,13 @@ impl Context<'_> {
     }
 
     fn host_ok(&self, req: &Request) -> bool {
-        let host = header_value(req, "Host").unwrap_or_default();
+        let host = req.header("Host").unwrap_or_default();
         host == format!("127.0.0.1:{}", self.port) || host == format!("localhost:{}", self.port)
     }
 
     fn cookie_ok(&self, req: &Request) -> bool {
-        req.headers()
-            .iter()
-            .filter(|h| h.field.equiv("Cookie"))
-            .flat_map(|h| h.value.as_str().split(';'))
+        req.headers("Cookie")
+            .flat_map(|v| v.split(';'))
             .filter_map(|c| c.trim().split_once('='))
             .any(|(k, v)| k == COOKIE && constant_eq(v, self.token))
     }
@@ -217,37 +179,18 @@ fn constant_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-pub(crate) fn header(k: &str, v: &str) -> Header {
-    Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap_or_else(|()| {
-        Header::from_bytes(&b"X-Invalid"[..], &b"1"[..]).expect("a valid header")
-    })
-}
-
-pub(crate) fn header_value(req: &Request, name: &str) -> Option<String> {
-    req.headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str().to_owned())
-}
-
 /// The headers every response carries.
 fn secure(r: Reply) -> Reply {
-    r.with_header(header("Cache-Control", "no-store"))
-        .with_header(header("Content-Security-Policy", CSP))
-        .with_header(header("X-Content-Type-Options", "nosniff"))
-        .with_header(header("Referrer-Policy", "no-referrer"))
-        .with_header(header("Cross-Origin-Resource-Policy", "same-origin"))
+    r.with_header("Cache-Control", "no-store")
+        .with_header("Content-Security-Policy", CSP)
+        .with_header("X-Content-Type-Options", "nosniff")
+        .with_header("Referrer-Policy", "no-referrer")
+        .with_header("Cross-Origin-Resource-Policy", "same-origin")
 }
 
 pub(crate) fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
-    let len = body.len();
-    Response::new(
-        StatusCode(status),
-        vec![header("Content-Type", content_type)],
-        Box::new(Cursor::new(body)) as Box<dyn std::io::Read + Send>,
-        Some(len),
-        None,
-    )
+    let len = body.len() as u64;
+    Reply::new(status, Box::new(Cursor::new(body)), len).with_header("Content-Type", content_type)
 }
 
 pub(crate) fn text(status: u16, message: &str) -> Reply {
@@ -263,7 +206,7 @@ fn asset(content_type: &str, body: &str) -> Reply {
 }
 
 fn redirect(to: &str) -> Reply {
-    bytes(303, "text/plain; charset=utf-8", Vec::new()).with_header(header("Location", to))
+    bytes(303, "text/plain; charset=utf-8", Vec::new()).with_header("Location", to)
 }
 
 /// The path (percent-decoded) and the query's pairs.

@@ -20,10 +20,54 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// A static export (`dmvault export --html`) sets DMV_SITE in data/site.js
+// and keeps its data in data/*.js files, which load from file:// where
+// fetch() cannot; `dmvault view` answers the same questions at /api/.
+const SITE = window.DMV_SITE || null;
+
 async function api(path) {
   const r = await fetch("/api/" + path, { credentials: "same-origin" });
   if (!r.ok) throw new Error((await r.text()) || r.statusText);
   return r.json();
+}
+
+const loaded = new Map();
+const waiting = new Map();
+window.DMV_DATA = (key, value) => {
+  const ok = waiting.get(key);
+  waiting.delete(key);
+  if (ok) ok(value);
+};
+
+// One data file of a static export, loaded once.
+function data(key) {
+  if (!loaded.has(key)) {
+    loaded.set(key, new Promise((ok, fail) => {
+      waiting.set(key, ok);
+      const s = document.createElement("script");
+      s.src = "data/" + key + ".js";
+      s.onload = () => s.remove();
+      s.onerror = () => {
+        waiting.delete(key);
+        loaded.delete(key);
+        fail(new Error("this export has no data/" + key + ".js; export it again"));
+      };
+      document.head.append(s);
+    }));
+  }
+  return loaded.get(key);
+}
+
+function siteConversation(id) {
+  const c = SITE.conversations.find((c) => c.id === id);
+  if (!c) throw new Error("this export holds no conversation " + id);
+  return c;
+}
+
+// A message in its conversation; `page` is where a static export keeps it.
+function messageHref(conversationId, messageId, page) {
+  return "#/c/" + encodeURIComponent(conversationId) + "?m=" + encodeURIComponent(messageId) +
+    (page === undefined || page === null ? "" : "&p=" + page);
 }
 
 function show(...nodes) {
@@ -58,7 +102,7 @@ function link(text, href) {
 // ---- conversations
 
 async function conversations() {
-  const list = await api("conversations");
+  const list = SITE ? SITE.conversations : await api("conversations");
   const filter = el("input", { class: "filter", type: "search", placeholder: "Filter by name or id", "aria-label": "Filter conversations" });
   const ul = el("ul", { class: "list", id: "conversations" });
   const render = () => {
@@ -107,12 +151,18 @@ function mediaNode(m, x) {
       "No file: X left this " + x.kind + " out of this archive. Another archive (an older or newer download) may have it; import it to fill the gap." }));
     return box;
   }
+  if (SITE && !x.file) {
+    box.append(el("div", { class: "missing", text: "This " + x.kind + " is in the vault but not in this export (its filters left it out)." }));
+    return box;
+  }
   // One URL per place: Chromium shares one load between images of the same
   // URL, and a shared lazy load could stay deferred for good.
-  const src = "/media/" + x.object + "?at=" + encodeURIComponent((m.id || m.message_id || "") + "-" + (x.ordinal || 0));
+  const at = "?at=" + encodeURIComponent((m.id || m.message_id || "") + "-" + (x.ordinal || 0));
+  const src = SITE ? x.file + at : "/media/" + x.object + at;
+  const poster = x.poster ? (SITE ? x.poster : "/media/" + x.poster) + at : null;
   if (x.kind === "image") box.append(lazy(el("img", { "data-src": src, alt: x.original_name || "image", "data-object": x.object })));
   else if (x.kind === "gif") box.append(el("video", { src, muted: true, loop: true, autoplay: true, playsinline: true, "data-object": x.object }));
-  else box.append(el("video", { src, controls: true, preload: "none", "data-object": x.object }));
+  else box.append(el("video", { src, poster, controls: true, preload: "none", "data-object": x.object }));
   if (x.integrity === "damaged" || x.integrity === "unreadable") {
     box.append(el("div", { class: "badge " + x.integrity, text: x.integrity + (x.integrity_detail ? ": " + x.integrity_detail : "") }));
   }
@@ -154,12 +204,38 @@ function itemNode(i) {
   return i.item === "message" ? messageNode(i) : eventNode(i);
 }
 
+// Pages of a conversation from the server: keyset pages around a message.
+function serverPages(id, around) {
+  const base = "conversations/" + encodeURIComponent(id);
+  const at = (anchor) => api(base + "/messages?limit=100" + anchor);
+  return {
+    info: () => api(base),
+    first: () => at(around ? "&around=" + encodeURIComponent(around) : ""),
+    older: (firstId) => at("&before=" + encodeURIComponent(firstId)),
+    newer: (lastId) => at("&after=" + encodeURIComponent(lastId)),
+  };
+}
+
+// Pages of a conversation in a static export: numbered files, oldest 0.
+function sitePages(id, params) {
+  const dir = "c/" + siteConversation(id).dir + "/";
+  let lo = 0, hi = 0;
+  return {
+    info: () => data(dir + "info"),
+    first: async () => {
+      const info = await data(dir + "info");
+      lo = hi = params.has("p") ? Number(params.get("p")) : Math.max(0, info.pages - 1);
+      return data(dir + lo);
+    },
+    older: () => data(dir + --lo),
+    newer: () => data(dir + ++hi),
+  };
+}
+
 async function conversation(id, params) {
   const around = params.get("m");
-  const [info, page] = await Promise.all([
-    api("conversations/" + encodeURIComponent(id)),
-    api("conversations/" + encodeURIComponent(id) + "/messages?limit=100" + (around ? "&around=" + encodeURIComponent(around) : "")),
-  ]);
+  const pages = SITE ? sitePages(id, params) : serverPages(id, around);
+  const [info, page] = await Promise.all([pages.info(), pages.first()]);
   const box = el("div", { id: "messages" });
   const older = el("button", { class: "more", text: "Older messages" });
   const newer = el("button", { class: "more", text: "Newer messages" });
@@ -168,18 +244,18 @@ async function conversation(id, params) {
   older.hidden = !page.more_before;
   newer.hidden = !page.more_after;
   older.addEventListener("click", async () => {
-    const p = await api("conversations/" + encodeURIComponent(id) + "/messages?limit=100&before=" + encodeURIComponent(firstId()));
+    const p = await pages.older(firstId());
     box.prepend(...p.items.map(itemNode));
     older.hidden = !p.more_before;
   });
   newer.addEventListener("click", async () => {
-    const p = await api("conversations/" + encodeURIComponent(id) + "/messages?limit=100&after=" + encodeURIComponent(lastId()));
+    const p = await pages.newer(lastId());
     box.append(...p.items.map(itemNode));
     newer.hidden = !p.more_after;
   });
   box.append(...page.items.map(itemNode));
   const months = el("nav", { class: "months", "aria-label": "Jump to a month" },
-    ...info.months.map((mo) => link(mo.month, "#/c/" + encodeURIComponent(id) + "?m=" + encodeURIComponent(mo.first_id))));
+    ...info.months.map((mo) => link(mo.month, messageHref(id, mo.first_id, mo.page))));
   show(
     el("h1", { text: conversationLabel(info) }),
     el("div", { class: "meta", text: info.conversation_id + " · " + info.messages + " messages · with " + info.participants.map(personName).join(", ") }),
@@ -199,14 +275,39 @@ async function conversation(id, params) {
 async function search(params) {
   const q = params.get("q") || "";
   document.getElementById("search-box").value = q;
-  const hits = await api("search?limit=50&q=" + encodeURIComponent(q));
+  const hits = SITE ? await siteSearch(q) : await api("search?limit=50&q=" + encodeURIComponent(q));
   const ul = el("ul", { class: "list", id: "results" },
     ...hits.map((h) =>
       el("li", { "data-id": h.id },
-        el("a", { href: "#/c/" + encodeURIComponent(h.conversation_id) + "?m=" + encodeURIComponent(h.id) },
+        el("a", { href: messageHref(h.conversation_id, h.id, h.page) },
           el("div", { class: "meta", text: when(h.created_at) + " · " + conversationLabel(h) + " · " + senderName(h) }),
           snippet(h.snippet)))));
   show(el("h1", { text: hits.length + " messages for “" + q + "”" }), ul);
+}
+
+// A static export has no search index: every page is read, and a message
+// matches when its text holds every word and "phrase" (prefix* too).
+async function siteSearch(q) {
+  const terms = (q.toLowerCase().match(/"[^"]*"|\S+/g) || [])
+    .map((t) => t.replace(/^"|"$/g, "").replace(/\*$/, ""))
+    .filter((t) => t && !/^(and|or|not|near)$/.test(t));
+  if (!terms.length) return [];
+  const hits = [];
+  for (const c of SITE.conversations) {
+    const dir = "c/" + c.dir + "/";
+    const info = await data(dir + "info");
+    for (let p = 0; p < info.pages; p++) {
+      for (const m of (await data(dir + p)).items) {
+        const text = (m.item === "message" && m.text) || "";
+        if (!terms.every((t) => text.toLowerCase().includes(t))) continue;
+        const at = text.toLowerCase().indexOf(terms[0]);
+        const snip = text.slice(0, at) + "**" + text.slice(at, at + terms[0].length) + "**" + text.slice(at + terms[0].length);
+        hits.push({ ...m, conversation_id: c.id, conversation_name: c.name, page: p, snippet: snip });
+      }
+    }
+  }
+  hits.sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+  return hits.slice(0, 50);
 }
 
 // Matches come marked **like this**; they become <mark> elements.
@@ -221,7 +322,7 @@ function snippet(s) {
 async function gallery(params) {
   const qs = new URLSearchParams(params);
   qs.set("limit", "300");
-  const rows = await api("media?" + qs.toString());
+  const rows = SITE ? await siteMedia(params) : await api("media?" + qs.toString());
   const pick = (name, values) => {
     const s = el("select", { "aria-label": name }, el("option", { value: "", text: "any " + name }), ...values.map((v) => el("option", { value: v, text: v })));
     s.value = params.get(name) || "";
@@ -235,17 +336,28 @@ async function gallery(params) {
   const grid = el("div", { class: "grid", id: "gallery" },
     ...rows.filter((r) => r.object).map((r) =>
       el("div", { class: "cell" },
-        mediaNode(r, { kind: r.kind, object: r.object, integrity: r.integrity, integrity_detail: r.integrity_detail, original_name: r.original_name }),
+        mediaNode(r, { kind: r.kind, object: r.object, file: r.file, poster: r.poster, integrity: r.integrity, integrity_detail: r.integrity_detail, original_name: r.original_name, ordinal: r.ordinal }),
         r.conversation_id
-          ? link(when(r.created_at) + " · " + (r.sender_name || r.sender_handle || r.sender_id || ""), "#/c/" + encodeURIComponent(r.conversation_id) + "?m=" + encodeURIComponent(r.message_id))
+          ? link(when(r.created_at) + " · " + (r.sender_name || r.sender_handle || r.sender_id || ""), messageHref(r.conversation_id, r.message_id, r.page))
           : el("span", { class: "meta", text: "orphan file " + (r.original_name || "") }))));
   show(el("h1", { text: "Media (" + rows.length + ")" }), el("div", { class: "filters" }, pick("kind", ["image", "gif", "video"]), pick("integrity", ["ok", "damaged", "unreadable"])), grid);
+}
+
+// A static export's gallery: pages of rows, newest first, filtered here.
+async function siteMedia(params) {
+  const is = (k, v) => !params.get(k) || params.get(k) === v;
+  const rows = [];
+  for (let p = 0; p < SITE.media_pages && rows.length < 300; p++) {
+    rows.push(...(await data("media/" + p)).filter((r) =>
+      is("kind", r.kind) && is("integrity", r.integrity) && is("conversation", r.conversation_id) && is("sender", r.sender_id)));
+  }
+  return rows.slice(0, 300);
 }
 
 // ---- people
 
 async function people() {
-  const list = await api("people");
+  const list = SITE ? SITE.people : await api("people");
   const rows = list.map((p) =>
     el("tr", { "data-id": p.user_id },
       el("td", { text: p.name ? p.name.value : "" }),
