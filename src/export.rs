@@ -173,7 +173,7 @@ fn fit(name: String) -> String {
     format!("{}-{tag}{ext}", &stem[..cut])
 }
 
-fn extension(row: &Row) -> String {
+pub(crate) fn extension(row: &Row) -> String {
     row.original_name
         .as_deref()
         .and_then(|n| n.rsplit_once('.').map(|(_, e)| e))
@@ -278,7 +278,7 @@ fn write_index(out: &Path, index: &BTreeMap<String, IndexEntry>) -> Result<()> {
 /// [`fsutil::temp_file`] names them) anywhere in the export folder, but
 /// not in the vault should it be inside it (its temp files are its
 /// writers').
-fn remove_leftovers(out: &Path, vault: &Path) {
+pub(crate) fn remove_leftovers(out: &Path, vault: &Path) {
     let vault = fsutil::resolve(vault);
     for e in walkdir::WalkDir::new(out)
         .max_depth(3)
@@ -357,7 +357,7 @@ pub fn export(
 /// there (written now or before), `None` when it was not written (the
 /// reason is in the summary), and an error only when the export must stop
 /// (a full disk).
-fn export_one(
+pub(crate) fn export_one(
     vault: &Vault,
     out: &Path,
     vault_in_out: bool,

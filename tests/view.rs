@@ -500,6 +500,43 @@ fn hostile_archive(dir: &Path) {
     .unwrap();
 }
 
+/// Scrolls each image of the messages into view, as a reader would (they
+/// load lazily), and returns their decoded widths.
+fn images_decode(b: &Browser) -> Vec<u64> {
+    let images = b.value("return document.querySelectorAll('#messages img').length");
+    for k in 0..images.as_u64().unwrap() {
+        let img = format!("document.querySelectorAll('#messages img')[{k}]");
+        b.value(&format!("{img}.scrollIntoView({{block: 'center'}})"));
+        b.until(
+            &format!("image {k}"),
+            &format!("return !{img}.dataset.src && {img}.complete"),
+        );
+    }
+    let widths =
+        b.value("return [...document.querySelectorAll('#messages img')].map(i => i.naturalWidth)");
+    widths
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_u64().unwrap())
+        .collect()
+}
+
+/// The titles of the conversation list.
+fn conversation_titles(b: &Browser) -> Vec<String> {
+    let names = b.eval(
+        "done([...document.querySelectorAll('#conversations .title')].map(e => e.textContent))",
+    );
+    serde_json::from_value(names).unwrap()
+}
+
+const FIXTURE_NAMES: [&str; 4] = [
+    "Birch Owl",
+    "Ferry Light",
+    "weekend plans & more",
+    "@quiet_pc",
+];
+
 #[test]
 fn the_pages_work_in_headless_chromium() {
     let v = TestVault::new();
@@ -524,19 +561,9 @@ fn the_pages_work_in_headless_chromium() {
     // The conversation list, by name.
     b.go(&format!("{base}/?token={}#/", view.token));
     b.ready("/");
-    let names = b.eval(
-        "done([...document.querySelectorAll('#conversations .title')].map(e => e.textContent))",
-    );
-    for want in [
-        "Birch Owl",
-        "Ferry Light",
-        "weekend plans & more",
-        "@quiet_pc",
-    ] {
-        assert!(
-            names.as_array().unwrap().iter().any(|n| n == want),
-            "{want} in {names}"
-        );
+    let names = conversation_titles(&b);
+    for want in FIXTURE_NAMES {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
     b.screenshot("conversations");
 
@@ -546,24 +573,7 @@ fn the_pages_work_in_headless_chromium() {
     b.ready(&format!("/c/{id}"));
     let count = b.eval("done(document.querySelectorAll('#messages .msg').length)");
     assert_eq!(count, 15);
-    // Lazily loaded: each image is scrolled into view, as a reader would.
-    let images = b.value("return document.querySelectorAll('#messages img').length");
-    for k in 0..images.as_u64().unwrap() {
-        let img = format!("document.querySelectorAll('#messages img')[{k}]");
-        b.value(&format!("{img}.scrollIntoView({{block: 'center'}})"));
-        b.until(
-            &format!("image {k}"),
-            &format!("return !{img}.dataset.src && {img}.complete"),
-        );
-    }
-    let widths =
-        b.value("return [...document.querySelectorAll('#messages img')].map(i => i.naturalWidth)");
-    let widths: Vec<u64> = widths
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_u64().unwrap())
-        .collect();
+    let widths = images_decode(&b);
     assert!(
         widths.len() >= 8 && widths.iter().all(|&w| w > 0),
         "{widths:?}"
@@ -631,4 +641,126 @@ fn the_pages_work_in_headless_chromium() {
             >= 10
     );
     b.screenshot("media");
+
+    // The static export opens from file:// and shows the same conversation,
+    // its images, and a search hit in context.
+    let site = v.dir.path().join("site");
+    let o = v.run(["export".as_ref(), "--html".as_ref(), site.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let page = format!("file://{}", site.join("index.html").display());
+    b.go(&format!("{page}#/"));
+    b.ready("/");
+    assert_eq!(conversation_titles(&b).len(), names.len());
+    b.go(&format!("{page}#/c/{id}"));
+    b.ready(&format!("/c/{id}"));
+    assert_eq!(
+        b.eval("done(document.querySelectorAll('#messages .msg').length)"),
+        15
+    );
+    let widths = images_decode(&b);
+    assert!(
+        widths.len() >= 8 && widths.iter().all(|&w| w > 0),
+        "{widths:?}"
+    );
+    b.screenshot("static-conversation");
+    b.go(&format!("{page}#/search?q=typo"));
+    b.ready("/search?q=typo");
+    let href = b.eval("done(document.querySelector('#results a').getAttribute('href'))");
+    let href = href.as_str().unwrap().to_owned();
+    b.go(&format!("{page}{href}"));
+    b.ready(&href[1..]);
+    assert_eq!(
+        b.eval("done(document.querySelector('.msg.target .text').textContent)"),
+        "fixed the typo"
+    );
+    // Nothing but the export's own files is there, and they are the owner's.
+    let mode = std::fs::metadata(site.join("data/site.js"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+}
+
+/// A conversation of 100,000 messages (a photo every 500th), opened from
+/// the server and from a static export: each is ready in under a second
+/// after the navigation starts.
+#[test]
+fn a_100000_message_conversation_opens_in_under_a_second() {
+    let v = TestVault::new();
+    let archive = ArchiveBuilder::new(v.dir.path(), "big");
+    let start: i64 = 1_600_000_000_000;
+    let events: Vec<String> = (0..100_000i64)
+        .map(|k| {
+            let id = format!("{}", 1_300_000_000_000_000_000 + k);
+            let when = chrono_free_rfc3339(start + k * 60_000);
+            let photo = (k % 500 == 0).then_some("p.jpg");
+            message(
+                &id,
+                if k % 2 == 0 { "1" } else { "2" },
+                &format!("\"{when}\""),
+                photo,
+            )
+        })
+        .collect();
+    archive.conversations(&[conversation("1-2", &events)]);
+    let photo = jpeg("image-life.jpg");
+    for k in (0..100_000i64).step_by(500) {
+        archive.media(&format!("{}-p.jpg", 1_300_000_000_000_000_000 + k), &photo);
+    }
+    let o = v.run(["import".as_ref(), archive.zip().as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let site = v.dir.path().join("site");
+    let o = v.run(["export".as_ref(), "--html".as_ref(), site.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    let view = start_view(&v);
+    let b = Browser::start(&v.dir.path().join("chrome"));
+    let base = format!("http://127.0.0.1:{}", view.port);
+    b.go(&format!("{base}/?token={}#/", view.token));
+    b.ready("/");
+    let static_page = format!("file://{}", site.join("index.html").display());
+    for (what, page) in [("served", base.as_str()), ("static", static_page.as_str())] {
+        let mut took = Vec::new();
+        for _ in 0..3 {
+            b.go(&format!("{page}#/c/1-2"));
+            b.ready("/c/1-2");
+            took.push(b.value("return window.readyAt").as_f64().unwrap());
+        }
+        let shown = b.value("return document.querySelectorAll('#messages .msg').length");
+        assert_eq!(shown, 100, "{what}: one page of the conversation");
+        let last =
+            b.value("return [...document.querySelectorAll('#messages .msg')].pop().dataset.id");
+        assert_eq!(
+            last, "1300000000000099999",
+            "{what}: the newest message last"
+        );
+        took.sort_by(f64::total_cmp);
+        eprintln!("{what}: the 100,000-message conversation was ready in {took:?} ms");
+        assert!(took[1] < 1000.0, "{what}: {took:?} ms");
+        b.screenshot(&format!("big-conversation-{what}"));
+    }
+}
+
+/// `ms` since the epoch as RFC 3339 (UTC), without a date crate.
+fn chrono_free_rfc3339(ms: i64) -> String {
+    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, mi, s, milli) = (
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60,
+        rest % 1000,
+    );
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
 }

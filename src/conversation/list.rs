@@ -147,6 +147,8 @@ pub fn months(index: &Index, conversation: &str) -> Result<Vec<Month>> {
 pub enum Anchor {
     /// The newest messages.
     Latest,
+    /// The oldest messages.
+    First,
     /// The messages before this one (by id), newest of them last.
     Before(String),
     /// The messages after this one.
@@ -189,6 +191,7 @@ pub fn page(
     // Each side asks one more than it shows, to know whether there is more.
     let (older, newer, want_older, want_newer) = match anchor {
         Anchor::Latest => (get(None, Side::Older, limit)?, Vec::new(), limit, 0),
+        Anchor::First => (Vec::new(), get(None, Side::Newer, limit)?, 0, limit),
         Anchor::Before(id) => (
             get(Some(key(id)?), Side::Older, limit)?,
             Vec::new(),

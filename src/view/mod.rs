@@ -20,6 +20,7 @@
 mod api;
 mod http;
 mod media;
+pub mod site;
 
 use std::io::Cursor;
 use std::net::{SocketAddr, TcpListener};
@@ -112,6 +113,12 @@ pub(crate) struct Context<'a> {
 /// script, styles, pictures and media; nothing inline, nothing else.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
 media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The policy of a static export's page (`export --html`), set in the page
+/// itself: its own files only, nothing inline.
+const CSP_STATIC: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+media-src 'self'; base-uri 'none'; form-action 'none'";
 
 const COOKIE: &str = "dmvault_token";
 

@@ -382,6 +382,7 @@ async function route() {
     else if (path === "/people") await people();
     else await conversations();
     document.body.dataset.ready = hash;
+    window.readyAt = performance.now();
   } catch (e) {
     failed(e);
     document.body.dataset.ready = "error";

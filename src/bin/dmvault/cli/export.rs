@@ -16,8 +16,14 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// The folder to write the media into (created if needed).
-    #[arg(value_name = "OUT", value_parser = path_arg)]
-    pub out: PathBuf,
+    #[arg(value_name = "OUT", value_parser = path_arg, required_unless_present = "html", conflicts_with = "html")]
+    pub out: Option<PathBuf>,
+    /// Write the viewer's pages instead, as a static site in DIR that opens
+    /// from file:// with no server (DIR/index.html): conversations paged,
+    /// images loaded as they scroll into view, the selected media copied
+    /// in decrypted. Run it again to add what is new.
+    #[arg(long, value_name = "DIR", value_parser = path_arg)]
+    pub html: Option<PathBuf>,
 }
 
 pub fn run(args: &ExportArgs, global: &Global) -> Result<Code> {
@@ -25,7 +31,15 @@ pub fn run(args: &ExportArgs, global: &Global) -> Result<Code> {
     let vault = unlock::open(&args.vault, global)?;
     let progress = crate::progress::for_command(global, "export");
     let progress = progress.as_ref();
-    let s = dmvault::export::export(&vault, &args.out, &filter, progress)?;
+    if let Some(dir) = &args.html {
+        let s = dmvault::view::site::export_html(&vault, dir, &filter, progress)?;
+        return html_summary(&s, dir, global);
+    }
+    let dest = args
+        .out
+        .as_deref()
+        .expect("clap requires OUT without --html");
+    let s = dmvault::export::export(&vault, dest, &filter, progress)?;
     let mut out = Out::new();
     if global.json {
         out.message("summary", &s)?;
@@ -34,7 +48,7 @@ pub fn run(args: &ExportArgs, global: &Global) -> Result<Code> {
             "exported {} files ({}) to {}; {} already there",
             s.written,
             super::import::bytes(s.bytes),
-            args.out.display(),
+            dest.display(),
             s.unchanged
         ))?;
         for p in &s.problems {
@@ -44,6 +58,37 @@ pub fn run(args: &ExportArgs, global: &Global) -> Result<Code> {
     Ok(if s.damaged > 0 {
         Code::Integrity
     } else if s.problems.is_empty() {
+        Code::Ok
+    } else {
+        Code::Partial
+    })
+}
+
+fn html_summary(
+    s: &dmvault::view::site::SiteSummary,
+    dir: &std::path::Path,
+    global: &Global,
+) -> Result<Code> {
+    let mut out = Out::new();
+    if global.json {
+        out.message("summary", s)?;
+    } else if !global.quiet {
+        out.line(format_args!(
+            "wrote {} conversations ({} messages) to {}; copied {} media files ({}), {} already there",
+            s.conversations,
+            s.messages,
+            dir.join("index.html").display(),
+            s.media.written,
+            super::import::bytes(s.media.bytes),
+            s.media.unchanged
+        ))?;
+        for p in &s.media.problems {
+            out.line(format_args!("  problem: {p}"))?;
+        }
+    }
+    Ok(if s.media.damaged > 0 {
+        Code::Integrity
+    } else if s.media.problems.is_empty() {
         Code::Ok
     } else {
         Code::Partial
