@@ -47,6 +47,9 @@ demo:
     echo "== 9. export the yearly series' media to $work/export"
     $d export --archive series-2023.zip "$work/export"
     find "$work/export" -type f | sort | head -20
+    echo
+    echo "== 10. the viewer's pages as a static site: open $work/site/index.html in a browser (or run \`dmvault view\`)"
+    $d export --html "$work/site"
 
 # run the whole test suite (unit, property, integration, CLI)
 test:

@@ -63,6 +63,8 @@ pub mod integrity;
 pub mod media;
 pub mod people;
 #[cfg(feature = "ffmpeg")]
+pub mod poster;
+#[cfg(feature = "ffmpeg")]
 pub mod probe;
 pub mod progress;
 pub mod query;

@@ -71,7 +71,7 @@ unsafe extern "C" fn log_callback(
     }
 }
 
-fn init() {
+pub(crate) fn init() {
     INIT.call_once(|| {
         let _ = ffmpeg::init();
         #[cfg(target_arch = "x86_64")]
@@ -340,7 +340,7 @@ impl PacketStats {
 }
 
 /// A decoder context that refuses frames beyond [`MAX_DECODE_PIXELS`].
-fn budgeted_context(
+pub(crate) fn budgeted_context(
     params: ffmpeg::codec::Parameters,
 ) -> Result<ffmpeg::codec::Context, ffmpeg::Error> {
     let mut c = ffmpeg::codec::Context::from_parameters(params)?;
@@ -538,7 +538,7 @@ unsafe extern "C" fn deny_io_open(
 }
 
 /// Opens media through custom I/O on `reader`; the error is a sentence.
-fn open_input<R: Read + Seek + Send + 'static>(
+pub(crate) fn open_input<R: Read + Seek + Send + 'static>(
     reader: R,
     name: &str,
 ) -> Result<ffmpeg::format::context::Input, String> {
@@ -610,7 +610,7 @@ fn container_seconds(input: &ffmpeg::format::context::Input) -> Option<f64> {
 
 /// Reads the next packet; false at the end, or after too many read
 /// errors (each counted in `read_errors`).
-fn next_packet(
+pub(crate) fn next_packet(
     packet: &mut ffmpeg::Packet,
     input: &mut ffmpeg::format::context::Input,
     read_errors: &mut u64,

@@ -124,6 +124,9 @@ pub struct Row {
     pub codec: Option<String>,
     /// Why FFmpeg's verdict is not `ok`.
     pub integrity_detail: Option<String>,
+    /// The object of its poster (hex), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poster: Option<String>,
     /// The media URL of the message.
     pub url: Option<String>,
     /// Position among the message's media (0-based).
@@ -172,7 +175,7 @@ fn kind_from_name(name: &str) -> MediaKind {
 /// `missing`, references without a file), filtered on what SQL can see.
 const ROWS: &str = "SELECT x.orphan, x.message, x.url, x.ordinal, x.kind, x.name, x.object,
   x.archives, c.id, c.kind, su.id, msg.created_at, msg.text,
-  ob.size, ob.blake3, ob.sha256, i.report
+  ob.size, ob.blake3, ob.sha256, i.report, pp.object
 FROM (
   SELECT 0 AS orphan, m.message AS message, m.url AS url, m.ordinal AS ordinal, m.kind AS kind,
     CASE WHEN m.object IS NOT NULL THEN m.original_name ELSE o.name END AS name,
@@ -189,6 +192,7 @@ LEFT JOIN conversations c ON c.n = msg.conversation
 LEFT JOIN users su ON su.n = msg.sender
 LEFT JOIN objects ob ON ob.id = x.object
 LEFT JOIN integrity i ON i.object = x.object
+LEFT JOIN posters pp ON pp.of = x.object
 WHERE (:conv IS NULL OR c.id = :conv) AND (:sender IS NULL OR su.id = :sender)
   AND (:msg IS NULL OR x.message = :msg)
   AND (:since IS NULL OR msg.created_at >= :since)
@@ -381,6 +385,7 @@ fn read_row(
         height: None,
         codec: None,
         integrity_detail: None,
+        poster: hexed(17)?,
         url: r.get(2)?,
         ordinal: r.get(3)?,
         text: r.get(12)?,

@@ -540,7 +540,7 @@ const FIXTURE_NAMES: [&str; 4] = [
 #[test]
 fn the_pages_work_in_headless_chromium() {
     let v = TestVault::new();
-    v.import(&["g4-2024.zip", "g3-2020.zip"]);
+    v.import(&["g4-2024.zip", "g3-2020.zip", "damaged-media.zip"]);
     let hostile = v.dir.path().join("hostile");
     hostile_archive(&hostile);
     let o = v.run(["import".as_ref(), hostile.as_os_str()]);
@@ -579,6 +579,30 @@ fn the_pages_work_in_headless_chromium() {
         "{widths:?}"
     );
     b.screenshot("conversation");
+    // A GIF is a muted looping video that plays by itself; a file X left
+    // out is a placeholder that says so.
+    b.value("document.querySelector('#messages video[loop]').scrollIntoView({block: 'center'})");
+    b.until(
+        "the GIF to play",
+        "const g = document.querySelector('#messages video[loop]');
+         return g.muted && !g.controls && !g.paused && g.currentTime > 0",
+    );
+    let missing = b.value("return document.querySelector('#messages .missing').textContent");
+    assert!(
+        missing.as_str().unwrap().contains("X left this image out"),
+        "{missing}"
+    );
+    // The month index leads to the month's first message.
+    let month = b.eval(
+        "const a = document.querySelector('nav.months a'); a.click();
+         await new Promise(ok => setTimeout(ok, 50)); done(a.getAttribute('href'))",
+    );
+    let month = month.as_str().unwrap().to_owned();
+    b.ready(&month[1..]);
+    assert_eq!(
+        b.value("return document.querySelectorAll('.msg.target').length"),
+        1
+    );
 
     // A video plays and seeks; the seek is served by ranges.
     b.value("const v = document.querySelector('#messages video[controls]'); v.preload = 'auto'; v.muted = true; v.load();");
@@ -592,6 +616,13 @@ fn the_pages_work_in_headless_chromium() {
     );
     assert!(seek["duration"].as_f64().unwrap() > 0.0, "{seek}");
     assert!((now - target).abs() < 0.5, "{seek}");
+    // Before it plays it shows its poster, made at import, which decodes.
+    let poster = b.eval(
+        "const v = document.querySelector('#messages video[controls]');
+         const i = new Image(); i.src = v.poster; await i.decode();
+         done({src: v.poster, width: i.naturalWidth})",
+    );
+    assert!(poster["width"].as_u64().is_some_and(|w| w > 0), "{poster}");
 
     // Search, and the hit in its conversation.
     b.go(&format!("{base}/#/search?q=typo"));
@@ -641,6 +672,23 @@ fn the_pages_work_in_headless_chromium() {
             >= 10
     );
     b.screenshot("media");
+    // Damaged and unreadable media carry a badge saying what FFmpeg found.
+    for (verdict, at_least) in [("damaged", 3), ("unreadable", 1)] {
+        b.go(&format!("{base}/#/media?integrity={verdict}"));
+        b.ready(&format!("/media?integrity={verdict}"));
+        let badges = b.eval(&format!(
+            "done([...document.querySelectorAll('#gallery .badge.{verdict}')].map(e => e.textContent))"
+        ));
+        let badges = badges.as_array().unwrap();
+        assert!(badges.len() >= at_least, "{verdict}: {badges:?}");
+        assert!(
+            badges
+                .iter()
+                .all(|t| t.as_str().unwrap().starts_with(&format!("{verdict}: "))),
+            "{badges:?}"
+        );
+    }
+    b.screenshot("media-damaged");
 
     // The static export opens from file:// and shows the same conversation,
     // its images, and a search hit in context.
@@ -763,4 +811,94 @@ fn chrono_free_rfc3339(ms: i64) -> String {
         rest % 1000,
     );
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+}
+
+/// Videos get posters when imported: small JPEGs kept as encrypted derived
+/// objects. A vault whose videos have none (here imported without FFmpeg's
+/// checks, as a release before posters left them) gets them on the next
+/// import that meets those videos. `verify --read-data` reads them, and
+/// the viewer serves them as JPEGs.
+#[test]
+fn videos_get_posters_that_verify_checks_and_the_viewer_serves() {
+    let v = TestVault::new();
+    let first = fixture("series-2021.zip");
+    let o = v.run(["import".as_ref(), "--no-probe".as_ref(), first.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let videos = |v: &TestVault| -> Vec<Value> {
+        json_lines(&v.run(["ls", "--json"]))
+            .into_iter()
+            .filter(|r| r["kind"] != "image" && r["object"].is_string())
+            .collect()
+    };
+    let before = videos(&v);
+    assert!(!before.is_empty());
+    assert!(before.iter().all(|r| r.get("poster").is_none()));
+    // The next year's archive holds the same GIF: it gets its poster now,
+    // as do the videos new in it.
+    v.import(&["series-2022.zip"]);
+    let rows = videos(&v);
+    let seen_again: Vec<&Value> = rows
+        .iter()
+        .filter(|r| {
+            r["archives"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "series-2022.zip")
+        })
+        .collect();
+    assert!(
+        seen_again
+            .iter()
+            .any(|r| before.iter().any(|b| b["object"] == r["object"])),
+        "a content stored before is in the new archive"
+    );
+    assert!(
+        seen_again.iter().all(|r| r["poster"].is_string()),
+        "{seen_again:#?}"
+    );
+    let rows: Vec<Value> = seen_again.into_iter().cloned().collect();
+    let o = v.run(["verify", "--read-data", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let posters: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r["poster"].as_str().unwrap()).collect();
+    let contents = json_lines(&v.run(["stats", "--json"]))[0]["objects"]
+        .as_u64()
+        .unwrap();
+    let summary = json_lines(&o).pop().unwrap();
+    assert_eq!(
+        summary["objects"].as_u64().unwrap(),
+        contents + posters.len() as u64,
+        "{summary}"
+    );
+
+    let view = start_view(&v);
+    for p in &posters {
+        let (status, hs, body) = get(&view, &format!("/media/{p}"), &[]);
+        assert_eq!(status, 200);
+        assert_eq!(header(&hs, "content-type"), Some("image/jpeg"));
+        assert!(body.starts_with(&[0xFF, 0xD8]) && body.ends_with(&[0xFF, 0xD9]));
+    }
+    // The pages' data names each video's poster.
+    let r = &rows[0];
+    let page = api(
+        &view,
+        &format!(
+            "conversations/{}/messages?around={}",
+            r["conversation_id"].as_str().unwrap(),
+            r["message_id"].as_str().unwrap()
+        ),
+    );
+    let briefs: Vec<&Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["media"].as_array().into_iter().flatten())
+        .collect();
+    assert!(
+        briefs
+            .iter()
+            .any(|m| m["object"] == r["object"] && m["poster"] == r["poster"]),
+        "{briefs:#?}"
+    );
 }

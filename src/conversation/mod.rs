@@ -92,6 +92,8 @@ pub struct MediaBrief {
     pub integrity_detail: Option<String>,
     /// The object holding the file (hex), when there is one.
     pub object: Option<String>,
+    /// The object holding its poster (hex), when it has one.
+    pub poster: Option<String>,
 }
 
 /// The emoji X shows for a reaction key.
@@ -132,11 +134,13 @@ pub(crate) const MESSAGE_COLUMNS: &str = "CAST(m.id AS TEXT), c.id, c.kind, su.i
   (SELECT json_group_array(json_array(x.text, x.created_at)) FROM edits x
     WHERE x.message = m.n),
   (SELECT json_group_array(json_array(x.kind, x.ordinal, x.name, x.size, x.verdict, x.object,
-       x.detail)) FROM (
+       x.detail, x.poster)) FROM (
      SELECT md.kind AS kind, md.ordinal AS ordinal,
        CASE WHEN md.object IS NOT NULL THEN md.original_name ELSE o.name END AS name,
        ob.size AS size, lower(hex(coalesce(md.object, o.object))) AS object,
        i.report ->> '$.detail' AS detail,
+       (SELECT lower(hex(p.object)) FROM posters p
+         WHERE p.of = coalesce(md.object, o.object)) AS poster,
        CASE WHEN coalesce(md.object, o.object) IS NULL THEN 'missing'
          ELSE CASE i.verdict WHEN 0 THEN 'ok' WHEN 1 THEN 'damaged' WHEN 2 THEN 'unreadable'
          ELSE 'unchecked' END END AS verdict
@@ -148,6 +152,7 @@ pub(crate) const MESSAGE_COLUMNS: &str = "CAST(m.id AS TEXT), c.id, c.kind, su.i
      SELECT CASE WHEN lower(o.name) GLOB '*.mp4' OR lower(o.name) GLOB '*.mov'
          OR lower(o.name) GLOB '*.webm' OR lower(o.name) GLOB '*.m4v' THEN 2 ELSE 0 END,
        0, o.name, ob.size, lower(hex(o.object)), i.report ->> '$.detail',
+       (SELECT lower(hex(p.object)) FROM posters p WHERE p.of = o.object),
        CASE i.verdict WHEN 0 THEN 'ok' WHEN 1 THEN 'damaged' WHEN 2 THEN 'unreadable'
          ELSE 'unchecked' END
      FROM orphans o LEFT JOIN objects ob ON ob.id = o.object
@@ -223,6 +228,7 @@ pub(crate) fn read_message(
             },
             object: x[5].as_str().filter(|o| !o.is_empty()).map(str::to_owned),
             integrity_detail: x[6].as_str().map(str::to_owned),
+            poster: x[7].as_str().map(str::to_owned),
         })
         .collect();
     Ok(MessageView {

@@ -13,7 +13,7 @@ use crate::integrity::Verdict;
 use crate::time::Timestamp;
 use crate::vault::catalog::{
     orphan_prefix, ArchiveNo, FileFacts, IntegrityRecord, MediaRecord, ObjectRecord, OrphanRecord,
-    Record,
+    PosterRecord, Record,
 };
 use crate::vault::keys::hex;
 use crate::vault::store::ObjectId;
@@ -107,6 +107,17 @@ impl Committer {
                 object: id,
                 report,
                 checked_at: Timestamp::now(),
+            }));
+        }
+        if let Some(p) = s.poster.map(|b| *b) {
+            self.any_new |= p.new;
+            self.pending.push(Record::Poster(PosterRecord {
+                of: id,
+                object: p.digests.object,
+                size: p.digests.size,
+                stored: p.stored,
+                blake3: hex(&p.digests.blake3),
+                sha256: hex(&p.digests.sha256),
             }));
         }
         // Written by a worker: made durable before the next segment.

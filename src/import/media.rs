@@ -1,10 +1,10 @@
 //! An import's media phase, per file: hash, store unless the content is
 //! stored already, check new contents with FFmpeg.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Read};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::ImportOptions;
 use crate::archive::{MediaFile, MediaReader};
@@ -26,6 +26,17 @@ pub(super) struct Stored {
     pub new: bool,
     /// What FFmpeg found, when it was checked now.
     pub probe: Option<Box<ProbeReport>>,
+    /// The poster made of it now (see [`crate::poster`]).
+    pub poster: Option<Box<PosterMade>>,
+}
+
+/// A poster stored for a content.
+pub(super) struct PosterMade {
+    pub digests: Digests,
+    /// Size of its object file.
+    pub stored: u64,
+    /// A new object file.
+    pub new: bool,
 }
 
 /// Which step failed for a file.
@@ -103,6 +114,8 @@ pub(super) struct MediaWorker<'a> {
     pub opts: &'a ImportOptions,
     /// Objects this run made, with their SHA-256.
     pub made_here: Mutex<HashMap<ObjectId, [u8; 32]>>,
+    /// Contents this run made (or tried) a poster of.
+    pub posters_tried: Mutex<HashSet<ObjectId>>,
 }
 
 impl MediaWorker<'_> {
@@ -147,6 +160,7 @@ impl MediaWorker<'_> {
             stored,
             new: false,
             probe: None,
+            poster: None,
         })
     }
 
@@ -217,7 +231,9 @@ impl MediaWorker<'_> {
         } else {
             self.placed(self.vault.store().put_bytes(&d.object, &data), d)
         };
-        with_probe(out, || probe_bytes(probe_now, data, name))
+        let data = Arc::new(data);
+        let out = with_probe(out, || probe_bytes(probe_now, data.clone(), name));
+        self.with_poster(out, name, || poster_of_bytes(data, name))
     }
 
     /// A dry run of a large file: hashed, nothing written.
@@ -237,6 +253,7 @@ impl MediaWorker<'_> {
             stored: 0,
             new,
             probe: None,
+            poster: None,
         })
     }
 
@@ -260,7 +277,57 @@ impl MediaWorker<'_> {
         } else {
             self.placed(store.commit(staged), d)
         };
-        with_probe(out, || probe_object(probe_now, self.vault, &d.object, name))
+        let out = with_probe(out, || probe_object(probe_now, self.vault, &d.object, name));
+        self.with_poster(out, name, || poster_of_object(self.vault, &d.object, name))
+    }
+
+    /// Adds a poster to a stored content that wants one and has none yet
+    /// (new, or stored by a dmvault that made no posters), made by `make`.
+    fn with_poster(
+        &self,
+        out: FileOutcome,
+        name: &str,
+        make: impl FnOnce() -> Option<Vec<u8>>,
+    ) -> FileOutcome {
+        let FileOutcome::Stored(mut s) = out else {
+            return out;
+        };
+        let unreadable = s
+            .probe
+            .as_ref()
+            .is_some_and(|p| p.verdict == crate::integrity::Verdict::Unreadable);
+        let of = s.digests.object;
+        let wanted = !self.opts.dry_run
+            && self.opts.probe
+            && !unreadable
+            && posters_wanted(name, s.digests.size)
+            && !self.vault.index.has_poster(&of).unwrap_or(true)
+            && self
+                .posters_tried
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(of);
+        if wanted {
+            s.poster = make()
+                .and_then(|jpeg| self.store_poster(&jpeg))
+                .map(Box::new);
+        }
+        FileOutcome::Stored(s)
+    }
+
+    /// Stores a poster's bytes as an object (once: its name is its keyed
+    /// BLAKE3). A poster that cannot be stored is left out, quietly: the
+    /// viewer shows the content without one.
+    fn store_poster(&self, jpeg: &[u8]) -> Option<PosterMade> {
+        let mut h = Hashers::new(self.vault.secret().id_key());
+        h.update(jpeg);
+        let d = h.finish();
+        let (stored, new) = self.vault.store().put_bytes(&d.object, jpeg).ok()?;
+        Some(PosterMade {
+            digests: d,
+            stored,
+            new,
+        })
     }
 
     /// The outcome of putting a content in place (marked as made by this
@@ -274,6 +341,7 @@ impl MediaWorker<'_> {
                     stored,
                     new,
                     probe: None,
+                    poster: None,
                 })
             }
             Err(e) => FileOutcome::Failed(failure(e)),
@@ -317,6 +385,7 @@ fn new_stored(d: Digests, stored: u64) -> FileOutcome {
         stored,
         new: true,
         probe: None,
+        poster: None,
     })
 }
 
@@ -339,15 +408,49 @@ fn with_probe(out: FileOutcome, probe: impl FnOnce() -> Option<ProbeReport>) -> 
 }
 
 #[cfg(feature = "ffmpeg")]
-fn probe_bytes(wanted: bool, data: Vec<u8>, name: &str) -> Option<ProbeReport> {
+fn probe_bytes(wanted: bool, data: Arc<Vec<u8>>, name: &str) -> Option<ProbeReport> {
     if !wanted {
         return None;
     }
-    crate::probe::probe_bytes(std::sync::Arc::new(data), name)
+    crate::probe::probe_bytes(data, name)
 }
 
 #[cfg(not(feature = "ffmpeg"))]
-fn probe_bytes(_: bool, _: Vec<u8>, _: &str) -> Option<ProbeReport> {
+fn probe_bytes(_: bool, _: Arc<Vec<u8>>, _: &str) -> Option<ProbeReport> {
+    None
+}
+
+#[cfg(feature = "ffmpeg")]
+fn posters_wanted(name: &str, size: u64) -> bool {
+    crate::poster::wanted(name, size)
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+fn posters_wanted(_: &str, _: u64) -> bool {
+    false
+}
+
+#[cfg(feature = "ffmpeg")]
+fn poster_of_bytes(data: Arc<Vec<u8>>, name: &str) -> Option<Vec<u8>> {
+    crate::poster::make(io::Cursor::new(crate::probe::SharedBytes(data)), name)
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+fn poster_of_bytes(_: Arc<Vec<u8>>, _: &str) -> Option<Vec<u8>> {
+    None
+}
+
+#[cfg(feature = "ffmpeg")]
+fn poster_of_object(vault: &Vault, id: &ObjectId, name: &str) -> Option<Vec<u8>> {
+    let reader = vault
+        .store()
+        .open_seekable(id, vault.secret().identity())
+        .ok()?;
+    crate::poster::make(reader, name)
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+fn poster_of_object(_: &Vault, _: &ObjectId, _: &str) -> Option<Vec<u8>> {
     None
 }
 

@@ -798,6 +798,7 @@ impl ArchiveImport<'_> {
             vault: &*self.vault,
             opts: self.opts,
             made_here: Default::default(),
+            posters_tried: Default::default(),
         };
         let stop = AtomicBool::new(false);
         let (archive, progress, cancel, media) =

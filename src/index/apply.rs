@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::media::expected_file_name;
 use crate::vault::catalog::{
     ConversationRecord, FileFacts, IntegrityRecord, MediaRecord, MessageRecord, OrphanRecord,
-    Record,
+    PosterRecord, Record,
 };
 use crate::vault::keys::unhex;
 
@@ -147,6 +147,7 @@ impl<'t> Applier<'t> {
                     ])?;
             }
             Record::Integrity(i) => self.integrity(i)?,
+            Record::Poster(p) => self.poster(p)?,
             Record::Name(r) => {
                 super::people::add_sighting(self.tx, r)?;
                 self.named.insert(r.user.clone());
@@ -436,6 +437,21 @@ impl<'t> Applier<'t> {
         if let Some(p) = &o.prefix {
             self.prefixes.insert(p.clone());
         }
+        Ok(())
+    }
+
+    fn poster(&self, p: &PosterRecord) -> rusqlite::Result<()> {
+        let hash = |h: &str| crate::vault::keys::unhex(h).unwrap_or_default();
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO posters VALUES (?, ?, ?, ?, ?, ?)")?
+            .execute(params![
+                &p.of.0[..],
+                &p.object.0[..],
+                i64::try_from(p.size).unwrap_or(i64::MAX),
+                i64::try_from(p.stored).unwrap_or(i64::MAX),
+                hash(&p.blake3),
+                hash(&p.sha256)
+            ])?;
         Ok(())
     }
 

@@ -309,11 +309,24 @@ impl Index {
             .map_err(sql_err)
     }
 
-    /// Every object the index knows, in id order.
+    /// A poster's object (a derived object: not in [`Index::object`]).
+    pub fn poster(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {
+        self.conn()
+            .prepare_cached(
+                "SELECT object, size, stored, blake3, sha256 FROM posters WHERE object = ? LIMIT 1",
+            )
+            .and_then(|mut st| st.query_row([&id.0[..]], object_row).optional())
+            .map_err(sql_err)
+    }
+
+    /// Every object the index knows, posters included, in id order.
     pub fn for_each_object(&self, mut f: impl FnMut(ObjectFacts) -> Result<()>) -> Result<()> {
         let conn = self.conn();
         let mut st = conn
-            .prepare("SELECT id, size, stored, blake3, sha256 FROM objects ORDER BY id")
+            .prepare(
+                "SELECT id, size, stored, blake3, sha256 FROM objects
+                 UNION SELECT object, size, stored, blake3, sha256 FROM posters ORDER BY 1",
+            )
             .map_err(sql_err)?;
         let mut rows = st.query([]).map_err(sql_err)?;
         while let Some(r) = rows.next().map_err(sql_err)? {
@@ -353,6 +366,14 @@ impl Index {
         self.conn()
             .prepare_cached("SELECT 1 FROM integrity WHERE object = ?")
             .and_then(|mut st| st.exists([&id.0[..]]))
+            .map_err(sql_err)
+    }
+
+    /// Whether a poster of this content is recorded.
+    pub fn has_poster(&self, of: &ObjectId) -> Result<bool> {
+        self.conn()
+            .prepare_cached("SELECT 1 FROM posters WHERE of = ?")
+            .and_then(|mut st| st.exists([&of.0[..]]))
             .map_err(sql_err)
     }
 

@@ -5,7 +5,7 @@
 //! seen again in a later archive costs a bit, not a row.
 
 /// Bumped when the tables change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The tables, created in an empty database.
 pub const SCHEMA: &str = "
@@ -95,4 +95,8 @@ CREATE TABLE people(
 CREATE TABLE integrity(
   object BLOB PRIMARY KEY, verdict INTEGER NOT NULL, report TEXT NOT NULL,
   checked_at INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE posters(
+  of BLOB PRIMARY KEY, object BLOB NOT NULL, size INTEGER NOT NULL,
+  stored INTEGER NOT NULL, blake3 BLOB NOT NULL, sha256 BLOB NOT NULL) STRICT, WITHOUT ROWID;
+CREATE INDEX posters_by_object ON posters(object);
 ";

@@ -428,6 +428,28 @@ pub enum Record {
     Integrity(IntegrityRecord),
     /// A user's handle or name, seen or given.
     Name(NameRecord),
+    /// A poster made of a content (format 4).
+    Poster(PosterRecord),
+}
+
+/// A poster (a small JPEG of a video's picture, or of a large image) kept
+/// as its own encrypted object: a derived object, named like any object by
+/// the keyed BLAKE3 of its bytes, and not a media content (stats and
+/// exports do not count it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PosterRecord {
+    /// The content it shows.
+    pub of: ObjectId,
+    /// The poster's object.
+    pub object: ObjectId,
+    /// Its plaintext size.
+    pub size: u64,
+    /// Size of its age file.
+    pub stored: u64,
+    /// BLAKE3 of its plaintext (hex).
+    pub blake3: String,
+    /// SHA-256 of its plaintext (hex).
+    pub sha256: String,
 }
 
 /// The chain of segments as far as it goes: the MAC of every segment, in

@@ -13,7 +13,7 @@ pub(crate) const FORMAT_FILE: &str = "dmvault.json";
 const FORMAT: &str = "dmvault-vault";
 /// The format this release writes: 2 (compressed segments and the index).
 /// It also opens format 1, which becomes format 2 when first opened.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 const README: &str = "This folder is a dmvault vault: encrypted copies of direct-message media.\n\
 Everything in it is encrypted with age; nothing here can be read without one of its keys.\n\
 Use `dmvault ls`, `dmvault export` and `dmvault verify` with --vault pointing here.\n\
@@ -65,7 +65,9 @@ pub fn check(path: &Path) -> Result<()> {
 ///   segments written from then on are compressed;
 /// - 2 → 3 when a writer takes the lock: the records written from then on
 ///   may be of the kinds format 3 added (names, conversation events,
-///   messages known only from headers files).
+///   messages known only from headers files);
+/// - 3 → 4 when a writer takes the lock: posters (derived objects and the
+///   records that name them).
 pub(crate) fn migrate(path: &Path, to: u32) -> Result<()> {
     let f = path.join(FORMAT_FILE);
     let text = fs::read_to_string(&f).map_err(|e| Error::read(&f, e))?;

@@ -1,4 +1,4 @@
-//! `/media/<object>`: a stored file, decrypted as it is sent, with HTTP
+//! `/media/<object>`: a stored file (or a poster), decrypted as it is sent, with HTTP
 //! ranges. A seek decrypts only the 64 KiB chunks it lands in (age's
 //! `StreamReader` seeks); sizes come from the catalog.
 
@@ -53,9 +53,13 @@ pub(super) fn answer(ctx: &Context<'_>, req: &Request, id: &str) -> Reply {
         return text(404, "no such object");
     };
     let index = &ctx.vault.index;
-    let (facts, name) = match (index.object(&id), index.object_name(&id)) {
-        (Ok(Some(f)), Ok(Some(n))) => (f, n),
-        (Ok(_), Ok(_)) => return text(404, "no media file with that name in this vault"),
+    let (facts, content_type) = match (index.object(&id), index.object_name(&id)) {
+        (Ok(Some(f)), Ok(Some(n))) => (f, content_type(&n)),
+        (Ok(_), Ok(_)) => match index.poster(&id) {
+            Ok(Some(f)) => (f, "image/jpeg"),
+            Ok(None) => return text(404, "no media file with that name in this vault"),
+            Err(e) => return text(500, &e.to_string()),
+        },
         (Err(e), _) | (_, Err(e)) => return text(500, &e.to_string()),
     };
     let size = facts.size;
@@ -86,7 +90,7 @@ pub(super) fn answer(ctx: &Context<'_>, req: &Request, id: &str) -> Reply {
     let len = if size == 0 { 0 } else { last - first + 1 };
     let body: Box<dyn Read + Send> = Box::new(object.take(len));
     let mut r = Reply::new(status, body, len)
-        .with_header("Content-Type", content_type(&name))
+        .with_header("Content-Type", content_type)
         .with_header("Accept-Ranges", "bytes");
     if status == 206 {
         r = r.with_header("Content-Range", &format!("bytes {first}-{last}/{size}"));

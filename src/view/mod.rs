@@ -13,7 +13,7 @@
 //!   the binary; a strict Content-Security-Policy allows no other script,
 //!   and the script puts every text from the vault in the page as text.
 //!
-//! The server is this module's own small HTTP/1.1 ([`http`]):
+//! The server is this module's own small HTTP/1.1 (`http.rs`):
 //! synchronous like age's seeking reader, a thread per connection, for
 //! one person's browser making a few requests at a time.
 

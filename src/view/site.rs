@@ -32,6 +32,7 @@ use crate::index::people::Directory;
 use crate::progress::Progress;
 use crate::query::{rows, Filter, Row};
 use crate::vault::fsutil;
+use crate::vault::store::ObjectId;
 use crate::vault::Vault;
 
 /// Messages on one page of a conversation.
@@ -141,18 +142,45 @@ fn copy_media(
     );
     let vault_in_out = fsutil::is_inside(vault.path(), out);
     let mut files = HashMap::new();
-    for (object, row) in todo {
-        let Some(facts) = row.facts() else { continue };
-        let rel = Path::new("media").join(format!("{object}.{}", export::extension(row)));
-        if export::export_one(vault, out, vault_in_out, &rel, &facts, row, summary)?.is_some() {
-            files.insert(
-                object.to_owned(),
-                format!("media/{object}.{}", export::extension(row)),
-            );
+    for (_, row) in todo {
+        let poster = poster_row(vault, row);
+        for r in std::iter::once(row).chain(poster.as_ref()) {
+            let (Some(facts), Some(object)) = (r.facts(), r.object.as_deref()) else {
+                continue;
+            };
+            let rel = format!("media/{object}.{}", export::extension(r));
+            if export::export_one(
+                vault,
+                out,
+                vault_in_out,
+                Path::new(&rel),
+                &facts,
+                r,
+                summary,
+            )?
+            .is_some()
+            {
+                files.insert(object.to_owned(), rel);
+            }
+            progress.advance(facts.size);
         }
-        progress.advance(facts.size);
     }
     Ok(files)
+}
+
+/// A row for a row's poster (a JPEG), to copy it as a file.
+fn poster_row(vault: &Vault, row: &Row) -> Option<Row> {
+    let id = ObjectId::parse(row.poster.as_deref()?)?;
+    let facts = vault.index.poster(&id).ok()??;
+    let (blake3, sha256) = facts.hashes?;
+    let mut r = row.clone();
+    r.object.clone_from(&row.poster);
+    r.size = Some(facts.size);
+    r.blake3 = Some(blake3);
+    r.sha256 = Some(sha256);
+    r.original_name = Some("poster.jpg".into());
+    r.kind = crate::media::MediaKind::Image;
+    Some(r)
 }
 
 /// Writes a conversation's pages and info; returns its message count and
@@ -183,8 +211,10 @@ fn write_conversation(
                 messages += 1;
             }
             for media in item["media"].as_array_mut().into_iter().flatten() {
-                let file = media["object"].as_str().and_then(|o| files.get(o));
-                media["file"] = json!(file);
+                let file = |k: &str| json!(media[k].as_str().and_then(|o| files.get(o)));
+                let (f, p) = (file("object"), file("poster"));
+                media["file"] = f;
+                media["poster"] = p;
             }
         }
         data_file(out, &format!("c/{n}/{number}"), &value)?;
@@ -218,6 +248,7 @@ fn write_gallery(
     for r in selected.iter().rev() {
         let mut v = serde_json::to_value(r).map_err(json_err)?;
         v["file"] = json!(r.object.as_deref().and_then(|o| files.get(o)));
+        v["poster"] = json!(r.poster.as_deref().and_then(|o| files.get(o)));
         let at = match (&r.conversation_id, &r.message_id) {
             (Some(c), Some(m)) => pages_of.get(&format!("{c}/{m}")),
             _ => None,

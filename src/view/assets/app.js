@@ -160,8 +160,18 @@ function mediaNode(m, x) {
   const at = "?at=" + encodeURIComponent((m.id || m.message_id || "") + "-" + (x.ordinal || 0));
   const src = SITE ? x.file + at : "/media/" + x.object + at;
   const poster = x.poster ? (SITE ? x.poster : "/media/" + x.poster) + at : null;
-  if (x.kind === "image") box.append(lazy(el("img", { "data-src": src, alt: x.original_name || "image", "data-object": x.object })));
-  else if (x.kind === "gif") box.append(el("video", { src, muted: true, loop: true, autoplay: true, playsinline: true, "data-object": x.object }));
+  if (x.kind === "image") {
+    // A large image shows its small poster, which leads to the whole.
+    const img = lazy(el("img", { "data-src": poster || src, alt: x.original_name || "image", "data-object": x.object }));
+    box.append(poster ? el("a", { href: src, target: "_blank", rel: "noopener" }, img) : img);
+  }
+  else if (x.kind === "gif") {
+    const gif = el("video", { src, muted: true, loop: true, autoplay: true, playsinline: true, "data-object": x.object });
+    // The attribute only sets the default: a video made by a script must be
+    // muted by its property too, or the browser will not play it by itself.
+    gif.muted = true;
+    box.append(gif);
+  }
   else box.append(el("video", { src, poster, controls: true, preload: "none", "data-object": x.object }));
   if (x.integrity === "damaged" || x.integrity === "unreadable") {
     box.append(el("div", { class: "badge " + x.integrity, text: x.integrity + (x.integrity_detail ? ": " + x.integrity_detail : "") }));
