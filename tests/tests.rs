@@ -20,6 +20,7 @@ mod index;
 mod integrity;
 mod people;
 mod samples;
+mod storage;
 mod vault;
 mod vault_safety;
 mod view;

@@ -460,3 +460,12 @@ pub fn index_key_pragma(v: &TestVault) -> String {
     let key = blake3::derive_key("dmvault 2026-12 v2 index key", &secret);
     format!("x'{}'", hex(&key))
 }
+
+/// A port of 127.0.0.1 free now (for a server a test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -192,7 +192,9 @@ impl Committer {
         if self.dry_run {
             vault.fold(&records)?;
         } else {
-            if std::mem::take(&mut self.any_new) {
+            // A store's puts are durable when they return; a folder's are
+            // made so here, all at once.
+            if std::mem::take(&mut self.any_new) && !vault.place().is_remote() {
                 crate::fault::point("sync");
                 let objects = vault.path().join("objects");
                 crate::vault::fsutil::sync_filesystem(&objects)

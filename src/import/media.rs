@@ -372,7 +372,7 @@ impl MediaWorker<'_> {
                 ),
             })),
             _ => {
-                let _ = std::fs::remove_file(store.path(&d.object));
+                let _ = store.remove(&d.object);
                 None
             }
         }

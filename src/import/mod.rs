@@ -785,7 +785,7 @@ impl ArchiveImport<'_> {
             count_verdict(&mut self.sum, verdict);
         }
         if let Some(e) = c.disk_full.take() {
-            return Err(Error::write(self.vault.path().join("objects"), e));
+            return Err(Error::write(self.vault.place().name_of("objects"), e));
         }
         if self.cancel.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);

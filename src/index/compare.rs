@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::progress::Quiet;
 use crate::vault::catalog;
 use crate::vault::keys::{hex, VaultSecret};
+use crate::vault::place::Place;
 
 impl Index {
     /// The tables in which this index differs from one built afresh from
@@ -20,9 +21,9 @@ impl Index {
     ///
     /// # Errors
     /// [`Error::Index`] or I/O errors on the vault's `tmp/`.
-    pub fn differences_from_log(&self, vault: &Path, secret: &VaultSecret) -> Result<Vec<String>> {
+    pub fn differences_from_log(&self, vault: &Place, secret: &VaultSecret) -> Result<Vec<String>> {
         let head = self.chain()?.macs.len();
-        let dir = vault.join("tmp");
+        let dir = vault.local().join("tmp");
         if !dir.is_dir() {
             crate::vault::fsutil::create_private_dir(&dir).map_err(|e| Error::write(&dir, e))?;
         }
@@ -37,7 +38,7 @@ impl Index {
     fn compare_with(
         &self,
         tmp: &Path,
-        vault: &Path,
+        vault: &Place,
         secret: &VaultSecret,
         head: usize,
     ) -> Result<Vec<String>> {
@@ -46,7 +47,7 @@ impl Index {
         })?;
         let segments = catalog::list_segments(vault)?;
         let upto = &segments[..head.min(segments.len())];
-        fresh.catch_up(upto, secret, &Quiet, false)?;
+        fresh.catch_up(vault, upto, secret, &Quiet, false)?;
         let mut differ = Vec::new();
         let (a, b) = (self.conn(), fresh.conn());
         for table in tables(&a)? {

@@ -38,6 +38,7 @@ use crate::media::MediaKind;
 use crate::progress::Progress;
 use crate::vault::catalog::{self, Chain, Record};
 use crate::vault::keys::{hex, VaultSecret};
+use crate::vault::place::Place;
 
 pub(crate) use read::conversation_kind;
 pub use read::{ConversationState, KnownMessage, MediaState, ObjectFacts, OrphanState, Use};
@@ -107,7 +108,7 @@ impl Index {
     /// [`Error::Catalog`] when a segment the index lacks is damaged;
     /// [`Error::Index`] when the index cannot be written.
     pub fn open(
-        vault: &Path,
+        vault: &Place,
         secret: &VaultSecret,
         progress: &dyn Progress,
     ) -> Result<(Index, Chain, Option<Rebuilt>)> {
@@ -120,7 +121,7 @@ impl Index {
     /// # Errors
     /// [`Error::Index`] when the index cannot be written.
     pub fn open_tolerant(
-        vault: &Path,
+        vault: &Place,
         secret: &VaultSecret,
         progress: &dyn Progress,
     ) -> Result<(Index, Option<Rebuilt>)> {
@@ -128,7 +129,7 @@ impl Index {
     }
 
     fn open_with(
-        vault: &Path,
+        vault: &Place,
         secret: &VaultSecret,
         progress: &dyn Progress,
         tolerant: bool,
@@ -138,8 +139,8 @@ impl Index {
         } else {
             catalog::list_segments(vault)?
         };
-        let path = vault.join(INDEX_FILE);
-        let dir = path.parent().unwrap_or(vault);
+        let path = vault.local().join(INDEX_FILE);
+        let dir = path.parent().unwrap_or(vault.local());
         if !dir.is_dir() {
             crate::vault::fsutil::create_private_dir(dir).map_err(|e| Error::write(dir, e))?;
         }
@@ -157,11 +158,11 @@ impl Index {
         if !existed {
             rebuilt = Some(Rebuilt::Missing).filter(|_| !segments.is_empty());
         }
-        if !index.head_matches(&segments, secret)? {
+        if !index.head_matches(vault, &segments, secret)? {
             index.clear()?;
             rebuilt = Some(Rebuilt::Stale);
         }
-        index.catch_up(&segments, secret, progress, tolerant)?;
+        index.catch_up(vault, &segments, secret, progress, tolerant)?;
         let chain = index.chain()?;
         Ok((index, chain, rebuilt))
     }
@@ -175,7 +176,7 @@ impl Index {
     /// As [`Index::open`].
     pub fn rebuild(
         &self,
-        vault: &Path,
+        vault: &Place,
         secret: &VaultSecret,
         progress: &dyn Progress,
         tolerant: bool,
@@ -186,7 +187,7 @@ impl Index {
         } else {
             catalog::list_segments(vault)?
         };
-        self.catch_up(&segments, secret, progress, tolerant)
+        self.catch_up(vault, &segments, secret, progress, tolerant)
     }
 
     /// Opens (or creates) the database with the vault's key; the reason to
@@ -243,7 +244,12 @@ impl Index {
 
     /// Whether the index's head is a segment of this log: the log has it,
     /// and its MAC is the one recorded.
-    fn head_matches(&self, segments: &[PathBuf], secret: &VaultSecret) -> Result<bool> {
+    fn head_matches(
+        &self,
+        vault: &Place,
+        segments: &[String],
+        secret: &VaultSecret,
+    ) -> Result<bool> {
         let head: Option<(i64, Vec<u8>)> = self
             .conn()
             .query_row(
@@ -260,7 +266,8 @@ impl Index {
             return Ok(false);
         };
         let seq = u64::try_from(seq).unwrap_or(0);
-        Ok(catalog::read_segment(path, seq, None, secret).is_ok_and(|s| s.mac[..] == mac[..]))
+        Ok(catalog::read_segment(vault, path, seq, None, secret)
+            .is_ok_and(|s| s.mac[..] == mac[..]))
     }
 
     /// Deletes every row (the index is then the log's empty prefix).
@@ -284,7 +291,8 @@ impl Index {
     /// Applies the segments after the index's head.
     fn catch_up(
         &self,
-        segments: &[PathBuf],
+        vault: &Place,
+        segments: &[String],
         secret: &VaultSecret,
         progress: &dyn Progress,
         tolerant: bool,
@@ -297,7 +305,7 @@ impl Index {
         let mut prev = chain.head();
         for (i, path) in segments.iter().enumerate().skip(chain.macs.len()) {
             let seq = i as u64 + 1;
-            let segment = match catalog::read_segment(path, seq, Some(&prev), secret) {
+            let segment = match catalog::read_segment(vault, path, seq, Some(&prev), secret) {
                 Ok(s) => s,
                 Err(_) if tolerant => break,
                 Err(e) => return Err(e),
@@ -457,7 +465,7 @@ fn private_file(path: &Path) -> std::io::Result<()> {
 }
 
 /// The segments numbered 1, 2, … up to the first gap.
-fn contiguous_segments(vault: &Path) -> Result<Vec<PathBuf>> {
+fn contiguous_segments(vault: &Place) -> Result<Vec<String>> {
     let scan = catalog::scan_segments(vault)?;
     Ok(scan
         .segments

@@ -22,12 +22,13 @@
 
 use std::fs;
 use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::backend::{Payload, Put};
 use super::fsutil;
 use super::keys::{hex, unhex, VaultSecret};
+use super::place::Place;
 use super::store::ObjectId;
 use crate::dm::{ConversationKind, Edit, Reaction, UrlEntity};
 use crate::error::{Error, Result};
@@ -501,8 +502,8 @@ struct SegmentTrailer {
     mac: String,
 }
 
-/// The segment files in order, checked to be numbered 1..=N.
-pub fn list_segments(vault: &Path) -> Result<Vec<PathBuf>> {
+/// The segment files (their keys) in order, checked to be numbered 1..=N.
+pub fn list_segments(vault: &Place) -> Result<Vec<String>> {
     let scan = scan_segments(vault)?;
     // Other files (a `.DS_Store`) do not stop loading; `verify` names them.
     if let Some(name) = scan.strays.into_iter().find(|n| n.ends_with(".age")) {
@@ -524,29 +525,39 @@ pub fn list_segments(vault: &Path) -> Result<Vec<PathBuf>> {
 
 /// What `catalog/` holds.
 pub struct SegmentScan {
-    /// Numbered segment files, sorted by number (not checked for gaps).
-    pub segments: Vec<(u64, PathBuf)>,
+    /// Numbered segment files (their keys), sorted by number (not checked
+    /// for gaps).
+    pub segments: Vec<(u64, String)>,
     /// Names that are not segments.
     pub strays: Vec<String>,
 }
 
 /// Lists `catalog/`: the segment files with their numbers, and the names
 /// that are not segments.
-pub fn scan_segments(vault: &Path) -> Result<SegmentScan> {
-    let dir = vault.join("catalog");
+pub fn scan_segments(vault: &Place) -> Result<SegmentScan> {
+    if !vault.is_remote() {
+        let dir = vault.local().join("catalog");
+        fs::metadata(&dir).map_err(|e| Error::read(&dir, e))?;
+    }
+    let listed = vault
+        .files()
+        .list("catalog/")
+        .map_err(|e| Error::read(vault.name_of("catalog"), e))?;
     let mut scan = SegmentScan {
         segments: Vec::new(),
         strays: Vec::new(),
     };
-    for e in fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))? {
-        let e = e.map_err(|e| Error::read(&dir, e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        match name
-            .strip_suffix(".age")
-            .and_then(|s| s.parse::<u64>().ok())
-        {
-            Some(n) => scan.segments.push((n, e.path())),
-            None => scan.strays.push(name),
+    for (key, _) in listed {
+        let rest = &key["catalog/".len()..];
+        let name = rest.split('/').next().unwrap_or(rest).to_owned();
+        match (
+            rest.contains('/'),
+            name.strip_suffix(".age")
+                .and_then(|s| s.parse::<u64>().ok()),
+        ) {
+            (false, Some(n)) => scan.segments.push((n, key)),
+            _ if !scan.strays.contains(&name) => scan.strays.push(name),
+            _ => {}
         }
     }
     scan.segments.sort();
@@ -561,21 +572,22 @@ pub fn segment_name(seq: u64) -> String {
 
 /// Decrypts and authenticates one segment.
 pub fn read_segment(
-    path: &Path,
+    vault: &Place,
+    key: &str,
     seq: u64,
     prev: Option<&[u8; 32]>,
     secret: &VaultSecret,
 ) -> Result<Segment> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = key.rsplit('/').next().unwrap_or(key).to_owned();
     let bad = |detail: &str| Error::Catalog {
         segment: name.clone(),
         detail: detail.to_owned(),
     };
-    let file = fs::File::open(path).map_err(|e| Error::read(path, e))?;
-    let d = age::Decryptor::new_buffered(std::io::BufReader::new(file))
+    let bytes = vault
+        .files()
+        .get(key)
+        .map_err(|e| Error::read(vault.name_of(key), e))?;
+    let d = age::Decryptor::new_buffered(&bytes[..])
         .map_err(|_| bad("not an age file (damaged or replaced)"))?;
     let mut r = d
         .decrypt(std::iter::once(secret.identity() as &dyn age::Identity))
@@ -657,7 +669,7 @@ impl EncodedRecords {
 /// its MAC to `chain`. The objects the records refer to must already be
 /// durable. (Only [`crate::vault::Vault`] calls this: it is the one writer.)
 pub(crate) fn write_segment(
-    vault: &Path,
+    vault: &Place,
     secret: &VaultSecret,
     chain: &mut Chain,
     records: &EncodedRecords,
@@ -681,12 +693,12 @@ pub(crate) fn write_segment(
     // Three zstd frames, which inflate as one text: the records' was made
     // before the chain's head was known.
     let compress =
-        |b: &[u8]| zstd::bulk::compress(b, ZSTD_LEVEL).map_err(|e| Error::write(vault, e));
+        |b: &[u8]| zstd::bulk::compress(b, ZSTD_LEVEL).map_err(|e| Error::write(vault.local(), e));
     let mut body = compress(&header_line)?;
     body.extend_from_slice(&records.compressed);
     body.extend_from_slice(&compress(&trailer_line)?);
 
-    let tmp_dir = vault.join("tmp");
+    let tmp_dir = vault.local().join("tmp");
     let (file, tmp) = fsutil::temp_file(&tmp_dir).map_err(|e| Error::write(&tmp_dir, e))?;
     let write = || -> std::io::Result<()> {
         let enc = age::Encryptor::with_recipients(std::iter::once(
@@ -703,20 +715,24 @@ pub(crate) fn write_segment(
         return Err(Error::write(&tmp, e));
     }
     crate::fault::point("segment-tmp");
-    let dir = vault.join("catalog");
-    let dest = dir.join(segment_name(seq));
-    match fsutil::publish(&tmp, &dest) {
-        Ok(true) => {}
-        Ok(false) => {
+    let key = format!("catalog/{}", segment_name(seq));
+    let put = vault.files().put_if_absent(&key, Payload::File(&tmp));
+    let _ = fs::remove_file(&tmp);
+    match put {
+        Ok(Put::Created) => {}
+        Ok(Put::Existed) => {
             return Err(Error::Catalog {
                 segment: segment_name(seq),
                 detail: "already exists: another process wrote to the vault at the same time"
                     .into(),
             })
         }
-        Err(e) => return Err(Error::write(&dest, e)),
+        Err(e) => return Err(Error::write(vault.name_of(&key), e)),
     }
-    fsutil::sync_dir(&dir).map_err(|e| Error::write(&dir, e))?;
+    vault
+        .files()
+        .make_durable("catalog/")
+        .map_err(|e| Error::write(vault.name_of("catalog"), e))?;
     crate::fault::point("segment");
     chain.macs.push(mac);
     Ok(())

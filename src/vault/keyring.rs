@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::fsutil;
+use super::backend::direct_child;
 use super::keys::{self, KeyKind, NewKey, Unlock, VaultSecret};
 use super::layout;
+use super::place::Place;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
@@ -30,7 +31,7 @@ pub struct KeyInfo {
 /// A vault whose secret is unlocked (its catalog not loaded).
 #[derive(Debug)]
 pub struct Unlocked {
-    path: PathBuf,
+    place: Place,
     secret: VaultSecret,
     key_used: String,
 }
@@ -42,13 +43,19 @@ impl Unlocked {
     /// # Errors
     /// [`Error::NoVault`], [`Error::VaultFormat`], or [`Error::NoKeyFits`]
     /// (saying nothing about which key was tried).
-    pub fn open(path: &Path, unlock: &Unlock) -> Result<Unlocked> {
-        layout::check(path)?;
-        for (id, p) in key_files(path)? {
-            let bytes = fs::read(&p).map_err(|e| Error::read(&p, e))?;
+    pub fn open(place: Place, unlock: &Unlock) -> Result<Unlocked> {
+        layout::check(&place)?;
+        for (id, key) in key_files(&place)? {
+            let bytes = read_key(&place, &key)?;
             if let Some(secret) = keys::open(&bytes, unlock) {
+                let place = if place.is_remote() {
+                    let local = cache_dir().join(secret.vault_id());
+                    place.with_local(local)
+                } else {
+                    place
+                };
                 return Ok(Unlocked {
-                    path: path.to_owned(),
+                    place,
                     secret,
                     key_used: id,
                 });
@@ -57,9 +64,15 @@ impl Unlocked {
         Err(Error::NoKeyFits)
     }
 
-    /// The vault's folder.
+    /// The vault's local folder: the vault itself, or, for one in object
+    /// storage, the folder of its cached index.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.place.local()
+    }
+
+    /// Where the vault is.
+    pub fn place(&self) -> &Place {
+        &self.place
     }
 
     /// The unlocked secret.
@@ -70,12 +83,16 @@ impl Unlocked {
     /// The unlock methods.
     pub fn keys(&self) -> Result<Vec<KeyInfo>> {
         let mut out = Vec::new();
-        for (id, p) in key_files(&self.path)? {
-            let bytes = fs::read(&p).map_err(|e| Error::read(&p, e))?;
-            let added = fs::metadata(&p)
-                .and_then(|m| m.modified())
-                .map(|t| Timestamp::from_system_time(t).to_string())
-                .unwrap_or_default();
+        for (id, key) in key_files(&self.place)? {
+            let bytes = read_key(&self.place, &key)?;
+            let added = if self.place.is_remote() {
+                String::new()
+            } else {
+                fs::metadata(self.place.name_of(&key))
+                    .and_then(|m| m.modified())
+                    .map(|t| Timestamp::from_system_time(t).to_string())
+                    .unwrap_or_default()
+            };
             if let Some(kind) = keys::key_kind(&bytes) {
                 out.push(KeyInfo {
                     current: id == self.key_used,
@@ -90,15 +107,15 @@ impl Unlocked {
 
     /// Adds an unlock method; returns its id. Takes the lock.
     pub fn add_key(&self, key: &NewKey, wait: Duration) -> Result<String> {
-        let _lock = layout::lock(&self.path, wait)?;
-        layout::clean_temp(&self.path);
-        layout::write_key(&self.path, &self.secret, key)
+        let _lock = layout::lock(&self.place, wait)?;
+        layout::clean_temp(&self.place);
+        layout::write_key(&self.place, &self.secret, key)
     }
 
     /// Removes an unlock method. Refuses the last one and the one in use.
     pub fn remove_key(&self, id: &str, wait: Duration) -> Result<()> {
-        let _lock = layout::lock(&self.path, wait)?;
-        let keys = key_files(&self.path)?;
+        let _lock = layout::lock(&self.place, wait)?;
+        let keys = key_files(&self.place)?;
         if !keys.iter().any(|(k, _)| k == id) {
             return Err(Error::Invalid(format!(
                 "no key {id} in this vault; `dmvault key list` shows the keys"
@@ -112,23 +129,56 @@ impl Unlocked {
         if keys.len() <= 1 {
             return Err(Error::Invalid("cannot remove the vault's last key".into()));
         }
-        let p = keys::key_path(&self.path, id);
-        fs::remove_file(&p).map_err(|e| Error::write(&p, e))?;
-        let dir = self.path.join("keys");
-        fsutil::sync_dir(&dir).map_err(|e| Error::write(&dir, e))
+        let key = keys::key_key(id);
+        self.place
+            .files()
+            .delete(&key)
+            .map_err(|e| Error::write(self.place.name_of(&key), e))?;
+        self.place
+            .files()
+            .make_durable("keys/")
+            .map_err(|e| Error::write(self.place.name_of("keys"), e))
     }
 }
 
-fn key_files(path: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let dir = path.join("keys");
-    let mut out = Vec::new();
-    for e in fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))? {
-        let e = e.map_err(|e| Error::read(&dir, e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(id) = name.strip_suffix(".age") {
-            out.push((id.to_owned(), e.path()));
-        }
+fn read_key(place: &Place, key: &str) -> Result<Vec<u8>> {
+    place
+        .files()
+        .get(key)
+        .map_err(|e| Error::read(place.name_of(key), e))
+}
+
+/// `$XDG_CACHE_HOME/dmvault` (or `~/.cache/dmvault`): where the indexes
+/// of vaults in object storage are kept, each in a folder named by its
+/// vault id.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("dmvault")
+}
+
+/// The key files: (id, key).
+fn key_files(place: &Place) -> Result<Vec<(String, String)>> {
+    if !place.is_remote() {
+        let dir = place.local().join("keys");
+        fs::metadata(&dir).map_err(|e| Error::read(&dir, e))?;
     }
+    let listed = place
+        .files()
+        .list("keys/")
+        .map_err(|e| Error::read(place.name_of("keys"), e))?;
+    let mut out: Vec<(String, String)> = listed
+        .into_iter()
+        .filter_map(|(key, _)| {
+            let id = direct_child(&key, "keys/")?
+                .strip_suffix(".age")?
+                .to_owned();
+            Some((id, key))
+        })
+        .collect();
     out.sort();
     Ok(out)
 }

@@ -75,6 +75,12 @@ impl VaultSecret {
         }
     }
 
+    /// A name for the vault that says nothing of its secret: the name of
+    /// the local folder that caches an S3 vault's index.
+    pub fn vault_id(&self) -> String {
+        hex(&blake3::derive_key("dmvault 2026-12 vault id", &self.secret)[..16])
+    }
+
     /// The raw SQLCipher key of the index (no passphrase KDF on open).
     pub fn index_key(&self) -> &[u8; 32] {
         &self.index_key
@@ -291,7 +297,12 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
 
 /// Where a key file of the vault lives.
 pub fn key_path(vault: &Path, name: &str) -> PathBuf {
-    vault.join("keys").join(format!("{name}.age"))
+    vault.join(key_key(name))
+}
+
+/// The vault-relative key of a key file.
+pub fn key_key(name: &str) -> String {
+    format!("keys/{name}.age")
 }
 
 #[cfg(test)]

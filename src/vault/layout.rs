@@ -2,11 +2,13 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::backend::Payload;
 use super::fsutil;
 use super::keys::{self, NewKey, VaultSecret};
+use super::place::Place;
 use crate::error::{Error, Result};
 
 pub(crate) const FORMAT_FILE: &str = "dmvault.json";
@@ -23,15 +25,23 @@ const FOLDERS: [&str; 5] = ["keys", "objects", "catalog", "index", "tmp"];
 /// How long `init` waits for another `init` of the same folder.
 const INIT_LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// Checks that `path` holds a vault of a format this version reads.
-pub fn check(path: &Path) -> Result<()> {
-    let f = path.join(FORMAT_FILE);
-    let text = match fs::read_to_string(&f) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::NoVault {
-                path: path.to_owned(),
-            })
+/// Checks that `place` holds a vault of a format this version reads.
+pub fn check(place: &Place) -> Result<()> {
+    let f = place.name_of(FORMAT_FILE);
+    let no_vault = || Error::NoVault {
+        path: if place.is_remote() {
+            PathBuf::from(place.describe())
+        } else {
+            place.local().to_owned()
+        },
+    };
+    let text = match place.files().get(FORMAT_FILE) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_vault()),
+        // A local path that is a file, not a folder.
+        Err(e) if !place.is_remote() && !place.local().is_dir() => {
+            let _ = e;
+            return Err(no_vault());
         }
         Err(e) => return Err(Error::read(&f, e)),
     };
@@ -40,9 +50,7 @@ pub fn check(path: &Path) -> Result<()> {
         detail: e.to_string(),
     })?;
     if v["format"] != FORMAT {
-        return Err(Error::NoVault {
-            path: path.to_owned(),
-        });
+        return Err(no_vault());
     }
     if !(1..=VERSION).any(|known| v["version"] == known) {
         return Err(Error::VaultFormat {
@@ -68,10 +76,13 @@ pub fn check(path: &Path) -> Result<()> {
 ///   messages known only from headers files);
 /// - 3 → 4 when a writer takes the lock: posters (derived objects and the
 ///   records that name them).
-pub(crate) fn migrate(path: &Path, to: u32) -> Result<()> {
-    let f = path.join(FORMAT_FILE);
-    let text = fs::read_to_string(&f).map_err(|e| Error::read(&f, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+pub(crate) fn migrate(place: &Place, to: u32) -> Result<()> {
+    let f = place.name_of(FORMAT_FILE);
+    let text = place
+        .files()
+        .get(FORMAT_FILE)
+        .map_err(|e| Error::read(&f, e))?;
+    let v: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
     if v["version"]
         .as_u64()
         .is_none_or(|have| have >= u64::from(to))
@@ -79,7 +90,10 @@ pub(crate) fn migrate(path: &Path, to: u32) -> Result<()> {
         return Ok(());
     }
     let fmt = serde_json::json!({"format": FORMAT, "version": to}).to_string();
-    fsutil::replace_private(&f, fmt.as_bytes()).map_err(|e| Error::write(&f, e))
+    place
+        .files()
+        .put_replace(FORMAT_FILE, fmt.as_bytes())
+        .map_err(|e| Error::write(&f, e))
 }
 
 /// The format this release writes.
@@ -88,6 +102,19 @@ pub(crate) const WRITES: u32 = VERSION;
 /// Written first by `init` and removed last: a folder holding it is what
 /// an `init` killed midway left, and may be taken over.
 const INIT_MARKER: &str = ".dmvault-init";
+
+/// Creates a vault at `place`: a folder ([`init`]) or an empty bucket or
+/// prefix of an object store. Returns the key's id.
+///
+/// # Errors
+/// As [`init`]; for object storage, [`Error::NotEmpty`] and the store's.
+pub fn init_place(place: &Place, key: &NewKey) -> Result<String> {
+    if !place.is_remote() {
+        return init(place.local(), key);
+    }
+    let fmt = serde_json::json!({"format": FORMAT, "version": VERSION}).to_string();
+    super::remote::init(place, key, README, fmt.as_bytes())
+}
 
 /// Creates a vault at `path` (a new or empty folder) with one unlock method.
 /// Returns the key's id.
@@ -112,7 +139,7 @@ pub fn init(path: &Path, key: &NewKey) -> Result<String> {
     // Checked before the lock file is made in a folder that is not ours,
     // and again under the lock (another `init` may have just made a vault).
     takeover(path)?;
-    let lock_file = lock(path, INIT_LOCK_WAIT)?;
+    let lock_file = lock_folder(path, INIT_LOCK_WAIT)?;
     if takeover(path)? {
         remove_made(path);
     }
@@ -173,8 +200,8 @@ fn build(path: &Path, key: &NewKey) -> Result<String> {
         fsutil::create_private_dir(&p).map_err(|e| Error::write(&p, e))?;
     }
     let secret = VaultSecret::generate()?;
-    let id = write_key(path, &secret, key)?;
-    crate::index::Index::open(path, &secret, &crate::progress::Quiet)?;
+    let id = write_key(&Place::folder(path), &secret, key)?;
+    crate::index::Index::open(&Place::folder(path), &secret, &crate::progress::Quiet)?;
     crate::fault::point("init");
     crate::fault::io_error("init-write").map_err(|e| Error::write(path, e))?;
     let readme = path.join("README.txt");
@@ -189,12 +216,20 @@ fn build(path: &Path, key: &NewKey) -> Result<String> {
 }
 
 /// Stores the vault secret under a new key file; returns its id.
-pub(crate) fn write_key(path: &Path, secret: &VaultSecret, key: &NewKey) -> Result<String> {
+pub(crate) fn write_key(place: &Place, secret: &VaultSecret, key: &NewKey) -> Result<String> {
     let sealed = keys::seal(secret, key)?;
     let mut r = [0u8; 8];
     getrandom::fill(&mut r).map_err(|e| Error::Random(e.to_string()))?;
     let id = keys::hex(&r);
-    let p = keys::key_path(path, &id);
+    if place.is_remote() {
+        let k = keys::key_key(&id);
+        place
+            .files()
+            .put_if_absent(&k, Payload::Bytes(&sealed))
+            .map_err(|e| Error::write(place.name_of(&k), e))?;
+        return Ok(id);
+    }
+    let p = keys::key_path(place.local(), &id);
     fsutil::write_new_private(&p, &sealed).map_err(|e| Error::write(&p, e))?;
     Ok(id)
 }
@@ -202,7 +237,31 @@ pub(crate) fn write_key(path: &Path, secret: &VaultSecret, key: &NewKey) -> Resu
 /// Takes the vault's write lock: a kernel `flock` on `lock`, waiting at
 /// most `wait`. It is released when the returned file is dropped or the
 /// process ends, however it ends, so a crash never leaves a stale lock.
-pub fn lock(path: &Path, wait: Duration) -> Result<File> {
+pub fn lock(place: &Place, wait: Duration) -> Result<VaultLock> {
+    let file = lock_folder(place.local(), wait)?;
+    let remote = if place.is_remote() {
+        Some(super::remote::RemoteLock::take(place, wait)?)
+    } else {
+        None
+    };
+    Ok(VaultLock {
+        _remote: remote,
+        _file: file,
+    })
+}
+
+/// A writer's hold on a vault: the local lock, and for a vault in object
+/// storage its lock object. Dropping it releases both.
+pub struct VaultLock {
+    _remote: Option<super::remote::RemoteLock>,
+    _file: File,
+}
+
+/// The kernel `flock` on `path/lock`.
+fn lock_folder(path: &Path, wait: Duration) -> Result<File> {
+    if !path.is_dir() {
+        fsutil::create_private_dir(path).map_err(|e| Error::write(path, e))?;
+    }
     let p = path.join("lock");
     let f = OpenOptions::new()
         .create(true)
@@ -231,7 +290,8 @@ pub fn lock(path: &Path, wait: Duration) -> Result<File> {
 /// Removes temp files a killed writer left in the vault's `tmp/` and
 /// `keys/`, and the mark of an `init` killed after it made the vault (the
 /// caller holds the lock).
-pub(crate) fn clean_temp(path: &Path) {
+pub(crate) fn clean_temp(place: &Place) {
+    let path = place.local();
     let _ = fs::remove_file(path.join(INIT_MARKER));
     // A copy that dropped empty folders (git, some sync tools) gets its
     // `tmp/` back.

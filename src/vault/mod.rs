@@ -13,15 +13,17 @@
 //!   lock                  empty; writers hold an exclusive flock on it
 //! ```
 
+pub mod backend;
 pub mod catalog;
 pub mod fsutil;
 pub mod keyring;
 pub mod keys;
 mod layout;
+pub mod place;
+mod remote;
 pub mod seen;
 pub mod store;
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -31,10 +33,11 @@ use crate::index::{Index, Rebuilt};
 use crate::progress::{Progress, Quiet};
 use catalog::{Chain, Record};
 use keys::{Unlock, VaultSecret};
+use place::Place;
 use store::Store;
 
 pub use keyring::{KeyInfo, Unlocked};
-pub use layout::{check, ensure_outside, init, lock};
+pub use layout::{check, ensure_outside, init, init_place, lock, VaultLock};
 pub use seen::{SeenHead, SeenState};
 
 /// An unlocked vault with its index.
@@ -46,7 +49,7 @@ pub struct Vault {
     rebuilt: Option<Rebuilt>,
     /// The chain's head on disk: the one place segments are appended from.
     chain: Mutex<Chain>,
-    lock: Option<File>,
+    lock: Option<layout::VaultLock>,
     seen: Option<SeenState>,
 }
 
@@ -58,7 +61,7 @@ impl Vault {
     /// nothing about which key was tried), or [`crate::Error::Catalog`]
     /// when the catalog is damaged.
     pub fn open(path: &Path, unlock: &Unlock) -> Result<Vault> {
-        Self::load(Unlocked::open(path, unlock)?, &Quiet)
+        Self::load(Unlocked::open(Place::folder(path), unlock)?, &Quiet)
     }
 
     /// Opens the index of an unlocked vault, bringing it up to date with
@@ -70,10 +73,10 @@ impl Vault {
     /// [`crate::Error::Catalog`] when a segment the index lacks is damaged;
     /// [`crate::Error::Index`] when the index cannot be written.
     pub fn load(unlocked: Unlocked, progress: &dyn Progress) -> Result<Vault> {
-        let (index, chain, rebuilt) = Index::open(unlocked.path(), unlocked.secret(), progress)?;
-        layout::migrate(unlocked.path(), 2)?;
+        let (index, chain, rebuilt) = Index::open(unlocked.place(), unlocked.secret(), progress)?;
+        layout::migrate(unlocked.place(), 2)?;
         Ok(Vault {
-            store: Store::new(unlocked.path(), unlocked.secret().recipient().clone()),
+            store: Store::new(unlocked.place(), unlocked.secret().recipient().clone()),
             unlocked,
             index,
             rebuilt,
@@ -91,11 +94,11 @@ impl Vault {
     /// Takes the vault's write lock, waiting at most `wait` (see [`lock`]),
     /// and removes temp files a killed writer left.
     pub fn lock(&mut self, wait: Duration) -> Result<()> {
-        self.lock = Some(lock(self.path(), wait)?);
-        layout::clean_temp(self.path());
+        self.lock = Some(lock(self.place(), wait)?);
+        layout::clean_temp(self.place());
         // What this writer appends may be of the kinds the latest format
         // added: an older dmvault must refuse the vault from now on.
-        layout::migrate(self.path(), layout::WRITES)
+        layout::migrate(self.place(), layout::WRITES)
     }
 
     /// Where to record the catalog head after each commit (for rollback
@@ -116,7 +119,7 @@ impl Vault {
 
     /// Brings the index up to date (after another process committed).
     pub fn reload(&mut self) -> Result<()> {
-        let (index, chain, rebuilt) = Index::open(self.path(), self.secret(), &Quiet)?;
+        let (index, chain, rebuilt) = Index::open(self.place(), self.secret(), &Quiet)?;
         self.index = index;
         self.rebuilt = self.rebuilt.or(rebuilt);
         *self.chain.get_mut().unwrap_or_else(|e| e.into_inner()) = chain;
@@ -125,16 +128,26 @@ impl Vault {
 
     /// Empties the index and builds it again from the log.
     pub fn rebuild_index(&mut self, progress: &dyn Progress) -> Result<()> {
-        self.index
-            .rebuild(self.path(), self.secret(), progress, false)?;
+        self.index.rebuild(
+            self.unlocked.place(),
+            self.unlocked.secret(),
+            progress,
+            false,
+        )?;
         *self.chain.get_mut().unwrap_or_else(|e| e.into_inner()) = self.index.chain()?;
         self.rebuilt = Some(Rebuilt::Forced);
         Ok(())
     }
 
-    /// The vault's folder.
+    /// The vault's local folder: the vault itself, or, for one in object
+    /// storage, the folder of its cached index.
     pub fn path(&self) -> &Path {
         self.unlocked.path()
+    }
+
+    /// Where the vault is.
+    pub fn place(&self) -> &Place {
+        self.unlocked.place()
     }
 
     /// The unlocked secret.
@@ -175,7 +188,12 @@ impl Vault {
             return Ok(());
         }
         let mut chain = self.chain.lock().unwrap_or_else(|e| e.into_inner());
-        catalog::write_segment(self.path(), self.secret(), &mut chain, encoded)?;
+        catalog::write_segment(
+            self.unlocked.place(),
+            self.unlocked.secret(),
+            &mut chain,
+            encoded,
+        )?;
         if let Some(seen) = &self.seen {
             seen.write(&chain.seen());
         }

@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::backend::{Payload, Put};
 use super::fsutil;
 use super::keys::{hex, unhex};
+use super::place::Place;
 
 /// Why an object could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -68,19 +70,79 @@ impl std::error::Error for OsError {}
 
 /// An object's file, with the errors reading it gives marked as the
 /// operating system's (see [`ObjectError::from_io`]).
-pub struct ObjectFile(File);
+pub enum ObjectFile {
+    /// In a local vault.
+    Local(File),
+    /// In object storage, read by ranges.
+    Remote(RemoteFile),
+}
 
 impl Read for ObjectFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         crate::fault::io_error("object-read-eio")
-            .and_then(|()| self.0.read(buf))
+            .and_then(|()| match self {
+                ObjectFile::Local(f) => f.read(buf),
+                ObjectFile::Remote(r) => r.read(buf),
+            })
             .map_err(|e| io::Error::new(e.kind(), OsError(e)))
     }
 }
 
 impl io::Seek for ObjectFile {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        self.0.seek(pos)
+        match self {
+            ObjectFile::Local(f) => f.seek(pos),
+            ObjectFile::Remote(r) => r.seek(pos),
+        }
+    }
+}
+
+/// A file in object storage read by ranged GETs, a MiB ahead at a time.
+pub struct RemoteFile {
+    place: Place,
+    key: String,
+    size: u64,
+    pos: u64,
+    /// Bytes from `ahead_at` on.
+    ahead: Vec<u8>,
+    ahead_at: u64,
+}
+
+/// How much a remote read fetches at least.
+const READ_AHEAD: u64 = 1 << 20;
+
+impl Read for RemoteFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.size || buf.is_empty() {
+            return Ok(0);
+        }
+        let end = self.ahead_at + self.ahead.len() as u64;
+        if self.pos < self.ahead_at || self.pos >= end {
+            let want = (buf.len() as u64).max(READ_AHEAD);
+            let to = self.pos.saturating_add(want).min(self.size);
+            self.ahead = self.place.files().get_range(&self.key, self.pos..to)?;
+            self.ahead_at = self.pos;
+            if self.ahead.is_empty() {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        let from = usize::try_from(self.pos - self.ahead_at).unwrap_or(usize::MAX);
+        let n = buf.len().min(self.ahead.len() - from);
+        buf[..n].copy_from_slice(&self.ahead[from..from + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for RemoteFile {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let to = match pos {
+            io::SeekFrom::Start(p) => Some(p),
+            io::SeekFrom::End(d) => self.size.checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = to.ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        Ok(self.pos)
     }
 }
 
@@ -222,9 +284,9 @@ pub fn for_each_block<R: Read + ?Sized, E: From<io::Error>>(
     }
 }
 
-/// The object folder of a vault.
+/// The objects of a vault.
 pub struct Store {
-    root: PathBuf,
+    place: Place,
     tmp: PathBuf,
     recipient: age::x25519::Recipient,
 }
@@ -238,27 +300,34 @@ pub struct Staged {
 
 impl Store {
     /// The store of the vault at `vault`, encrypting to `recipient`.
-    pub fn new(vault: &Path, recipient: age::x25519::Recipient) -> Store {
+    pub fn new(vault: &Place, recipient: age::x25519::Recipient) -> Store {
         Store {
-            root: vault.join("objects"),
-            tmp: vault.join("tmp"),
+            place: vault.clone(),
+            tmp: vault.local().join("tmp"),
             recipient,
         }
     }
 
-    /// Where an object lives.
-    pub fn path(&self, id: &ObjectId) -> PathBuf {
+    /// An object's key in the vault.
+    pub fn key(id: &ObjectId) -> String {
         let h = id.hex();
-        self.root.join(&h[..2]).join(format!("{h}.age"))
+        format!("objects/{}/{h}.age", &h[..2])
+    }
+
+    /// Where an object lives (its path, or its URL).
+    pub fn path(&self, id: &ObjectId) -> PathBuf {
+        self.place.name_of(&Store::key(id))
     }
 
     /// The stored (ciphertext) size, or `None` when the object is absent.
     pub fn stored_size(&self, id: &ObjectId) -> io::Result<Option<u64>> {
-        match fs::metadata(self.path(id)) {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.place.files().stat(&Store::key(id))
+    }
+
+    /// Removes an object's file (one an interrupted import left that is
+    /// not what its name says).
+    pub fn remove(&self, id: &ObjectId) -> io::Result<()> {
+        self.place.files().delete(&Store::key(id))
     }
 
     fn encryptor(&self) -> io::Result<age::Encryptor> {
@@ -321,14 +390,16 @@ impl Store {
     }
 
     fn place(&self, tmp: &Path, id: &ObjectId) -> io::Result<(u64, bool)> {
-        let dest = self.path(id);
-        let dir = dest.parent().expect("fan-out folder");
-        if !dir.exists() {
-            fs::create_dir_all(dir)?;
-        }
-        let new = fsutil::publish(tmp, &dest)?;
+        let key = Store::key(id);
+        let put = self.place.files().put_if_absent(&key, Payload::File(tmp));
+        // Moved into place (a local vault), uploaded, or a dedup hit.
+        let _ = fs::remove_file(tmp);
+        let new = put? == Put::Created;
         crate::fault::point("object");
-        Ok((fs::metadata(&dest)?.len(), new))
+        let size = self.place.files().stat(&key)?.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "gone right after it was put")
+        })?;
+        Ok((size, new))
     }
 
     /// Opens an object for decryption.
@@ -361,8 +432,25 @@ impl Store {
         identity: &age::x25519::Identity,
         buffer: usize,
     ) -> Result<SeekableObject, ObjectError> {
-        let f = File::open(self.path(id)).map_err(ObjectError::Unreadable)?;
-        let d = age::Decryptor::new_buffered(BufReader::with_capacity(buffer, ObjectFile(f)))
+        let file = if self.place.is_remote() {
+            let key = Store::key(id);
+            let size = match self.place.files().stat(&key) {
+                Ok(Some(n)) => n,
+                Ok(None) => return Err(ObjectError::Unreadable(io::ErrorKind::NotFound.into())),
+                Err(e) => return Err(ObjectError::Unreadable(e)),
+            };
+            ObjectFile::Remote(RemoteFile {
+                place: self.place.clone(),
+                key,
+                size,
+                pos: 0,
+                ahead: Vec::new(),
+                ahead_at: 0,
+            })
+        } else {
+            ObjectFile::Local(File::open(self.path(id)).map_err(ObjectError::Unreadable)?)
+        };
+        let d = age::Decryptor::new_buffered(BufReader::with_capacity(buffer, file))
             .map_err(ObjectError::from_decrypt)?;
         d.decrypt(std::iter::once(identity as &dyn age::Identity))
             .map_err(ObjectError::from_decrypt)
@@ -389,7 +477,10 @@ impl Store {
     /// of an archive holding their content writes them anew. The caller
     /// holds the vault's write lock. Returns where each went.
     pub fn quarantine(&self, ids: &[ObjectId]) -> io::Result<Vec<PathBuf>> {
-        let dir = fsutil::parent_dir(&self.root).join("quarantine");
+        if self.place.is_remote() {
+            return self.quarantine_remote(ids);
+        }
+        let dir = self.place.local().join("quarantine");
         let mut moved = Vec::new();
         if ids.is_empty() {
             return Ok(moved);
@@ -409,30 +500,46 @@ impl Store {
         Ok(moved)
     }
 
+    /// Quarantine in object storage: a copy under `quarantine/`, then the
+    /// object removed.
+    fn quarantine_remote(&self, ids: &[ObjectId]) -> io::Result<Vec<PathBuf>> {
+        let files = self.place.files();
+        let mut moved = Vec::new();
+        for id in ids {
+            let h = id.hex();
+            let bytes = files.get(&Store::key(id))?;
+            let mut k = 0;
+            let to = loop {
+                let to = if k == 0 {
+                    format!("quarantine/{h}.age")
+                } else {
+                    format!("quarantine/{h}.{k}.age")
+                };
+                if files.put_if_absent(&to, Payload::Bytes(&bytes))? == Put::Created {
+                    break to;
+                }
+                k += 1;
+            };
+            files.delete(&Store::key(id))?;
+            moved.push(self.place.name_of(&to));
+        }
+        Ok(moved)
+    }
+
     /// Every object file in the store, with its stored size.
     pub fn list(&self) -> io::Result<Vec<(ObjectId, u64)>> {
-        let mut out = Vec::new();
-        let top = match fs::read_dir(&self.root) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e),
-        };
-        for d in top {
-            let d = d?;
-            if !d.file_type()?.is_dir() {
-                continue;
-            }
-            for f in fs::read_dir(d.path())? {
-                let f = f?;
-                let name = f.file_name();
-                let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".age")) else {
-                    continue;
-                };
-                if let Some(id) = ObjectId::parse(stem) {
-                    out.push((id, f.metadata()?.len()));
-                }
-            }
-        }
+        let mut out: Vec<(ObjectId, u64)> = self
+            .place
+            .files()
+            .list("objects/")?
+            .into_iter()
+            .filter_map(|(key, size)| {
+                let rest = key.strip_prefix("objects/")?;
+                let (fan, name) = rest.split_once('/')?;
+                let id = ObjectId::parse(name.strip_suffix(".age")?)?;
+                (fan.len() == 2 && !name.contains('/')).then_some((id, size))
+            })
+            .collect();
         out.sort();
         Ok(out)
     }

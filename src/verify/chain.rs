@@ -1,12 +1,11 @@
 //! `verify`'s catalog checks: every segment, the chain, and rollback.
 
-use std::path::Path;
-
 use super::findings::{Finding, Problem, Severity};
 use super::Findings;
 use crate::error::{Error, Result};
 use crate::vault::catalog;
 use crate::vault::keys::{hex, VaultSecret};
+use crate::vault::place::Place;
 use crate::vault::seen::{SeenHead, SeenState};
 
 /// The catalog as far as it could be read.
@@ -25,7 +24,7 @@ const RESTORE: &str =
 /// Reads every segment, reporting each that is missing, damaged or out of
 /// place, and strays in `catalog/`.
 pub(crate) fn check_catalog(
-    path: &Path,
+    path: &Place,
     secret: &VaultSecret,
     f: &mut Findings<'_>,
 ) -> Result<CheckedCatalog> {
@@ -56,7 +55,7 @@ pub(crate) fn check_catalog(
             ));
         }
         expected = n + 1;
-        match catalog::read_segment(p, *n, out.whole.then_some(&prev), secret) {
+        match catalog::read_segment(path, p, *n, out.whole.then_some(&prev), secret) {
             Ok(seg) => {
                 prev = seg.mac;
                 out.macs.push(seg.mac);

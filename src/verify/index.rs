@@ -1,8 +1,6 @@
 //! `verify`'s index checks: the index reflects the log's head; with
 //! `--read-data`, every row is what the log's records make.
 
-use std::path::Path;
-
 use super::chain::CheckedCatalog;
 use super::findings::{Finding, Problem, Severity};
 use super::Findings;
@@ -10,6 +8,7 @@ use crate::error::Result;
 use crate::index::Index;
 use crate::progress::Progress;
 use crate::vault::keys::VaultSecret;
+use crate::vault::place::Place;
 
 const REBUILT: &str =
     "Nothing to do: the index is derived from the catalog and was rebuilt from it.";
@@ -18,7 +17,7 @@ const REBUILT: &str =
 /// every command does), then checks it against the log. A damaged index is
 /// rebuilt, never trusted; that is a warning, since the log is intact.
 pub(crate) fn check_index(
-    path: &Path,
+    path: &Place,
     secret: &VaultSecret,
     checked: &CheckedCatalog,
     deep: bool,

@@ -28,7 +28,6 @@ mod index;
 mod objects;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -37,6 +36,7 @@ pub use findings::{Finding, Problem, Severity};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::vault::keys::VaultSecret;
+use crate::vault::place::Place;
 use crate::vault::seen::SeenState;
 use crate::vault::store::{ObjectId, Store};
 
@@ -157,7 +157,7 @@ impl Findings<'_> {
 /// Only when the vault cannot be read at all (I/O on its folders); every
 /// problem with its contents is a finding.
 pub fn verify(
-    path: &Path,
+    path: &Place,
     secret: &VaultSecret,
     opts: &VerifyOptions,
     progress: &dyn Progress,
@@ -233,13 +233,13 @@ pub fn verify(
 /// archive holding their content writes them anew. The caller holds the
 /// vault's write lock.
 pub fn quarantine(
-    path: &Path,
+    path: &Place,
     secret: &VaultSecret,
     ids: &[ObjectId],
 ) -> Result<Vec<std::path::PathBuf>> {
     Store::new(path, secret.recipient().clone())
         .quarantine(ids)
-        .map_err(|e| Error::write(path.join("quarantine"), e))
+        .map_err(|e| Error::write(path.name_of("quarantine"), e))
 }
 
 #[cfg(test)]

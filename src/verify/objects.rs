@@ -2,7 +2,6 @@
 //! decrypting and re-hashing, and decoding videos.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -12,20 +11,21 @@ use crate::error::{Error, Result};
 use crate::index::ObjectFacts;
 use crate::progress::Progress;
 use crate::vault::keys::{hex, VaultSecret};
+use crate::vault::place::Place;
 use crate::vault::store::{ObjectError, ObjectId, Store};
 
 /// Reports objects the catalog names that are missing or mis-sized, and
 /// objects nothing names; returns the ones present with their size.
 pub(crate) fn check_objects(
     store: &Store,
-    path: &Path,
+    path: &Place,
     objects: &BTreeMap<ObjectId, ObjectFacts>,
     usage: &BTreeMap<ObjectId, Usage>,
     f: &mut Findings<'_>,
 ) -> Result<Vec<ObjectId>> {
     let on_disk: BTreeMap<ObjectId, u64> = store
         .list()
-        .map_err(|e| Error::read(path.join("objects"), e))?
+        .map_err(|e| Error::read(path.name_of("objects"), e))?
         .into_iter()
         .collect();
     let referenced: BTreeSet<ObjectId> = usage

@@ -81,7 +81,10 @@ pub struct Global {
 /// Where the vault is and how to unlock it.
 #[derive(Debug, Args, Clone)]
 pub struct VaultArgs {
-    /// The vault folder.
+    /// The vault: a folder, or s3://BUCKET/PREFIX in S3-compatible object
+    /// storage (endpoint, region and credentials from AWS_ENDPOINT_URL,
+    /// AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or
+    /// AWS_PROFILE and the AWS config files).
     #[arg(long, env = "DMVAULT_VAULT", value_name = "PATH", value_parser = path_arg)]
     pub vault: PathBuf,
     /// An age identity file that unlocks the vault

@@ -127,7 +127,8 @@ pub fn run(args: &InitArgs, global: &Global) -> Result<Code> {
         report.identity_created = Some(created_identity.is_some());
         NewKey::Recipient(recipient)
     };
-    match dmvault::vault::init(&args.vault, &key) {
+    let place = dmvault::vault::place::Place::from_arg(&args.vault)?;
+    match dmvault::vault::init_place(&place, &key) {
         Ok(id) => report.key = id,
         Err(e) => {
             // A failed init leaves nothing behind: not the identity file it made either.

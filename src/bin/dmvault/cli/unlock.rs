@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use dmvault::vault::keys::{read_identity_file, Unlock};
+use dmvault::vault::place::Place;
 use dmvault::vault::{SeenState, Unlocked, Vault};
 use dmvault::Error;
 
@@ -121,9 +122,10 @@ pub fn unlock_method(args: &VaultArgs) -> Result<Unlock> {
 
 /// Unlocks the vault without loading its catalog (enough for keys).
 pub fn unlock(args: &VaultArgs) -> Result<Unlocked> {
-    dmvault::vault::check(&args.vault)?;
+    let place = Place::from_arg(&args.vault)?;
+    dmvault::vault::check(&place)?;
     let unlock = unlock_method(args)?;
-    Ok(Unlocked::open(&args.vault, &unlock)?)
+    Ok(Unlocked::open(place, &unlock)?)
 }
 
 /// The rollback state of the unlocked vault at this place.

@@ -87,7 +87,7 @@ pub fn run(args: &VerifyArgs, global: &Global) -> Result<Code> {
     let started = std::time::Instant::now();
     let mut out = Out::new();
     let mut write_error = None;
-    let summary = verify(vault.path(), vault.secret(), &opts, progress, |f| {
+    let summary = verify(vault.place(), vault.secret(), &opts, progress, |f| {
         if !quiet || f.severity == Severity::Error {
             if let Err(e) = print_finding(&mut out, f, json) {
                 write_error.get_or_insert(e);
@@ -100,8 +100,8 @@ pub fn run(args: &VerifyArgs, global: &Global) -> Result<Code> {
     let elapsed = started.elapsed().as_secs_f64();
     let mut moved = Vec::new();
     if !summary.corrupt.is_empty() {
-        match dmvault::vault::lock(vault.path(), Duration::from_secs(args.lock_wait)) {
-            Ok(_lock) => moved = quarantine(vault.path(), vault.secret(), &summary.corrupt)?,
+        match dmvault::vault::lock(vault.place(), Duration::from_secs(args.lock_wait)) {
+            Ok(_lock) => moved = quarantine(vault.place(), vault.secret(), &summary.corrupt)?,
             Err(e) => crate::report_lib_error(&e, json),
         }
     }

@@ -1,0 +1,284 @@
+//! The storage layer (issue 11): the same contract on a local folder and on
+//! a real S3 server (s3s-fs, started here on 127.0.0.1).
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dmvault::vault::backend::{Backend, Conditional, LocalBackend, Payload, Put, S3Backend};
+
+/// An s3s-fs server on a free port of 127.0.0.1, serving `dir`, with one
+/// bucket; stopped when dropped.
+pub struct S3Server {
+    child: Child,
+    pub port: u16,
+    pub bucket: String,
+    _dir: tempfile::TempDir,
+}
+
+pub const ACCESS_KEY: &str = "dmvault-test-access";
+pub const SECRET_KEY: &str = "dmvault-test-secret-key";
+
+/// Where `cargo install s3s-fs` put it (the setup script does).
+pub fn s3s_fs() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cargo_bin = home.join(".cargo/bin/s3s-fs");
+    if cargo_bin.is_file() {
+        return cargo_bin;
+    }
+    PathBuf::from("s3s-fs")
+}
+
+impl S3Server {
+    pub fn start() -> S3Server {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = "dmvault-test".to_owned();
+        std::fs::create_dir(dir.path().join(&bucket)).unwrap();
+        let port = crate::util::free_port();
+        let child = Command::new(s3s_fs())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3s-fs (installed by .ci/setup: cargo install s3s-fs --version 0.14.1 --features binary --locked)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        S3Server {
+            child,
+            port,
+            bucket,
+            _dir: dir,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The variables a dmvault process needs to reach it.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+
+    pub fn backend(&self, prefix: &str) -> S3Backend {
+        S3Backend::with_settings(
+            &self.bucket,
+            prefix,
+            &[
+                ("aws_endpoint", &self.endpoint()),
+                ("aws_access_key_id", ACCESS_KEY),
+                ("aws_secret_access_key", SECRET_KEY),
+                ("aws_region", "us-east-1"),
+            ],
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Bytes that do not repeat (as ciphertext does not).
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+/// What every backend must do, as the vault uses it.
+fn contract(b: &dyn Backend, scratch: &Path) {
+    let one = noise(1000, 1);
+    assert_eq!(
+        b.put_if_absent("catalog/0000000001.age", Payload::Bytes(&one))
+            .unwrap(),
+        Put::Created
+    );
+    // A second put of the same key leaves the first file as it was.
+    let other = noise(1000, 2);
+    assert_eq!(
+        b.put_if_absent("catalog/0000000001.age", Payload::Bytes(&other))
+            .unwrap(),
+        Put::Existed
+    );
+    assert_eq!(b.get("catalog/0000000001.age").unwrap(), one);
+    assert_eq!(
+        b.get_range("catalog/0000000001.age", 10..20).unwrap(),
+        &one[10..20]
+    );
+    assert_eq!(
+        b.get_range("catalog/0000000001.age", 990..2000).unwrap(),
+        &one[990..]
+    );
+    assert_eq!(b.stat("catalog/0000000001.age").unwrap(), Some(1000));
+    assert_eq!(b.stat("catalog/0000000002.age").unwrap(), None);
+    assert_eq!(
+        b.get("catalog/0000000002.age").unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
+
+    // A large file goes up from disk (in parts on S3) and reads back by
+    // ranges, as a video's seek does.
+    let big = noise(20 << 20, 3);
+    let file = scratch.join("big.tmp");
+    std::fs::write(&file, &big).unwrap();
+    assert_eq!(
+        b.put_if_absent("objects/ab/abcd.age", Payload::File(&file))
+            .unwrap(),
+        Put::Created
+    );
+    assert_eq!(
+        b.stat("objects/ab/abcd.age").unwrap(),
+        Some(big.len() as u64)
+    );
+    let at = 17 << 20;
+    assert_eq!(
+        b.get_range("objects/ab/abcd.age", at..at + 4096).unwrap(),
+        &big[at as usize..at as usize + 4096]
+    );
+    std::fs::write(&file, &big).unwrap();
+    assert_eq!(
+        b.put_if_absent("objects/ab/abcd.age", Payload::File(&file))
+            .unwrap(),
+        Put::Existed
+    );
+    b.put_if_absent("objects/cd/cdef.age", Payload::Bytes(b"x"))
+        .unwrap();
+
+    // Listing by prefix, sorted, with sizes.
+    let listed = b.list("objects/").unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            ("objects/ab/abcd.age".to_owned(), big.len() as u64),
+            ("objects/cd/cdef.age".to_owned(), 1)
+        ]
+    );
+    assert_eq!(b.list("catalog/").unwrap().len(), 1);
+    assert!(b.list("nothing/").unwrap().is_empty());
+
+    // Replacing is only for files without history.
+    b.put_replace("dmvault.json", b"{\"version\":1}").unwrap();
+    b.put_replace("dmvault.json", b"{\"version\":2}").unwrap();
+    assert_eq!(b.get("dmvault.json").unwrap(), b"{\"version\":2}");
+
+    b.delete("objects/cd/cdef.age").unwrap();
+    b.delete("objects/cd/cdef.age").unwrap();
+    assert_eq!(b.stat("objects/cd/cdef.age").unwrap(), None);
+    assert_eq!(b.conditional_puts().unwrap(), Conditional::Honoured);
+    assert!(b.list("locks/").unwrap().is_empty(), "the probe is removed");
+}
+
+#[test]
+fn a_local_folder_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    contract(&LocalBackend::new(dir.path()), scratch.path());
+}
+
+#[test]
+fn an_s3_bucket_keeps_the_contract() {
+    let server = S3Server::start();
+    let scratch = tempfile::tempdir().unwrap();
+    contract(&server.backend("vaults/one"), scratch.path());
+    // Another prefix of the same bucket is another vault.
+    let two = server.backend("vaults/two");
+    assert!(two.list("").unwrap().is_empty());
+    assert_eq!(two.describe(), "s3://dmvault-test/vaults/two");
+}
+
+/// A vault in a bucket, as a user runs it: `init`, `import`, a re-import,
+/// `ls`, `stats`, `verify --read-data`, `export` and `key list`, each a
+/// separate dmvault process configured by the standard AWS variables.
+/// The index is cached under XDG_CACHE_HOME; nothing of the vault is in
+/// any local folder but that cache.
+#[test]
+fn a_vault_in_s3_takes_imports_lists_verifies_and_exports() {
+    let server = S3Server::start();
+    let home = tempfile::tempdir().unwrap();
+    let vault = format!("s3://{}/my/vault", server.bucket);
+    let run = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dmvault"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("DMVAULT_VAULT", &vault)
+            .env("DMVAULT_PASSPHRASE", "correct horse battery staple s3");
+        for (k, v) in server.env() {
+            c.env(k, v);
+        }
+        c.args(args).output().unwrap()
+    };
+    let ok = |o: &std::process::Output| {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ok(&run(&["init", "--passphrase"]));
+    let fixture = |n: &str| crate::util::fixture(n).display().to_string();
+    let o = run(&[
+        "import",
+        "--json",
+        &fixture("g4-2024.zip"),
+        &fixture("series-2021.zip"),
+    ]);
+    ok(&o);
+    let o = run(&["import", "--json", &fixture("g4-2024.zip")]);
+    ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\"already_imported\":true"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = run(&["ls", "--json"]);
+    ok(&o);
+    let rows = String::from_utf8_lossy(&o.stdout).lines().count();
+    assert!(rows > 20, "{rows} rows");
+    ok(&run(&["verify", "--read-data"]));
+    let out = home.path().join("export");
+    let o = run(&["export", out.to_str().unwrap()]);
+    ok(&o);
+    assert!(crate::util::files_under(&out).len() > 15);
+    ok(&run(&["key", "list"]));
+    // Objects, catalog and keys are in the bucket, under the prefix.
+    let b = server.backend("my/vault");
+    assert!(b.list("objects/").unwrap().len() > 15);
+    assert!(!b.list("catalog/").unwrap().is_empty());
+    assert_eq!(b.list("keys/").unwrap().len(), 1);
+    assert!(
+        b.list("locks/").unwrap().is_empty(),
+        "the writers' lock is released"
+    );
+    // A new machine (an empty cache) builds the index from the bucket.
+    std::fs::remove_dir_all(home.path().join("cache")).unwrap();
+    let o = run(&["ls", "--json"]);
+    ok(&o);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), rows);
+}
