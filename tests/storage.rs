@@ -59,6 +59,11 @@ impl S3Server {
         }
     }
 
+    /// The server's own folder (buckets are its sub-folders).
+    pub fn root(&self) -> &Path {
+        self._dir.path()
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -209,6 +214,155 @@ fn an_s3_bucket_keeps_the_contract() {
     assert_eq!(two.describe(), "s3://dmvault-test/vaults/two");
 }
 
+/// A dmvault user on a machine of their own (own HOME and cache), on the
+/// S3 vault `s3://dmvault-test/<prefix>`.
+struct Machine<'a> {
+    server: &'a S3Server,
+    home: tempfile::TempDir,
+    vault: String,
+}
+
+impl<'a> Machine<'a> {
+    fn new(server: &'a S3Server, prefix: &str) -> Machine<'a> {
+        Machine {
+            server,
+            home: tempfile::tempdir().unwrap(),
+            vault: format!("s3://{}/{prefix}", server.bucket),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dmvault"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env("DMVAULT_VAULT", &self.vault)
+            .env("DMVAULT_PASSPHRASE", "correct horse battery staple s3");
+        for (k, v) in self.server.env() {
+            c.env(k, v);
+        }
+        c.args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+fn fixture(n: &str) -> String {
+    crate::util::fixture(n).display().to_string()
+}
+
+/// Two machines import into one S3 vault at the same time: the lock object
+/// makes one wait for the other, and both archives are in it after.
+#[test]
+fn two_machines_import_at_once_into_one_s3_vault() {
+    let server = S3Server::start();
+    let a = Machine::new(&server, "shared");
+    a.ok(&["init", "--passphrase"]);
+    let b = Machine::new(&server, "shared");
+    let (ga, gb) = (fixture("g4-2024.zip"), fixture("series-2021.zip"));
+    let mut one = a
+        .cmd(&["import", "--json", &ga])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut two = b
+        .cmd(&["import", "--json", &gb])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(one.wait().unwrap().success());
+    assert!(two.wait().unwrap().success());
+    for m in [&a, &b] {
+        let ls = m.ok(&["ls", "--json"]);
+        for archive in ["g4-2024.zip", "series-2021.zip"] {
+            assert!(ls.contains(archive), "{archive} in the vault");
+        }
+        m.ok(&["verify", "--read-data"]);
+    }
+}
+
+/// A run killed while it uploads (after an object, and in the middle of an
+/// upload in parts) is finished by the same command run again; the upload
+/// left open is aborted; `verify --read-data` is clean.
+#[test]
+fn a_killed_s3_import_is_finished_by_the_next_run() {
+    let server = S3Server::start();
+    let m = Machine::new(&server, "killed");
+    m.ok(&["init", "--passphrase"]);
+    // An archive with a 20 MB file: it goes up in parts.
+    let dir = tempfile::tempdir().unwrap();
+    let archive = crate::util::ArchiveBuilder::new(dir.path(), "big-media");
+    archive.conversations(&[crate::util::conversation(
+        "1-2",
+        &[crate::util::message(
+            "1500000000000000001",
+            "1",
+            "\"2021-01-01T00:00:00.000Z\"",
+            Some("v.mp4"),
+        )],
+    )]);
+    archive.media("1500000000000000001-v.mp4", &noise(20 << 20, 9));
+    let zip = archive.zip();
+    let zip = zip.to_str().unwrap();
+    let o = m
+        .cmd(&["import", zip])
+        .env("DMVAULT_FAULT", "upload-part:1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        None,
+        "killed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let open_parts = |root: &Path| {
+        std::fs::read_dir(root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".upload_id-"))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        !open_parts(server.root()).is_empty(),
+        "the killed run left an upload open"
+    );
+    m.ok(&["import", zip]);
+    assert_eq!(
+        open_parts(server.root()),
+        Vec::<String>::new(),
+        "the next run aborted it"
+    );
+    // Killed after an object of a small-file archive: the rerun finishes.
+    let g4 = fixture("g4-2024.zip");
+    let o = m
+        .cmd(&["import", &g4])
+        .env("DMVAULT_FAULT", "object:3")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None);
+    m.ok(&["import", &g4]);
+    m.ok(&["verify", "--read-data"]);
+    let ls = m.ok(&["ls", "--json"]);
+    assert!(ls.contains("1500000000000000001") && ls.contains("g4-2024.zip"));
+}
+
 /// A vault in a bucket, as a user runs it: `init`, `import`, a re-import,
 /// `ls`, `stats`, `verify --read-data`, `export` and `key list`, each a
 /// separate dmvault process configured by the standard AWS variables.
@@ -262,11 +416,56 @@ fn a_vault_in_s3_takes_imports_lists_verifies_and_exports() {
     let rows = String::from_utf8_lossy(&o.stdout).lines().count();
     assert!(rows > 20, "{rows} rows");
     ok(&run(&["verify", "--read-data"]));
+    for args in [
+        &["stats"][..],
+        &["people"],
+        &["search", "typo"],
+        &["show", "--no-pager", "Birch Owl"],
+    ] {
+        ok(&run(args));
+    }
+    let db = home.path().join("plain.db");
+    ok(&run(&["export-sqlite", db.to_str().unwrap()]));
     let out = home.path().join("export");
     let o = run(&["export", out.to_str().unwrap()]);
     ok(&o);
     assert!(crate::util::files_under(&out).len() > 15);
     ok(&run(&["key", "list"]));
+    // The viewer serves a video from the bucket, a range at a time.
+    let mut view_cmd = Command::new(env!("CARGO_BIN_EXE_dmvault"));
+    view_cmd
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env("DMVAULT_VAULT", &vault)
+        .env("DMVAULT_PASSPHRASE", "correct horse battery staple s3");
+    for (k, v) in server.env() {
+        view_cmd.env(k, v);
+    }
+    let view = crate::view::serve(view_cmd);
+    let video: serde_json::Value =
+        String::from_utf8_lossy(&run(&["ls", "--json", "--kind", "video"]).stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|r| r["object"].is_string())
+            .unwrap();
+    let object = video["object"].as_str().unwrap();
+    let (status, hs, whole) = crate::view::get(&view, &format!("/media/{object}"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(crate::view::header(&hs, "content-type"), Some("video/mp4"));
+    assert_eq!(whole.len() as u64, video["size"].as_u64().unwrap());
+    let (status, hs, part) = crate::view::get(
+        &view,
+        &format!("/media/{object}"),
+        &[("Range", "bytes=100-199")],
+    );
+    assert_eq!(status, 206);
+    assert_eq!(part, &whole[100..200]);
+    assert!(crate::view::header(&hs, "content-range")
+        .unwrap()
+        .starts_with("bytes 100-199/"));
+    drop(view);
     // Objects, catalog and keys are in the bucket, under the prefix.
     let b = server.backend("my/vault");
     assert!(b.list("objects/").unwrap().len() > 15);

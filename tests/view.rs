@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use crate::util::*;
 
 /// A running `dmvault view`, stopped when dropped.
-struct View {
+pub(crate) struct View {
     child: Child,
-    port: u16,
-    token: String,
+    pub port: u16,
+    pub token: String,
 }
 
 impl Drop for View {
@@ -27,8 +27,12 @@ impl Drop for View {
 }
 
 fn start_view(v: &TestVault) -> View {
-    let mut child = v
-        .cmd()
+    serve(v.cmd())
+}
+
+/// Starts `dmvault view` with `cmd` (the program, its vault and keys).
+pub(crate) fn serve(mut cmd: Command) -> View {
+    let mut child = cmd
         .args(["view", "--json", "--no-open"])
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
@@ -54,7 +58,7 @@ fn start_view(v: &TestVault) -> View {
 }
 
 /// One HTTP/1.1 request; (status, headers lower-cased, body).
-fn http(
+pub(crate) fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -124,14 +128,18 @@ fn http(
     (status, hs, raw[split + 4..].to_vec())
 }
 
-fn get(view: &View, path: &str, extra: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub(crate) fn get(
+    view: &View,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let cookie = format!("dmvault_token={}", view.token);
     let mut headers = vec![("Cookie", cookie.as_str())];
     headers.extend_from_slice(extra);
     http(view.port, "GET", path, &headers, b"")
 }
 
-fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     hs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 

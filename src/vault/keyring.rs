@@ -3,7 +3,7 @@
 //! whose catalog is damaged.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -49,7 +49,7 @@ impl Unlocked {
             let bytes = read_key(&place, &key)?;
             if let Some(secret) = keys::open(&bytes, unlock) {
                 let place = if place.is_remote() {
-                    let local = cache_dir().join(secret.vault_id());
+                    let local = super::place::cache_dir().join(secret.vault_id());
                     place.with_local(local)
                 } else {
                     place
@@ -146,18 +146,6 @@ fn read_key(place: &Place, key: &str) -> Result<Vec<u8>> {
         .files()
         .get(key)
         .map_err(|e| Error::read(place.name_of(key), e))
-}
-
-/// `$XDG_CACHE_HOME/dmvault` (or `~/.cache/dmvault`): where the indexes
-/// of vaults in object storage are kept, each in a folder named by its
-/// vault id.
-pub fn cache_dir() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("dmvault")
 }
 
 /// The key files: (id, key).

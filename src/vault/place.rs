@@ -96,3 +96,15 @@ impl Place {
         self.files.describe()
     }
 }
+
+/// `$XDG_CACHE_HOME/dmvault` (or `~/.cache/dmvault`): where the indexes
+/// of vaults in object storage are kept, each in a folder named by its
+/// vault id.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("dmvault")
+}

@@ -1,12 +1,13 @@
 //! What a vault in object storage needs beyond its files: creating it,
 //! and the writers' lock object.
 //!
-//! **The lock object** `locks/writer.json` names its owner and when it
-//! expires (30 minutes ahead, pushed on every 5 minutes while the writer
-//! runs; restic's rule). It is created with put-if-absent; on a store
+//! **The lock object** `locks/writer.json` names its owner (a random id, a
+//! hash of the machine, the process id) and when it expires (30 minutes
+//! ahead, pushed on every 5 minutes while the writer runs; restic's rule). It is created with put-if-absent; on a store
 //! that ignores conditional puts the writer reads it back a moment later
 //! and goes on only if it is still its own. A lock past its expiry was
-//! left by a writer that died, and is taken over.
+//! left by a writer that died, and is taken over, as is one of this
+//! machine whose process is gone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,25 @@ struct LockBody {
     expires_ms: i64,
 }
 
+/// A lock past its expiry, or one this machine's process holds that is
+/// gone (a run killed here; restic's rule too).
+fn stale(h: &LockBody) -> bool {
+    h.expires_ms < now_ms()
+        || (h.host == hostname() && !std::path::Path::new(&format!("/proc/{}", h.pid)).exists())
+}
+
+/// This machine, as a lock names it: a hash of its machine id and host
+/// name, so that the bucket learns no name.
+fn hostname() -> String {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let machine = format!(
+        "dmvault lock host\n{}\n{}",
+        read("/etc/machine-id").trim(),
+        read("/proc/sys/kernel/hostname").trim()
+    );
+    blake3::hash(machine.as_bytes()).to_hex()[..16].to_owned()
+}
+
 fn now_ms() -> i64 {
     crate::time::Timestamp::now().millis()
 }
@@ -38,9 +58,7 @@ fn now_ms() -> i64 {
 fn body(owner: &str) -> Vec<u8> {
     let b = LockBody {
         owner: owner.to_owned(),
-        host: std::fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_default(),
+        host: hostname(),
         pid: std::process::id(),
         expires_ms: now_ms() + i64::try_from(STALE.as_millis()).unwrap_or(i64::MAX),
     };
@@ -81,7 +99,7 @@ impl RemoteLock {
                 .get(LOCK_KEY)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok());
-            if held.as_ref().is_some_and(|h| h.expires_ms < now_ms()) {
+            if held.as_ref().is_some_and(stale) {
                 // Left by a writer that died.
                 files.delete(LOCK_KEY).map_err(io)?;
                 continue;
@@ -152,6 +170,9 @@ impl Drop for RemoteLock {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         if held.is_some_and(|h| h.owner == self.owner) {
+            // Parts of a killed run's uploads that landed after the first
+            // abort go now.
+            let _ = self.place.files().abort_stale_uploads(true);
             let _ = self.place.files().delete(LOCK_KEY);
         }
     }

@@ -119,6 +119,18 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// Aborts the uploads in parts a run killed midway left open (those
+    /// this machine started); returns how many. Parts that were in flight
+    /// when it was killed may still land after an abort (S3 says so), so a
+    /// writer aborts them when it starts and again, for good (`forget`),
+    /// when it ends.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn abort_stale_uploads(&self, _forget: bool) -> io::Result<usize> {
+        Ok(0)
+    }
+
     /// Whether this store honours put-if-absent atomically.
     ///
     /// # Errors

@@ -14,18 +14,18 @@ use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::multipart::MultipartStore;
 use object_store::path::Path as StorePath;
 use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
-    WriteMultipart,
 };
 
 use super::{Backend, Conditional, Payload, Put};
 
-/// Files larger than this are uploaded in parts of this size.
-const PART: usize = 16 << 20;
+/// Files larger than twice this are uploaded in parts of this size.
+const PART: usize = 8 << 20;
 
 /// A bucket and a prefix in it.
 pub struct S3Backend {
@@ -34,6 +34,7 @@ pub struct S3Backend {
     prefix: String,
     runtime: tokio::runtime::Runtime,
     conditional: OnceLock<Conditional>,
+    journal: Journal,
 }
 
 impl std::fmt::Debug for S3Backend {
@@ -104,12 +105,14 @@ impl S3Backend {
             .worker_threads(2)
             .enable_all()
             .build()?;
+        let journal = Journal::for_vault(&endpoint, bucket, prefix);
         Ok(S3Backend {
             store: Arc::new(store),
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
             runtime,
             conditional: OnceLock::new(),
+            journal,
         })
     }
 
@@ -150,32 +153,58 @@ impl S3Backend {
         }
     }
 
-    /// A large file in parts, several at once. Multipart completions are
-    /// not conditional here: the caller looked first, and such files are
+    /// A large file in parts, four at once. The upload's id is noted in
+    /// a local journal until it completes or is aborted, so that a run
+    /// killed midway leaves nothing open for long: the next writer on this
+    /// machine aborts it ([`Backend::abort_stale_uploads`]). Completions
+    /// are not conditional: the caller looked first, and such files are
     /// objects, whose name is their content.
     fn upload_file(&self, key: &str, file: &std::path::Path) -> io::Result<Put> {
-        let mut f = std::fs::File::open(file)?;
+        let size = std::fs::metadata(file)?.len();
+        let parts = usize::try_from(size.div_ceil(PART as u64)).unwrap_or(usize::MAX);
         let path = self.path(key);
-        self.runtime.block_on(async {
-            let upload = self.store.put_multipart(&path).await.map_err(store_error)?;
-            let mut w = WriteMultipart::new_with_chunk_size(upload, PART);
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = match f.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = w.abort().await;
-                        return Err(e);
-                    }
-                };
-                // Up to 4 parts in flight.
-                w.wait_for_capacity(4).await.map_err(store_error)?;
-                w.write(&buf[..n]);
-            }
-            w.finish().await.map_err(store_error)?;
-            Ok(Put::Created)
-        })
+        let id = self
+            .runtime
+            .block_on(self.store.create_multipart(&path))
+            .map_err(store_error)?;
+        let note = self.journal.note(key, &id)?;
+        let result = self.runtime.block_on(async {
+            let f = std::sync::Mutex::new(std::fs::File::open(file)?);
+            let read = |i: usize| -> io::Result<PutPayload> {
+                use std::io::{Seek, SeekFrom};
+                let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+                f.seek(SeekFrom::Start(i as u64 * PART as u64))?;
+                let mut buf = Vec::with_capacity(PART);
+                (&mut *f).take(PART as u64).read_to_end(&mut buf)?;
+                Ok(PutPayload::from(buf))
+            };
+            let uploads = futures::stream::iter(0..parts).map(|i| {
+                let data = read(i);
+                let path = &path;
+                let id = &id;
+                async move {
+                    let part = self
+                        .store
+                        .put_part(path, id, i, data?)
+                        .await
+                        .map_err(store_error)?;
+                    crate::fault::point("upload-part");
+                    Ok::<_, io::Error>(part)
+                }
+            });
+            let done: Vec<_> = uploads.buffered(4).try_collect().await?;
+            self.store
+                .complete_multipart(&path, &id, done)
+                .await
+                .map_err(store_error)
+        });
+        if result.is_err() {
+            let _ = self
+                .runtime
+                .block_on(self.store.abort_multipart(&path, &id));
+        }
+        self.journal.done(&note);
+        result.map(|_| Put::Created)
     }
 }
 
@@ -205,7 +234,7 @@ impl Backend for S3Backend {
             Payload::Bytes(b) => self.create(key, b.to_vec()),
             Payload::File(p) => {
                 let size = std::fs::metadata(p)?.len();
-                if size > PART as u64 {
+                if size > 2 * PART as u64 {
                     self.upload_file(key, p)
                 } else {
                     self.create(key, std::fs::read(p)?)
@@ -279,6 +308,26 @@ impl Backend for S3Backend {
         }
     }
 
+    fn abort_stale_uploads(&self, forget: bool) -> io::Result<usize> {
+        let mut aborted = 0;
+        for (note, key, id) in self.journal.open_uploads() {
+            let path = self.path(&key);
+            match self
+                .runtime
+                .block_on(self.store.abort_multipart(&path, &id))
+            {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                    if forget {
+                        self.journal.done(&note);
+                    }
+                    aborted += 1;
+                }
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Ok(aborted)
+    }
+
     /// Measured once: a probe key is created twice; a store that lets the
     /// second through ignores conditional puts.
     fn conditional_puts(&self) -> io::Result<Conditional> {
@@ -297,5 +346,63 @@ impl Backend for S3Backend {
         };
         let _ = self.conditional.set(c);
         Ok(c)
+    }
+}
+
+/// The multipart uploads this machine started on one vault and has not
+/// finished: a file per upload in `$XDG_CACHE_HOME/dmvault/uploads/<vault
+/// location hash>/` (the upload id and key are no secret; nothing of the
+/// content is in it).
+#[derive(Debug)]
+struct Journal {
+    dir: std::path::PathBuf,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OpenUpload {
+    key: String,
+    id: String,
+}
+
+impl Journal {
+    fn for_vault(endpoint: &str, bucket: &str, prefix: &str) -> Journal {
+        let place = blake3::hash(format!("{endpoint}\n{bucket}\n{prefix}").as_bytes());
+        Journal {
+            dir: crate::vault::place::cache_dir()
+                .join("uploads")
+                .join(&place.to_hex()[..16]),
+        }
+    }
+
+    fn note(&self, key: &str, id: &str) -> io::Result<std::path::PathBuf> {
+        crate::vault::fsutil::create_private_dir(&self.dir)?;
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).map_err(|e| io::Error::other(e.to_string()))?;
+        let note = self
+            .dir
+            .join(format!("{}.json", crate::vault::keys::hex(&r)));
+        let body = serde_json::to_vec(&OpenUpload {
+            key: key.into(),
+            id: id.into(),
+        })?;
+        crate::vault::fsutil::write_new_private(&note, &body)?;
+        Ok(note)
+    }
+
+    fn done(&self, note: &std::path::Path) {
+        let _ = std::fs::remove_file(note);
+    }
+
+    fn open_uploads(&self) -> Vec<(std::path::PathBuf, String, String)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let u: OpenUpload = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+                Some((e.path(), u.key, u.id))
+            })
+            .collect()
     }
 }
