@@ -57,6 +57,16 @@ test:
 
 alias t := test
 
+# the S3 vault on a real distributed store: a 3-node Garage cluster on 127.0.0.1, one node stopped mid-test (installs garage first if missing: cargo install, once, 10-20 minutes)
+test-distributed:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! [ -x "$HOME/.cargo/bin/garage" ] && ! command -v garage >/dev/null 2>&1; then
+      echo "test-distributed: installing garage (cargo install garage --locked; once, 10-20 minutes)" >&2
+      cargo install garage --locked --quiet
+    fi
+    cargo test --test integration distributed -- --ignored
+
 # formatting and lints, warnings denied
 check:
     cargo fmt --all -- --check

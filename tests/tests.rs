@@ -14,6 +14,7 @@ mod util;
 
 mod cli_errors;
 mod fixtures;
+mod garage;
 mod golden;
 mod hostile;
 mod index;

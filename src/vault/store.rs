@@ -106,10 +106,10 @@ pub struct RemoteFile {
     /// Bytes from `ahead_at` on.
     ahead: Vec<u8>,
     ahead_at: u64,
+    /// How much one GET fetches at least: much for a whole read (verify,
+    /// export), a little for a seeking reader (a video in the viewer).
+    ahead_size: u64,
 }
-
-/// How much a remote read fetches at least.
-const READ_AHEAD: u64 = 1 << 20;
 
 impl Read for RemoteFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -118,7 +118,7 @@ impl Read for RemoteFile {
         }
         let end = self.ahead_at + self.ahead.len() as u64;
         if self.pos < self.ahead_at || self.pos >= end {
-            let want = (buf.len() as u64).max(READ_AHEAD);
+            let want = (buf.len() as u64).max(self.ahead_size);
             let to = self.pos.saturating_add(want).min(self.size);
             self.ahead = self.place.files().get_range(&self.key, self.pos..to)?;
             self.ahead_at = self.pos;
@@ -413,7 +413,7 @@ impl Store {
         id: &ObjectId,
         identity: &age::x25519::Identity,
     ) -> Result<SeekableObject, ObjectError> {
-        self.open_buffered(id, identity, 1 << 20)
+        self.open_buffered(id, identity, 1 << 20, 16 << 20)
     }
 
     /// Opens an object for decryption with seeking (for FFmpeg, which
@@ -423,7 +423,7 @@ impl Store {
         id: &ObjectId,
         identity: &age::x25519::Identity,
     ) -> Result<SeekableObject, ObjectError> {
-        self.open_buffered(id, identity, 1 << 16)
+        self.open_buffered(id, identity, 1 << 16, 1 << 20)
     }
 
     fn open_buffered(
@@ -431,6 +431,7 @@ impl Store {
         id: &ObjectId,
         identity: &age::x25519::Identity,
         buffer: usize,
+        ahead_size: u64,
     ) -> Result<SeekableObject, ObjectError> {
         let file = if self.place.is_remote() {
             let key = Store::key(id);
@@ -446,6 +447,7 @@ impl Store {
                 pos: 0,
                 ahead: Vec::new(),
                 ahead_at: 0,
+                ahead_size,
             })
         } else {
             ObjectFile::Local(File::open(self.path(id)).map_err(ObjectError::Unreadable)?)

@@ -211,13 +211,16 @@ fn write_real_corpus(work: &Path, videos: u32, seconds: u32) -> io::Result<(u64,
     Ok((bytes, video_bytes, video_s))
 }
 
-pub fn integrity_bench(work: &Path) {
+/// The real-media corpus (`real-media.zip` and the folder `real-media`),
+/// made once; returns its counts line (media bytes, video bytes, video
+/// seconds).
+pub fn ensure_real_corpus(work: &Path) -> String {
     let meta = work.join("real-media.counts");
     let zip = work.join("real-media.zip");
     let counts = fs::read_to_string(&meta)
         .ok()
         .filter(|_| zip.exists() && work.join("real-media").is_dir());
-    let counts = counts.unwrap_or_else(|| {
+    counts.unwrap_or_else(|| {
         eprintln!(
             "bench: generating real media with ffmpeg in {} (about a minute)",
             work.display()
@@ -226,7 +229,12 @@ pub fn integrity_bench(work: &Path) {
         let line = format!("{b} {vb} {vs}");
         fs::write(&meta, &line).unwrap();
         line
-    });
+    })
+}
+
+pub fn integrity_bench(work: &Path) {
+    let zip = work.join("real-media.zip");
+    let counts = ensure_real_corpus(work);
     let mut c = counts.split_whitespace();
     let bytes: u64 = c.next().unwrap().parse().unwrap();
     let video_bytes: u64 = c.next().unwrap().parse().unwrap();

@@ -33,7 +33,10 @@
 //! the generators and the measuring harness work, on a few MiB (and 3,000
 //! messages for the scale section), dmvault only.
 
+#[path = "../garage.rs"]
+mod garage;
 mod integrity;
+mod s3;
 mod scale;
 
 use std::fs::{self, File};
@@ -1016,6 +1019,9 @@ fn main() {
         }
         if run("integrity") {
             integrity::integrity_bench(&work);
+        }
+        if run("s3") {
+            s3::s3_bench(&work);
         }
         if run("scale") {
             let messages = std::env::var("DMVAULT_BENCH_SCALE_MESSAGES")
