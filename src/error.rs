@@ -161,6 +161,21 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A write-only importer key was given to a command that reads the
+    /// vault.
+    #[error(
+        "importer key {importer} is write-only: it adds archives to the vault but cannot read it"
+    )]
+    WriteOnlyKey {
+        /// The importer's id.
+        importer: String,
+    },
+    /// A write-only importer key the vault does not (or no longer) know.
+    #[error("importer key {importer} is not registered in this vault: it was revoked, or it is another vault's")]
+    ImporterNotRegistered {
+        /// The importer's id.
+        importer: String,
+    },
     /// The vault was made by a newer dmvault, or is damaged.
     #[error("{path}: unsupported vault format ({detail})")]
     VaultFormat {
@@ -224,9 +239,11 @@ impl Error {
             | Error::Json { .. } => ErrorKind::Input,
             Error::NoVault { .. } => ErrorKind::NoVault,
             Error::Locked { .. } => ErrorKind::Locked,
-            Error::NoKeyFits | Error::NoKeyGiven | Error::BadIdentityFile { .. } => {
-                ErrorKind::NoKey
-            }
+            Error::NoKeyFits
+            | Error::NoKeyGiven
+            | Error::BadIdentityFile { .. }
+            | Error::WriteOnlyKey { .. }
+            | Error::ImporterNotRegistered { .. } => ErrorKind::NoKey,
             Error::Catalog { .. } | Error::Object { .. } | Error::Index { .. } => {
                 ErrorKind::Integrity
             }
@@ -282,6 +299,12 @@ impl Error {
                 "Give an identity file with -i FILE (or DMVAULT_IDENTITY), or a passphrase with DMVAULT_PASSPHRASE or --passphrase-file."
             }
             Error::BadIdentityFile { .. } => "Give the identity file that `dmvault init` or `age-keygen` created.",
+            Error::WriteOnlyKey { .. } => {
+                "Unlock with the vault's identity file or passphrase to read it; the write-only key only runs `dmvault import`."
+            }
+            Error::ImporterNotRegistered { .. } => {
+                "Ask the vault's owner for a new key (`dmvault key add --write-only FILE`), and check --vault."
+            }
             Error::VaultFormat { .. } => "Use the dmvault version that made this vault, or a newer one.",
             Error::Index { .. } => "Check that the disk has room, then run `dmvault index rebuild`.",
             Error::Catalog { .. } | Error::Object { .. } => {

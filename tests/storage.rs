@@ -138,6 +138,11 @@ fn contract(b: &dyn Backend, scratch: &Path) {
         &one[990..]
     );
     assert_eq!(b.stat("catalog/0000000001.age").unwrap(), Some(1000));
+    // A range from the end is empty, as a read there finds nothing.
+    assert!(b
+        .get_range("catalog/0000000001.age", 1000..2000)
+        .unwrap()
+        .is_empty());
     assert_eq!(b.stat("catalog/0000000002.age").unwrap(), None);
     assert_eq!(
         b.get("catalog/0000000002.age").unwrap_err().kind(),
@@ -484,6 +489,40 @@ fn a_vault_in_s3_takes_imports_lists_verifies_and_exports() {
     let o = run(&["ls", "--json"]);
     ok(&o);
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), rows);
+}
+
+/// A write-only key on another machine imports into an S3 vault; it cannot
+/// list it; the vault's key merges the inbox and `verify --read-data` is
+/// clean, with nothing left in the bucket's inbox.
+#[test]
+fn a_write_only_import_into_s3_is_merged_by_the_vaults_key() {
+    let server = S3Server::start();
+    let owner = Machine::new(&server, "wo");
+    owner.ok(&["init", "--passphrase"]);
+    let key = owner.home.path().join("importer.key");
+    let key_s = key.to_str().unwrap();
+    owner.ok(&["key", "add", "--write-only", key_s]);
+    let mut nas = Machine::new(&server, "wo");
+    nas.env.push(("DMVAULT_IDENTITY", key_s.to_owned()));
+    let g4 = fixture("g4-2024.zip");
+    let sent = nas.ok(&["import", &g4]);
+    assert!(sent.contains("write-only key"), "{sent}");
+    let o = nas.run(&["ls"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is write-only"));
+    let b = server.backend("wo");
+    assert!(!b.list("inbox/").unwrap().is_empty());
+    let ls = owner.ok(&["ls", "--json"]);
+    assert!(
+        ls.contains("g4-2024.zip") && ls.lines().count() > 15,
+        "{ls}"
+    );
+    assert!(b.list("inbox/").unwrap().is_empty(), "merged");
+    owner.ok(&["verify", "--read-data"]);
+    // The importer's second run is known to it; the owner's own import of
+    // the same archive finds it done.
+    assert!(nas.ok(&["import", &g4]).contains("already imported"));
+    assert!(owner.ok(&["import", &g4]).contains("already imported"));
 }
 
 /// `just test-distributed`: a vault on a 3-node Garage cluster

@@ -25,3 +25,4 @@ mod storage;
 mod vault;
 mod vault_safety;
 mod view;
+mod write_only;

@@ -135,8 +135,17 @@ impl MediaWorker<'_> {
     }
 
     /// Known: named by the catalog and still in place, or made by this run.
+    /// A write-only importer, which can neither read the catalog nor check
+    /// an object, takes an object that exists as the content (its name is
+    /// the content's keyed hash).
     fn known(&self, id: &ObjectId) -> bool {
-        self.made_sha(id).is_some() || in_place(self.vault, id)
+        self.made_sha(id).is_some()
+            || in_place(self.vault, id)
+            || (self.vault.is_importer() && self.stored_size(id).is_some())
+    }
+
+    fn stored_size(&self, id: &ObjectId) -> Option<u64> {
+        self.vault.store().stored_size(id).ok().flatten()
     }
 
     /// Contents not checked before are probed (each once per run).
@@ -154,6 +163,7 @@ impl MediaWorker<'_> {
             .ok()
             .flatten()
             .and_then(|o| o.stored)
+            .or_else(|| self.stored_size(&d.object))
             .unwrap_or(0);
         FileOutcome::Stored(Stored {
             digests: d,
@@ -267,7 +277,9 @@ impl MediaWorker<'_> {
             Err(e) => return FileOutcome::Failed(failure(e)),
         };
         let d = staged.digests;
-        let probe_now = self.wants_probe(&d.object);
+        // Probed from its object, which a write-only importer cannot read.
+        let readable = !self.vault.is_importer();
+        let probe_now = readable && self.wants_probe(&d.object);
         let out = if self.known(&d.object) {
             store.discard(staged);
             self.already(d)
@@ -278,7 +290,11 @@ impl MediaWorker<'_> {
             self.placed(store.commit(staged), d)
         };
         let out = with_probe(out, || probe_object(probe_now, self.vault, &d.object, name));
-        self.with_poster(out, name, || poster_of_object(self.vault, &d.object, name))
+        self.with_poster(out, name, || {
+            readable
+                .then(|| poster_of_object(self.vault, &d.object, name))
+                .flatten()
+        })
     }
 
     /// Adds a poster to a stored content that wants one and has none yet
@@ -355,6 +371,10 @@ impl MediaWorker<'_> {
     /// cannot read is left alone (nothing stored is ever removed on a
     /// mere read error) and the file fails.
     fn adopt(&self, d: &Digests) -> Option<FileOutcome> {
+        if self.vault.is_importer() {
+            // It cannot check (nor so remove) what it cannot read.
+            return None;
+        }
         let store = self.vault.store();
         let stored = store.stored_size(&d.object).ok()??;
         let secret = self.vault.secret();

@@ -47,6 +47,7 @@ use serde::Serialize;
 mod commit;
 mod fingerprint;
 mod media;
+mod merge;
 mod messages;
 
 use crate::archive::{Archive, ConversationChunk, MediaFile, ReadReport};
@@ -63,6 +64,7 @@ use crate::vault::store::ObjectId;
 use crate::vault::Vault;
 use commit::Committer;
 use media::{FileOutcome, MediaWorker};
+pub use merge::{inbox_waiting, merge_inbox, revoke_importer, MergeReport};
 use messages::{MessageCollector, RefTodo};
 
 /// Commit a segment after this many message records.
@@ -445,7 +447,10 @@ impl ArchiveImport<'_> {
         let same_size = archives.iter().any(|(a, _)| a.size == size);
         let (blake3, known) = match by_stat {
             Some(k) => (Some(k.0.blake3.clone()), Some(k)),
-            None if same_size => {
+            // A write-only importer names every archive by its BLAKE3 up
+            // front, so that the owner's merge recognises one the vault
+            // holds already.
+            None if same_size || self.vault.is_importer() => {
                 let fp = fingerprint::fingerprint(self.archive, self.progress)?;
                 let known = archives
                     .iter()
@@ -519,7 +524,14 @@ impl ArchiveImport<'_> {
         index: MediaIndex<usize>,
         pending: &mut Vec<Record>,
     ) -> Result<(Vec<RefTodo>, ReadReport)> {
-        let known = self.vault.index.known_ids(n)?;
+        // A write-only importer sends every message (its index numbers
+        // them its own way, which the vault's owner cannot use): the owner
+        // merges them by id.
+        let known = if self.vault.is_importer() {
+            crate::index::known::KnownIds::default()
+        } else {
+            self.vault.index.known_ids(n)?
+        };
         let mut collector = MessageCollector::new(n, index, known);
         let header_bytes: u64 = self
             .archive
@@ -807,26 +819,40 @@ impl ArchiveImport<'_> {
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, FileOutcome)>(64);
             let (worker, stop) = (&worker, &stop);
+            // Into object storage, four files at once whatever the cores:
+            // their uploads wait on the network.
+            let wide = worker
+                .vault
+                .place()
+                .is_remote()
+                .then(|| rayon::ThreadPoolBuilder::new().num_threads(4).build().ok())
+                .flatten();
             scope.spawn(move || {
-                plan.order.par_iter().for_each_init(
-                    || (archive.media_reader(), tx.clone()),
-                    |(reader, tx), &i| {
-                        let out = if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed)
-                        {
-                            FileOutcome::NotTried
-                        } else {
-                            match reader {
-                                Ok(r) => worker.store_file(r, &media[i]),
-                                Err(e) => FileOutcome::Failed(media::Failure {
-                                    step: media::Step::Read,
-                                    error: std::io::Error::other(e.to_string()),
-                                }),
-                            }
-                        };
-                        progress.advance(media[i].size);
-                        let _ = tx.send((i, out));
-                    },
-                );
+                let each = || {
+                    plan.order.par_iter().for_each_init(
+                        || (archive.media_reader(), tx.clone()),
+                        |(reader, tx), &i| {
+                            let out =
+                                if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+                                    FileOutcome::NotTried
+                                } else {
+                                    match reader {
+                                        Ok(r) => worker.store_file(r, &media[i]),
+                                        Err(e) => FileOutcome::Failed(media::Failure {
+                                            step: media::Step::Read,
+                                            error: std::io::Error::other(e.to_string()),
+                                        }),
+                                    }
+                                };
+                            progress.advance(media[i].size);
+                            let _ = tx.send((i, out));
+                        },
+                    )
+                };
+                match wide {
+                    Some(pool) => pool.install(each),
+                    None => each(),
+                }
                 drop(tx);
             });
             let mut result = Ok(());

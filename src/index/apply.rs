@@ -10,8 +10,8 @@ use super::{kind_code, sql_err, verdict_code};
 use crate::error::Result;
 use crate::media::expected_file_name;
 use crate::vault::catalog::{
-    ConversationRecord, FileFacts, IntegrityRecord, MediaRecord, MessageRecord, OrphanRecord,
-    PosterRecord, Record,
+    ConversationRecord, FileFacts, InboxMergedRecord, IntegrityRecord, MediaRecord, MessageRecord,
+    OrphanRecord, PosterRecord, Record,
 };
 use crate::vault::keys::unhex;
 
@@ -148,6 +148,20 @@ impl<'t> Applier<'t> {
             }
             Record::Integrity(i) => self.integrity(i)?,
             Record::Poster(p) => self.poster(p)?,
+            Record::Importer { id, added } => {
+                self.tx
+                    .prepare_cached("INSERT OR IGNORE INTO importers VALUES (?, ?, NULL)")?
+                    .execute(params![id, added.millis()])?;
+            }
+            Record::ImporterRevoked { id, at } => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO importers VALUES (?1, ?2, ?2)
+                         ON CONFLICT(id) DO UPDATE SET revoked = coalesce(revoked, ?2)",
+                    )?
+                    .execute(params![id, at.millis()])?;
+            }
+            Record::InboxMerged(m) => self.inbox_merged(m)?,
             Record::Name(r) => {
                 super::people::add_sighting(self.tx, r)?;
                 self.named.insert(r.user.clone());
@@ -452,6 +466,24 @@ impl<'t> Applier<'t> {
                 hash(&p.blake3),
                 hash(&p.sha256)
             ])?;
+        Ok(())
+    }
+
+    fn inbox_merged(&self, m: &InboxMergedRecord) -> rusqlite::Result<()> {
+        let mac = unhex(&m.mac).unwrap_or_default();
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO inbox_merged VALUES (?, ?, ?, ?)")?
+            .execute(params![
+                m.importer,
+                m.epoch,
+                i64::try_from(m.seq).unwrap_or(i64::MAX),
+                mac
+            ])?;
+        for (n, archive) in &m.archives {
+            self.tx
+                .prepare_cached("INSERT OR REPLACE INTO inbox_archives VALUES (?, ?, ?, ?)")?
+                .execute(params![m.importer, m.epoch, n, archive])?;
+        }
         Ok(())
     }
 

@@ -18,6 +18,7 @@ mod apply;
 pub mod bits;
 mod compare;
 mod export;
+pub mod inbox;
 pub mod known;
 pub(crate) mod msgid;
 pub mod people;
@@ -165,6 +166,35 @@ impl Index {
         index.catch_up(vault, &segments, secret, progress, tolerant)?;
         let chain = index.chain()?;
         Ok((index, chain, rebuilt))
+    }
+
+    /// Opens a write-only importer's own index at `path` (outside the
+    /// vault): it reflects the inbox segments this importer wrote, which it
+    /// cannot read back, so it is never checked against them. One that
+    /// cannot be used is started anew (then with a new epoch).
+    ///
+    /// # Errors
+    /// [`Error::Index`] when it cannot be written.
+    pub fn open_importer(path: &Path, secret: &VaultSecret) -> Result<(Index, Chain)> {
+        let dir = path.parent().unwrap_or(path);
+        crate::vault::fsutil::create_private_dir(dir).map_err(|e| Error::write(dir, e))?;
+        let index = match Index::connect(path, secret) {
+            Ok(i) => i,
+            Err(_) => {
+                remove_files(path)?;
+                Index::connect(path, secret).map_err(|_| Error::Index {
+                    detail: format!("cannot create {}", path.display()),
+                })?
+            }
+        };
+        let chain = index.chain()?;
+        Ok((index, chain))
+    }
+
+    /// Removes an index's files (a write-only importer's, to start a new
+    /// epoch).
+    pub(crate) fn remove(path: &Path) -> Result<()> {
+        remove_files(path)
     }
 
     /// Empties the index and builds it again from the log. With

@@ -5,7 +5,7 @@
 //! seen again in a later archive costs a bit, not a row.
 
 /// Bumped when the tables change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The tables, created in an empty database.
 pub const SCHEMA: &str = "
@@ -99,4 +99,14 @@ CREATE TABLE posters(
   of BLOB PRIMARY KEY, object BLOB NOT NULL, size INTEGER NOT NULL,
   stored INTEGER NOT NULL, blake3 BLOB NOT NULL, sha256 BLOB NOT NULL) STRICT, WITHOUT ROWID;
 CREATE INDEX posters_by_object ON posters(object);
+-- Write-only importer keys; revoked ones keep their row.
+CREATE TABLE importers(id TEXT PRIMARY KEY, added INTEGER NOT NULL, revoked INTEGER) STRICT;
+-- How far each importer epoch is merged, and the vault's numbers of the
+-- archives it started.
+CREATE TABLE inbox_merged(
+  importer TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL, mac BLOB NOT NULL,
+  PRIMARY KEY(importer, epoch)) STRICT, WITHOUT ROWID;
+CREATE TABLE inbox_archives(
+  importer TEXT NOT NULL, epoch TEXT NOT NULL, n INTEGER NOT NULL, archive INTEGER NOT NULL,
+  PRIMARY KEY(importer, epoch, n)) STRICT, WITHOUT ROWID;
 ";

@@ -36,6 +36,8 @@ use crate::media::{split_file_name, MediaKind};
 use crate::time::Timestamp;
 
 const SEGMENT_FORMAT: &str = "dmvault-catalog-segment";
+const INBOX_FORMAT: &str = "dmvault-inbox-segment";
+const INBOX_VERSION: u32 = 1;
 /// The segment version this release writes (it reads 1 and 2).
 const SEGMENT_VERSION: u32 = 2;
 /// zstd's frame magic, which a format-2 segment's plaintext starts with.
@@ -431,6 +433,99 @@ pub enum Record {
     Name(NameRecord),
     /// A poster made of a content (format 4).
     Poster(PosterRecord),
+    /// A write-only importer key was made (format 5).
+    Importer {
+        /// Its id.
+        id: String,
+        /// When.
+        added: Timestamp,
+    },
+    /// A write-only importer key was revoked: nothing it wrote that is not
+    /// merged yet, nor anything it writes later, is merged.
+    ImporterRevoked {
+        /// Its id.
+        id: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// An importer's inbox segment was merged: its records, made the
+    /// vault's, are in this segment.
+    InboxMerged(InboxMergedRecord),
+}
+
+/// Which inbox segment was merged, and the vault's numbers given to the
+/// archives it started.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxMergedRecord {
+    /// The importer.
+    pub importer: String,
+    /// Its epoch (a chain of its segments).
+    pub epoch: String,
+    /// The segment's number in the epoch.
+    pub seq: u64,
+    /// The segment's MAC (the next one names it as `prev`).
+    pub mac: String,
+    /// (the importer's archive number, the vault's) for archives the
+    /// segment started; the vault's is 0 for an archive the vault held
+    /// whole already.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<(u32, u32)>,
+}
+
+/// A chain of segments a writer appends to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Log {
+    /// The vault's catalog, `catalog/<seq>.age`, under the vault's MAC key.
+    Catalog,
+    /// A write-only importer's inbox, `inbox/<importer>/<epoch>/<seq>.age`,
+    /// under the importer's MAC key. An epoch is a chain the importer
+    /// started with an empty local index.
+    Inbox {
+        /// The importer's id.
+        importer: String,
+        /// The epoch.
+        epoch: String,
+    },
+}
+
+impl Log {
+    /// The key of segment `seq`.
+    pub fn key(&self, seq: u64) -> String {
+        match self {
+            Log::Catalog => format!("catalog/{}", segment_name(seq)),
+            Log::Inbox { importer, epoch } => {
+                format!("inbox/{importer}/{epoch}/{}", segment_name(seq))
+            }
+        }
+    }
+
+    /// The folder its segments are in (with a trailing `/`).
+    pub fn prefix(&self) -> String {
+        match self {
+            Log::Catalog => "catalog/".into(),
+            Log::Inbox { importer, epoch } => format!("inbox/{importer}/{epoch}/"),
+        }
+    }
+
+    fn header(&self, seq: u64, prev: &[u8; 32]) -> SegmentHeader {
+        let (format, version, importer, epoch) = match self {
+            Log::Catalog => (SEGMENT_FORMAT, SEGMENT_VERSION, None, None),
+            Log::Inbox { importer, epoch } => (
+                INBOX_FORMAT,
+                INBOX_VERSION,
+                Some(importer.clone()),
+                Some(epoch.clone()),
+            ),
+        };
+        SegmentHeader {
+            format: format.into(),
+            version,
+            seq,
+            prev: hex(prev),
+            importer,
+            epoch,
+        }
+    }
 }
 
 /// A poster (a small JPEG of a video's picture, or of a large image) kept
@@ -495,6 +590,10 @@ struct SegmentHeader {
     version: u32,
     seq: u64,
     prev: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    importer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    epoch: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -578,11 +677,81 @@ pub fn read_segment(
     prev: Option<&[u8; 32]>,
     secret: &VaultSecret,
 ) -> Result<Segment> {
-    let name = key.rsplit('/').next().unwrap_or(key).to_owned();
-    let bad = |detail: &str| Error::Catalog {
-        segment: name.clone(),
-        detail: detail.to_owned(),
+    let (header, segment) = decode(vault, key, secret.identity(), secret.mac_key())?;
+    let bad = |detail: &str| segment_error(key, detail);
+    if header.format != SEGMENT_FORMAT || !(1..=SEGMENT_VERSION).contains(&header.version) {
+        return Err(bad("unknown segment format"));
+    }
+    if header.seq != seq {
+        return Err(bad(&format!(
+            "holds segment {} in place of {seq}: segments were swapped or renamed",
+            header.seq
+        )));
+    }
+    if prev.is_some_and(|p| header.prev != hex(p)) {
+        return Err(bad(
+            "does not follow the segment before it: the chain was altered",
+        ));
+    }
+    Ok(segment)
+}
+
+/// Decrypts (with the vault's identity) and authenticates (with the
+/// importer's MAC key, which the vault secret derives) one segment of a
+/// write-only importer's inbox: segment `seq` of `log`, after `prev`.
+pub fn read_inbox_segment(
+    vault: &Place,
+    log: &Log,
+    seq: u64,
+    prev: &[u8; 32],
+    secret: &VaultSecret,
+) -> Result<Segment> {
+    let Log::Inbox { importer, epoch } = log else {
+        return Err(segment_error("catalog", "not an inbox"));
     };
+    let key = log.key(seq);
+    let mac_key = secret.importer_mac_key(importer);
+    let (header, segment) = decode(vault, &key, secret.identity(), &mac_key)?;
+    let bad = |detail: &str| segment_error(&key, detail);
+    if header.format != INBOX_FORMAT || header.version != INBOX_VERSION {
+        return Err(bad("unknown inbox segment format"));
+    }
+    if header.importer.as_deref() != Some(importer)
+        || header.epoch.as_deref() != Some(epoch)
+        || header.seq != seq
+    {
+        return Err(bad(
+            "holds another segment than its name says: it was moved",
+        ));
+    }
+    if header.prev != hex(prev) {
+        return Err(bad(
+            "does not follow the segment before it: the importer's chain was altered",
+        ));
+    }
+    Ok(segment)
+}
+
+fn segment_error(key: &str, detail: &str) -> Error {
+    let name = if key.starts_with("catalog/") {
+        key.rsplit('/').next().unwrap_or(key)
+    } else {
+        key
+    };
+    Error::Catalog {
+        segment: name.to_owned(),
+        detail: detail.to_owned(),
+    }
+}
+
+/// Decrypts a segment, checks its MAC and parses its lines.
+fn decode(
+    vault: &Place,
+    key: &str,
+    identity: &age::x25519::Identity,
+    mac_key: &[u8; 32],
+) -> Result<(SegmentHeader, Segment)> {
+    let bad = |detail: &str| segment_error(key, detail);
     let bytes = vault
         .files()
         .get(key)
@@ -590,7 +759,7 @@ pub fn read_segment(
     let d = age::Decryptor::new_buffered(&bytes[..])
         .map_err(|_| bad("not an age file (damaged or replaced)"))?;
     let mut r = d
-        .decrypt(std::iter::once(secret.identity() as &dyn age::Identity))
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
         .map_err(|_| bad("cannot be decrypted with this vault's key (damaged or replaced)"))?;
     let mut text = Vec::new();
     r.read_to_end(&mut text)
@@ -607,7 +776,7 @@ pub fn read_segment(
     let (body, trailer) = text.split_at(body_end);
     let trailer: SegmentTrailer =
         serde_json::from_slice(trailer).map_err(|_| bad("cut short: no MAC line"))?;
-    let want = blake3::keyed_hash(secret.mac_key(), body);
+    let want = blake3::keyed_hash(mac_key, body);
     let got: [u8; 32] = unhex(&trailer.mac)
         .and_then(|v| v.try_into().ok())
         .ok_or_else(|| bad("bad MAC line"))?;
@@ -621,25 +790,11 @@ pub fn read_segment(
         .next()
         .and_then(|l| serde_json::from_slice(l).ok())
         .ok_or_else(|| bad("no header"))?;
-    if header.format != SEGMENT_FORMAT || !(1..=SEGMENT_VERSION).contains(&header.version) {
-        return Err(bad("unknown segment format"));
-    }
-    if header.seq != seq {
-        return Err(bad(&format!(
-            "holds segment {} in place of {seq}: segments were swapped or renamed",
-            header.seq
-        )));
-    }
-    if prev.is_some_and(|p| header.prev != hex(p)) {
-        return Err(bad(
-            "does not follow the segment before it: the chain was altered",
-        ));
-    }
     let mut records = Vec::new();
     for l in lines {
         records.push(serde_json::from_slice(l).map_err(|e| bad(&format!("bad record: {e}")))?);
     }
-    Ok(Segment { records, mac: got })
+    Ok((header, Segment { records, mac: got }))
 }
 
 /// Records as a segment's lines, plain (for its MAC) and compressed, made
@@ -665,22 +820,19 @@ impl EncodedRecords {
     }
 }
 
-/// Writes the segment after `chain` with `records`, atomically, and adds
-/// its MAC to `chain`. The objects the records refer to must already be
-/// durable. (Only [`crate::vault::Vault`] calls this: it is the one writer.)
+/// Writes the segment after `chain` of `log` with `records`, atomically,
+/// and adds its MAC to `chain`. The objects the records refer to must
+/// already be durable. (Only [`crate::vault::Vault`] calls this: it is the
+/// one writer.)
 pub(crate) fn write_segment(
     vault: &Place,
     secret: &VaultSecret,
+    log: &Log,
     chain: &mut Chain,
     records: &EncodedRecords,
 ) -> Result<()> {
-    let (seq, prev) = (chain.seq() + 1, &chain.head());
-    let header = SegmentHeader {
-        format: SEGMENT_FORMAT.into(),
-        version: SEGMENT_VERSION,
-        seq,
-        prev: hex(prev),
-    };
+    let seq = chain.seq() + 1;
+    let header = log.header(seq, &chain.head());
     let mut header_line = serde_json::to_vec(&header).expect("serialisable");
     header_line.push(b'\n');
     let mut mac = blake3::Hasher::new_keyed(secret.mac_key());
@@ -715,24 +867,24 @@ pub(crate) fn write_segment(
         return Err(Error::write(&tmp, e));
     }
     crate::fault::point("segment-tmp");
-    let key = format!("catalog/{}", segment_name(seq));
+    let key = log.key(seq);
     let put = vault.files().put_if_absent(&key, Payload::File(&tmp));
     let _ = fs::remove_file(&tmp);
     match put {
         Ok(Put::Created) => {}
         Ok(Put::Existed) => {
-            return Err(Error::Catalog {
-                segment: segment_name(seq),
-                detail: "already exists: another process wrote to the vault at the same time"
-                    .into(),
-            })
+            return Err(segment_error(
+                &key,
+                "already exists: another process wrote to the vault at the same time",
+            ))
         }
         Err(e) => return Err(Error::write(vault.name_of(&key), e)),
     }
+    let prefix = log.prefix();
     vault
         .files()
-        .make_durable("catalog/")
-        .map_err(|e| Error::write(vault.name_of("catalog"), e))?;
+        .make_durable(&prefix)
+        .map_err(|e| Error::write(vault.name_of(prefix.trim_end_matches('/')), e))?;
     crate::fault::point("segment");
     chain.macs.push(mac);
     Ok(())

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::backend::direct_child;
+use super::importer::ImporterKey;
 use super::keys::{self, KeyKind, NewKey, Unlock, VaultSecret};
 use super::layout;
 use super::place::Place;
@@ -29,7 +30,7 @@ pub struct KeyInfo {
 }
 
 /// A vault whose secret is unlocked (its catalog not loaded).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Unlocked {
     place: Place,
     secret: VaultSecret,
@@ -45,6 +46,9 @@ impl Unlocked {
     /// (saying nothing about which key was tried).
     pub fn open(place: Place, unlock: &Unlock) -> Result<Unlocked> {
         layout::check(&place)?;
+        if let Unlock::Importer(key) = unlock {
+            return Unlocked::open_importer(place, key);
+        }
         for (id, key) in key_files(&place)? {
             let bytes = read_key(&place, &key)?;
             if let Some(secret) = keys::open(&bytes, unlock) {
@@ -62,6 +66,37 @@ impl Unlocked {
             }
         }
         Err(Error::NoKeyFits)
+    }
+
+    /// A write-only importer's hold on the vault: its local folder (for an
+    /// S3 vault) is its own, and its key must be registered.
+    fn open_importer(place: Place, key: &ImporterKey) -> Result<Unlocked> {
+        let place = if place.is_remote() {
+            let local = super::importer::local_dir(&key.vault, &key.id);
+            super::fsutil::create_private_dir(&local).map_err(|e| Error::write(&local, e))?;
+            place.with_local(local)
+        } else {
+            place
+        };
+        super::importer::check_registration(&place, key)?;
+        Ok(Unlocked {
+            place,
+            secret: VaultSecret::for_importer(key),
+            key_used: key.id.clone(),
+        })
+    }
+
+    /// Refuses a write-only importer key: for everything but `import`.
+    ///
+    /// # Errors
+    /// [`Error::WriteOnlyKey`].
+    pub fn readable(&self) -> Result<()> {
+        match self.secret.importer() {
+            Some(id) => Err(Error::WriteOnlyKey {
+                importer: id.to_owned(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The vault's local folder: the vault itself, or, for one in object
@@ -85,14 +120,7 @@ impl Unlocked {
         let mut out = Vec::new();
         for (id, key) in key_files(&self.place)? {
             let bytes = read_key(&self.place, &key)?;
-            let added = if self.place.is_remote() {
-                String::new()
-            } else {
-                fs::metadata(self.place.name_of(&key))
-                    .and_then(|m| m.modified())
-                    .map(|t| Timestamp::from_system_time(t).to_string())
-                    .unwrap_or_default()
-            };
+            let added = self.added(&key);
             if let Some(kind) = keys::key_kind(&bytes) {
                 out.push(KeyInfo {
                     current: id == self.key_used,
@@ -102,7 +130,27 @@ impl Unlocked {
                 });
             }
         }
+        for id in super::importer::registered(&self.place)? {
+            let added = self.added(&super::importer::registration_key(&id));
+            out.push(KeyInfo {
+                current: false,
+                id,
+                kind: KeyKind::WriteOnly,
+                added,
+            });
+        }
         Ok(out)
+    }
+
+    /// When a file of the vault was written (RFC 3339), where that is known.
+    fn added(&self, key: &str) -> String {
+        if self.place.is_remote() {
+            return String::new();
+        }
+        fs::metadata(self.place.name_of(key))
+            .and_then(|m| m.modified())
+            .map(|t| Timestamp::from_system_time(t).to_string())
+            .unwrap_or_default()
     }
 
     /// Adds an unlock method; returns its id. Takes the lock.

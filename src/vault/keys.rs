@@ -28,6 +28,7 @@ pub const DEFAULT_SCRYPT_LOG_N: u8 = 18;
 const MAX_SCRYPT_LOG_N: u8 = 22;
 
 /// The unlocked vault secret.
+#[derive(Clone)]
 pub struct VaultSecret {
     identity: age::x25519::Identity,
     recipient: age::x25519::Recipient,
@@ -35,6 +36,11 @@ pub struct VaultSecret {
     id_key: [u8; 32],
     mac_key: [u8; 32],
     index_key: [u8; 32],
+    vault_id: String,
+    /// A write-only importer's id: then `identity` is the importer's own
+    /// (it decrypts nothing of the vault), `mac_key` authenticates its
+    /// inbox segments and `index_key` its local index.
+    importer: Option<String>,
 }
 
 impl fmt::Debug for VaultSecret {
@@ -70,15 +76,46 @@ impl VaultSecret {
             id_key: blake3::derive_key("dmvault 2026-11 v1 object id", &secret),
             mac_key: blake3::derive_key("dmvault 2026-11 v1 catalog mac", &secret),
             index_key: blake3::derive_key("dmvault 2026-12 v2 index key", &secret),
+            vault_id: hex(&blake3::derive_key("dmvault 2026-12 vault id", &secret)[..16]),
             identity,
             secret,
+            importer: None,
         }
+    }
+
+    /// What a write-only importer holds in place of the secret: the
+    /// vault's recipient and object-naming key, its own MAC key, and its
+    /// own identity (which decrypts nothing of the vault).
+    pub(crate) fn for_importer(key: &super::importer::ImporterKey) -> VaultSecret {
+        VaultSecret {
+            recipient: key.recipient.clone(),
+            id_key: key.id_key,
+            mac_key: key.mac_key,
+            index_key: blake3::derive_key("dmvault 2026-12 importer index", &key.mac_key),
+            vault_id: key.vault.clone(),
+            identity: key.identity.clone(),
+            secret: [0; 32],
+            importer: Some(key.id.clone()),
+        }
+    }
+
+    /// The MAC key of the write-only importer `id`: derived from the vault
+    /// secret, so that the owner checks its segments without storing it.
+    pub(crate) fn importer_mac_key(&self, id: &str) -> [u8; 32] {
+        let mut material = self.secret.to_vec();
+        material.extend_from_slice(id.as_bytes());
+        blake3::derive_key("dmvault 2026-12 importer mac", &material)
+    }
+
+    /// The write-only importer this is, if it is one.
+    pub fn importer(&self) -> Option<&str> {
+        self.importer.as_deref()
     }
 
     /// A name for the vault that says nothing of its secret: the name of
     /// the local folder that caches an S3 vault's index.
     pub fn vault_id(&self) -> String {
-        hex(&blake3::derive_key("dmvault 2026-12 vault id", &self.secret)[..16])
+        self.vault_id.clone()
     }
 
     /// The raw SQLCipher key of the index (no passphrase KDF on open).
@@ -142,6 +179,9 @@ pub enum Unlock {
     Identities(Vec<age::x25519::Identity>),
     /// A passphrase.
     Passphrase(SecretString),
+    /// A write-only importer key (`dmvault key add --write-only`): it
+    /// imports, and reads nothing.
+    Importer(Box<super::importer::ImporterKey>),
 }
 
 impl fmt::Debug for Unlock {
@@ -149,6 +189,7 @@ impl fmt::Debug for Unlock {
         match self {
             Unlock::Identities(ids) => write!(f, "Identities({})", ids.len()),
             Unlock::Passphrase(_) => f.write_str("Passphrase(..)"),
+            Unlock::Importer(_) => f.write_str("Importer(..)"),
         }
     }
 }
@@ -203,6 +244,11 @@ pub fn write_identity_file(
 
 /// Encrypts the secret for one unlock method.
 pub fn seal(secret: &VaultSecret, key: &NewKey) -> Result<Vec<u8>, VaultError> {
+    if secret.importer.is_some() {
+        return Err(VaultError::Crypto(
+            "a write-only importer key holds no vault secret to store".into(),
+        ));
+    }
     let enc = match key {
         NewKey::Recipient(r) => {
             age::Encryptor::with_recipients(std::iter::once(r as &dyn age::Recipient))
@@ -233,6 +279,8 @@ pub enum KeyKind {
     Identity,
     /// Encrypted with a passphrase.
     Passphrase,
+    /// A write-only importer key (it adds archives, reads nothing).
+    WriteOnly,
 }
 
 /// Reads which kind a key file is.
@@ -265,6 +313,7 @@ pub fn open(bytes: &[u8], unlock: &Unlock) -> Option<VaultSecret> {
             id.set_max_work_factor(MAX_SCRYPT_LOG_N);
             d.decrypt(std::iter::once(&id as &dyn age::Identity)).ok()?
         }
+        Unlock::Importer(_) => return None,
     };
     let mut text = Vec::new();
     reader.read_to_end(&mut text).ok()?;

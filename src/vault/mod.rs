@@ -16,6 +16,7 @@
 pub mod backend;
 pub mod catalog;
 pub mod fsutil;
+pub mod importer;
 pub mod keyring;
 pub mod keys;
 mod layout;
@@ -31,7 +32,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::index::{Index, Rebuilt};
 use crate::progress::{Progress, Quiet};
-use catalog::{Chain, Record};
+use catalog::{Chain, Log, Record};
 use keys::{Unlock, VaultSecret};
 use place::Place;
 use store::Store;
@@ -51,6 +52,9 @@ pub struct Vault {
     chain: Mutex<Chain>,
     lock: Option<layout::VaultLock>,
     seen: Option<SeenState>,
+    /// Where segments are appended: the catalog, or (for a write-only
+    /// importer) its inbox.
+    log: Log,
 }
 
 impl Vault {
@@ -73,8 +77,15 @@ impl Vault {
     /// [`crate::Error::Catalog`] when a segment the index lacks is damaged;
     /// [`crate::Error::Index`] when the index cannot be written.
     pub fn load(unlocked: Unlocked, progress: &dyn Progress) -> Result<Vault> {
-        let (index, chain, rebuilt) = Index::open(unlocked.place(), unlocked.secret(), progress)?;
-        layout::migrate(unlocked.place(), 2)?;
+        let (index, chain, rebuilt, log) = if unlocked.secret().importer().is_some() {
+            let (index, chain, log) = importer_index(&unlocked)?;
+            (index, chain, None, log)
+        } else {
+            let (index, chain, rebuilt) =
+                Index::open(unlocked.place(), unlocked.secret(), progress)?;
+            layout::migrate(unlocked.place(), 2)?;
+            (index, chain, rebuilt, Log::Catalog)
+        };
         Ok(Vault {
             store: Store::new(unlocked.place(), unlocked.secret().recipient().clone()),
             unlocked,
@@ -83,7 +94,43 @@ impl Vault {
             chain: Mutex::new(chain),
             lock: None,
             seen: None,
+            log,
         })
+    }
+
+    /// Opened with a write-only importer key: it appends to its inbox, and
+    /// its index is its own record of what it sent.
+    pub fn is_importer(&self) -> bool {
+        self.secret().importer().is_some()
+    }
+
+    /// Lets go of the write lock (taken with [`Vault::lock`]).
+    pub fn release_lock(&mut self) {
+        self.lock = None;
+    }
+
+    /// Makes a write-only importer key (the lock taken, the catalog
+    /// reloaded): the catalog records it, then its registration file is
+    /// written. The caller writes the key to the user's file.
+    ///
+    /// # Errors
+    /// [`Error::WriteOnlyKey`] when this vault was opened with one.
+    pub fn add_importer(&mut self, wait: Duration) -> Result<importer::ImporterKey> {
+        self.unlocked.readable()?;
+        self.lock(wait)?;
+        self.reload()?;
+        let key = importer::new_key(self.secret())?;
+        self.append(&[Record::Importer {
+            id: key.id().to_owned(),
+            added: crate::time::Timestamp::now(),
+        }])?;
+        importer::write_registration(self.place(), &key)?;
+        Ok(key)
+    }
+
+    /// Where segments are appended.
+    pub fn log(&self) -> &Log {
+        &self.log
     }
 
     /// Why the index was rebuilt from the log when the vault was opened.
@@ -119,6 +166,13 @@ impl Vault {
 
     /// Brings the index up to date (after another process committed).
     pub fn reload(&mut self) -> Result<()> {
+        if self.is_importer() {
+            let (index, chain, log) = importer_index(&self.unlocked)?;
+            self.index = index;
+            self.log = log;
+            *self.chain.get_mut().unwrap_or_else(|e| e.into_inner()) = chain;
+            return Ok(());
+        }
         let (index, chain, rebuilt) = Index::open(self.place(), self.secret(), &Quiet)?;
         self.index = index;
         self.rebuilt = self.rebuilt.or(rebuilt);
@@ -191,6 +245,7 @@ impl Vault {
         catalog::write_segment(
             self.unlocked.place(),
             self.unlocked.secret(),
+            &self.log,
             &mut chain,
             encoded,
         )?;
@@ -210,4 +265,37 @@ impl Vault {
     pub fn commit(&mut self, records: Vec<Record>) -> Result<()> {
         self.append(&records)
     }
+}
+
+/// A write-only importer's own index and the inbox chain it continues. An
+/// index that is behind its inbox (killed after a segment was written,
+/// before it was noted) cannot be brought up to date by an importer, which
+/// cannot read its segments: it starts anew, with a new epoch (the owner
+/// merges both chains).
+fn importer_index(unlocked: &Unlocked) -> Result<(Index, Chain, Log)> {
+    let secret = unlocked.secret();
+    let id = secret.importer().unwrap_or_default().to_owned();
+    let path = importer::local_dir(&secret.vault_id(), &id).join("index.db");
+    let place = unlocked.place();
+    for _ in 0..2 {
+        let (index, chain) = Index::open_importer(&path, secret)?;
+        let log = Log::Inbox {
+            importer: id.clone(),
+            epoch: index.epoch()?,
+        };
+        let next = log.key(chain.seq() + 1);
+        let behind = place
+            .files()
+            .stat(&next)
+            .map_err(|e| Error::read(place.name_of(&next), e))?
+            .is_some();
+        if !behind {
+            return Ok((index, chain, log));
+        }
+        drop(index);
+        Index::remove(&path)?;
+    }
+    Err(Error::Index {
+        detail: format!("{}: cannot start a new epoch", path.display()),
+    })
 }

@@ -97,11 +97,13 @@ impl io::Seek for ObjectFile {
     }
 }
 
-/// A file in object storage read by ranged GETs, a MiB ahead at a time.
+/// A file in object storage read by ranged GETs, a MiB ahead at a time
+/// (16 for a whole read). Its size is learnt from the first short read, or
+/// asked for (a HEAD) only when a seek from its end needs it.
 pub struct RemoteFile {
     place: Place,
     key: String,
-    size: u64,
+    size: Option<u64>,
     pos: u64,
     /// Bytes from `ahead_at` on.
     ahead: Vec<u8>,
@@ -113,17 +115,22 @@ pub struct RemoteFile {
 
 impl Read for RemoteFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos >= self.size || buf.is_empty() {
+        if self.size.is_some_and(|size| self.pos >= size) || buf.is_empty() {
             return Ok(0);
         }
         let end = self.ahead_at + self.ahead.len() as u64;
         if self.pos < self.ahead_at || self.pos >= end {
             let want = (buf.len() as u64).max(self.ahead_size);
-            let to = self.pos.saturating_add(want).min(self.size);
+            let to = self.pos.saturating_add(want);
+            let to = self.size.map_or(to, |size| to.min(size));
             self.ahead = self.place.files().get_range(&self.key, self.pos..to)?;
             self.ahead_at = self.pos;
+            if (self.ahead.len() as u64) < to - self.pos {
+                // A short read: the file ends there.
+                self.size = Some(self.pos + self.ahead.len() as u64);
+            }
             if self.ahead.is_empty() {
-                return Err(io::ErrorKind::UnexpectedEof.into());
+                return Ok(0);
             }
         }
         let from = usize::try_from(self.pos - self.ahead_at).unwrap_or(usize::MAX);
@@ -138,7 +145,18 @@ impl io::Seek for RemoteFile {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
         let to = match pos {
             io::SeekFrom::Start(p) => Some(p),
-            io::SeekFrom::End(d) => self.size.checked_add_signed(d),
+            io::SeekFrom::End(d) => {
+                let size = match self.size {
+                    Some(s) => s,
+                    None => self
+                        .place
+                        .files()
+                        .stat(&self.key)?
+                        .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?,
+                };
+                self.size = Some(size);
+                size.checked_add_signed(d)
+            }
             io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
         self.pos = to.ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -308,6 +326,11 @@ impl Store {
         }
     }
 
+    /// Whether the objects are in object storage.
+    pub fn is_remote(&self) -> bool {
+        self.place.is_remote()
+    }
+
     /// An object's key in the vault.
     pub fn key(id: &ObjectId) -> String {
         let h = id.hex();
@@ -434,16 +457,10 @@ impl Store {
         ahead_size: u64,
     ) -> Result<SeekableObject, ObjectError> {
         let file = if self.place.is_remote() {
-            let key = Store::key(id);
-            let size = match self.place.files().stat(&key) {
-                Ok(Some(n)) => n,
-                Ok(None) => return Err(ObjectError::Unreadable(io::ErrorKind::NotFound.into())),
-                Err(e) => return Err(ObjectError::Unreadable(e)),
-            };
             ObjectFile::Remote(RemoteFile {
                 place: self.place.clone(),
-                key,
-                size,
+                key: Store::key(id),
+                size: None,
                 pos: 0,
                 ahead: Vec::new(),
                 ahead_at: 0,

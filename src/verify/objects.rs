@@ -104,15 +104,28 @@ pub(crate) struct DataCheck<'a> {
 
 impl DataCheck<'_> {
     /// Reads (and decodes) every selected object, in parallel.
+    /// Objects in object storage are read eight at a time whatever the
+    /// cores: the reads wait on the network, not on the CPU.
     pub fn run(&self, selected: &[ObjectId], progress: &dyn Progress) -> DataReport {
-        let mut report = selected
-            .par_iter()
-            .map(|id| {
-                let r = self.check_one(id);
-                progress.advance(self.objects.get(id).map_or(0, |o| o.size));
-                r
-            })
-            .reduce(DataReport::default, DataReport::merge);
+        let all = || {
+            selected
+                .par_iter()
+                .map(|id| {
+                    let r = self.check_one(id);
+                    progress.advance(self.objects.get(id).map_or(0, |o| o.size));
+                    r
+                })
+                .reduce(DataReport::default, DataReport::merge)
+        };
+        let wide = self
+            .store
+            .is_remote()
+            .then(|| rayon::ThreadPoolBuilder::new().num_threads(8).build().ok())
+            .flatten();
+        let mut report = match wide {
+            Some(pool) => pool.install(all),
+            None => all(),
+        };
         report
             .findings
             .sort_by(|a, b| (a.problem, &a.object).cmp(&(b.problem, &b.object)));

@@ -250,6 +250,7 @@ impl Backend for S3Backend {
     }
 
     fn get_range(&self, key: &str, range: Range<u64>) -> io::Result<Vec<u8>> {
+        let start = range.start;
         let opts = GetOptions {
             range: Some(if range.end == u64::MAX {
                 GetRange::Offset(range.start)
@@ -259,14 +260,21 @@ impl Backend for S3Backend {
             ..GetOptions::default()
         };
         let path = self.path(key);
-        self.runtime.block_on(async {
+        let got = self.runtime.block_on(async {
             match self.store.get_opts(&path, opts).await {
                 Ok(r) => r.bytes().await.map(|b| b.to_vec()).map_err(store_error),
-                // A range starting at the end of the file.
                 Err(object_store::Error::NotModified { .. }) => Ok(Vec::new()),
                 Err(e) => Err(store_error(e)),
             }
-        })
+        });
+        match got {
+            // A range from the file's end (S3 answers 416): nothing to read.
+            Err(e) if start > 0 && e.kind() != io::ErrorKind::NotFound => match self.stat(key)? {
+                Some(size) if start >= size => Ok(Vec::new()),
+                _ => Err(e),
+            },
+            other => other,
+        }
     }
 
     fn stat(&self, key: &str) -> io::Result<Option<u64>> {

@@ -45,11 +45,15 @@ pub fn bytes(n: u64) -> String {
 }
 
 pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
-    let mut vault = unlock::open(&args.vault, global)?;
+    let mut vault = unlock::open_for_import(&args.vault, global)?;
     if !args.dry_run {
         vault.lock(Duration::from_secs(args.lock_wait))?;
         vault.reload()?;
-        unlock::watch_rollback(&mut vault, global.json);
+        if !vault.is_importer() {
+            unlock::watch_rollback(&mut vault, global.json);
+            let merged = dmvault::import::merge_inbox(&vault)?;
+            unlock::report_merge(&merged, global.json);
+        }
     }
     let progress = crate::progress::for_command(global, "import");
     let progress = progress.as_ref();
@@ -90,6 +94,15 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
         out.message("summary", &summary)?;
     } else if !quiet {
         print_summary(&mut out, &summary)?;
+    }
+    if let (Some(id), false) = (vault.secret().importer(), dry_run) {
+        if json {
+            out.message("inbox", &serde_json::json!({"importer": id}))?;
+        } else if !quiet {
+            out.line(format_args!(
+                "written with write-only key {id} to the vault's inbox: the vault's key merges it into the catalog on its next command"
+            ))?;
+        }
     }
     Ok(if summary.partial {
         Code::Partial

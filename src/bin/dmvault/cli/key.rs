@@ -19,18 +19,30 @@ use crate::output::Out;
 pub enum KeyCommand {
     /// List the ways to unlock the vault.
     List(KeyListArgs),
-    /// Add a way to unlock the vault: another identity file or a passphrase.
+    /// Add a way to unlock the vault (an identity file or a passphrase), or
+    /// a write-only key for unattended imports.
     ///
-    /// The vault's own secret is stored once more, encrypted for the new
-    /// key. No object is rewritten.
+    /// An identity or passphrase stores the vault's own secret once more,
+    /// encrypted for the new key. No object is rewritten.
+    ///
+    /// A write-only key (--write-only FILE) can only import: a machine
+    /// holding it adds archives (`dmvault import -i FILE`) but cannot list,
+    /// show, export or decrypt anything. What it imports waits in the
+    /// vault's inbox until a command run with the vault's key merges it.
+    /// `dmvault key remove ID` revokes it.
     ///
     /// Examples:
     ///   dmvault key add --vault ~/dm-vault --new-identity ~/backup-key.txt
     ///   dmvault key add --vault ~/dm-vault --new-passphrase          (asks twice)
     ///   dmvault key add --vault ~/dm-vault --new-passphrase-file ~/new-pass.txt
+    ///   dmvault key add --vault s3://bucket/dm --write-only ~/nas-importer.key
     #[command(verbatim_doc_comment)]
     Add(KeyAddArgs),
-    /// Remove a way to unlock the vault (not the one in use, not the last).
+    /// Remove a way to unlock the vault (not the one in use, not the last),
+    /// or revoke a write-only key.
+    ///
+    /// Revoking a write-only key first merges what it imported so far; what
+    /// it writes afterwards is rejected.
     Remove(KeyRemoveArgs),
     /// Write the vault's own age identity to a new file (mode 0600).
     ///
@@ -55,8 +67,13 @@ pub struct KeyAddArgs {
     pub vault: VaultArgs,
     /// An age identity file for the new key; created (mode 0600) if it does not exist.
     #[arg(long, value_name = "FILE", value_parser = path_arg,
-          required_unless_present_any = ["new_passphrase", "new_passphrase_file"])]
+          required_unless_present_any = ["new_passphrase", "new_passphrase_file", "write_only"])]
     pub new_identity: Option<PathBuf>,
+    /// Make a write-only importer key and write it to FILE (mode 0600; it
+    /// must not exist).
+    #[arg(long, value_name = "FILE", value_parser = path_arg,
+          conflicts_with_all = ["new_identity", "new_passphrase", "new_passphrase_file"])]
+    pub write_only: Option<PathBuf>,
     /// A new passphrase (from DMVAULT_NEW_PASSPHRASE, --new-passphrase-file, or the terminal).
     #[arg(long, conflicts_with = "new_identity")]
     pub new_passphrase: bool,
@@ -107,6 +124,7 @@ pub fn run(cmd: &KeyCommand, global: &Global) -> Result<Code> {
                     let kind = match k.kind {
                         KeyKind::Identity => "identity",
                         KeyKind::Passphrase => "passphrase",
+                        KeyKind::WriteOnly => "write-only",
                     };
                     out.line(format_args!(
                         "{}  {kind:<10}  added {}{}",
@@ -117,6 +135,7 @@ pub fn run(cmd: &KeyCommand, global: &Global) -> Result<Code> {
                 }
             }
         }
+        KeyCommand::Add(a) if a.write_only.is_some() => add_write_only(a, global, &mut out)?,
         KeyCommand::Add(a) => {
             let vault = unlock::unlock(&a.vault)?;
             let (key, created) = new_key(a, vault.path())?;
@@ -136,6 +155,7 @@ pub fn run(cmd: &KeyCommand, global: &Global) -> Result<Code> {
                 out.line(format_args!("added key {id}"))?;
             }
         }
+        KeyCommand::Remove(a) if is_write_only_id(&a.id) => revoke(a, global, &mut out)?,
         KeyCommand::Remove(a) => {
             let vault = unlock::unlock(&a.vault)?;
             vault.remove_key(&a.id, Duration::from_secs(a.lock_wait))?;
@@ -165,6 +185,68 @@ pub fn run(cmd: &KeyCommand, global: &Global) -> Result<Code> {
         }
     }
     Ok(Code::Ok)
+}
+
+/// Write-only keys' ids start with `w` (unlock methods' are hex).
+fn is_write_only_id(id: &str) -> bool {
+    id.starts_with('w')
+}
+
+/// `key add --write-only FILE`.
+fn add_write_only(a: &KeyAddArgs, global: &Global, out: &mut Out) -> Result<()> {
+    let file = a.write_only.as_deref().unwrap_or(std::path::Path::new(""));
+    let mut vault = unlock::open(&a.vault, global)?;
+    dmvault::vault::ensure_outside(vault.path(), file)?;
+    if file.exists() {
+        anyhow::bail!(
+            "{}: exists; give a new file for the write-only key",
+            file.display()
+        );
+    }
+    let key = vault.add_importer(Duration::from_secs(a.lock_wait))?;
+    key.write_file(file)?;
+    if global.json {
+        out.message(
+            "key_added",
+            &serde_json::json!({"id": key.id(), "kind": "write_only", "file": file.display().to_string()}),
+        )?;
+    } else if !global.quiet {
+        out.line(format_args!(
+            "added write-only key {}, written to {} (mode 0600)",
+            key.id(),
+            file.display()
+        ))?;
+        out.line(format_args!(
+            "on the importing machine: dmvault import --vault {} -i {} ARCHIVE...",
+            a.vault.vault.display(),
+            file.display()
+        ))?;
+        out.line(format_args!(
+            "it can add archives but not read the vault; revoke it with `dmvault key remove {}`",
+            key.id()
+        ))?;
+    }
+    Ok(())
+}
+
+/// `key remove ID` of a write-only key.
+fn revoke(a: &KeyRemoveArgs, global: &Global, out: &mut Out) -> Result<()> {
+    let mut vault = unlock::open(&a.vault, global)?;
+    let report =
+        dmvault::import::revoke_importer(&mut vault, &a.id, Duration::from_secs(a.lock_wait))?;
+    unlock::report_merge(&report, global.json);
+    if global.json {
+        out.message(
+            "key_removed",
+            &serde_json::json!({"id": a.id, "kind": "write_only", "merged_segments": report.segments}),
+        )?;
+    } else if !global.quiet {
+        out.line(format_args!(
+            "revoked write-only key {} (what it imported before is kept: {} inbox segment(s) merged now); what it writes from now on is rejected",
+            a.id, report.segments
+        ))?;
+    }
+    Ok(())
 }
 
 /// The key to add, and the identity file made for it (if one was).

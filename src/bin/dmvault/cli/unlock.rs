@@ -3,8 +3,11 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use dmvault::import::MergeReport;
+use dmvault::vault::importer::ImporterKey;
 use dmvault::vault::keys::{read_identity_file, Unlock};
 use dmvault::vault::place::Place;
 use dmvault::vault::{SeenState, Unlocked, Vault};
@@ -97,7 +100,7 @@ pub fn passphrase(
 /// How to unlock the vault, from the arguments and environment.
 pub fn unlock_method(args: &VaultArgs) -> Result<Unlock> {
     if let Some(f) = &args.identity {
-        return Ok(Unlock::Identities(read_identity_file(f)?));
+        return identity_file(f);
     }
     if let Some(p) = env_passphrase("DMVAULT_PASSPHRASE", Purpose::Unlock)? {
         return Ok(Unlock::Passphrase(p.into()));
@@ -107,7 +110,7 @@ pub fn unlock_method(args: &VaultArgs) -> Result<Unlock> {
         return Ok(Unlock::Passphrase(p.unwrap_or_default().into()));
     }
     if let Some(f) = default_identity_path().filter(|p| p.exists()) {
-        return Ok(Unlock::Identities(read_identity_file(&f)?));
+        return identity_file(&f);
     }
     match passphrase(
         "DMVAULT_PASSPHRASE",
@@ -120,8 +123,25 @@ pub fn unlock_method(args: &VaultArgs) -> Result<Unlock> {
     }
 }
 
-/// Unlocks the vault without loading its catalog (enough for keys).
+/// An identity file: an age identity file, or a write-only importer key.
+fn identity_file(f: &Path) -> Result<Unlock> {
+    let head = std::fs::read(f).unwrap_or_default();
+    if ImporterKey::is_key_text(&String::from_utf8_lossy(&head)) {
+        return Ok(Unlock::Importer(Box::new(ImporterKey::read_file(f)?)));
+    }
+    Ok(Unlock::Identities(read_identity_file(f)?))
+}
+
+/// Unlocks the vault without loading its catalog (enough for keys),
+/// refusing a write-only importer key.
 pub fn unlock(args: &VaultArgs) -> Result<Unlocked> {
+    let vault = unlock_any(args)?;
+    vault.readable()?;
+    Ok(vault)
+}
+
+/// Unlocks the vault with any key, a write-only importer's included.
+fn unlock_any(args: &VaultArgs) -> Result<Unlocked> {
     let place = Place::from_arg(&args.vault)?;
     dmvault::vault::check(&place)?;
     let unlock = unlock_method(args)?;
@@ -136,9 +156,29 @@ pub fn seen_state(vault: &Unlocked) -> Option<SeenState> {
 /// Opens and unlocks the vault and brings its index up to date (with a
 /// progress bar on a terminal: a rebuild of millions of messages takes a
 /// while); says so when the index had to be rebuilt from the catalog.
+///
+/// What write-only importers left in the inbox is merged first (when no
+/// other writer holds the lock). A write-only key is refused.
 pub fn open(args: &VaultArgs, global: &Global) -> Result<Vault> {
+    let mut vault = open_unmerged(args, global)?;
+    merge_waiting(&mut vault, global.json);
+    Ok(vault)
+}
+
+/// [`open`] without merging the inbox: for `view`, which never writes.
+pub fn open_unmerged(args: &VaultArgs, global: &Global) -> Result<Vault> {
+    load(unlock(args)?, global)
+}
+
+/// Opens the vault for `import`: with the vault's key, or a write-only
+/// importer key (whose index is its own).
+pub fn open_for_import(args: &VaultArgs, global: &Global) -> Result<Vault> {
+    load(unlock_any(args)?, global)
+}
+
+fn load(unlocked: Unlocked, global: &Global) -> Result<Vault> {
     let progress = crate::progress::for_command(global, "index");
-    let vault = Vault::load(unlock(args)?, progress.as_ref())?;
+    let vault = Vault::load(unlocked, progress.as_ref())?;
     if let Some(why) = vault.rebuilt() {
         crate::report_warning(
             &format!("the vault's index was rebuilt from its catalog ({why})"),
@@ -146,6 +186,64 @@ pub fn open(args: &VaultArgs, global: &Global) -> Result<Vault> {
         );
     }
     Ok(vault)
+}
+
+/// How long a reading command waits for a writer before it leaves the
+/// inbox for later.
+const MERGE_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Merges what write-only importers left in the inbox, if anything, taking
+/// the lock for it; a busy lock only postpones it (with a warning).
+pub fn merge_waiting(vault: &mut Vault, json: bool) {
+    if !dmvault::import::inbox_waiting(vault).unwrap_or(false) {
+        return;
+    }
+    if vault.lock(MERGE_LOCK_WAIT).is_err() {
+        crate::report_warning(
+            "write-only imports wait in the vault's inbox, and another writer holds the lock: they are merged by the next command",
+            json,
+        );
+        return;
+    }
+    let merged = vault
+        .reload()
+        .and_then(|()| dmvault::import::merge_inbox(vault));
+    vault.release_lock();
+    match merged {
+        Ok(r) => report_merge(&r, json),
+        Err(e) => crate::report_lib_error(&e, json),
+    }
+}
+
+/// Says what a merge of the inbox left behind.
+pub fn report_merge(r: &MergeReport, json: bool) {
+    for p in &r.problems {
+        crate::report_warning(p, json);
+    }
+    if r.rejected > 0 {
+        crate::report_warning(
+            &format!(
+                "{} segment(s) written with revoked write-only keys were rejected and deleted",
+                r.rejected
+            ),
+            json,
+        );
+    }
+}
+
+/// Merges the inbox of a vault opened for `verify` (without its index).
+pub fn merge_before_verify(unlocked: &Unlocked, global: &Global) -> Result<()> {
+    let waiting = unlocked
+        .place()
+        .files()
+        .list("inbox/")
+        .map(|l| !l.is_empty())
+        .unwrap_or(false);
+    if waiting {
+        let mut vault = load(unlocked.clone(), global)?;
+        merge_waiting(&mut vault, global.json);
+    }
+    Ok(())
 }
 
 /// Has the vault record its head after each commit, for rollback

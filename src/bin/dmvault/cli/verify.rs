@@ -75,6 +75,7 @@ pub fn run(args: &VerifyArgs, global: &Global) -> Result<Code> {
         anyhow::bail!("this dmvault was built without FFmpeg; --decode is not available");
     }
     let vault = unlock::unlock(&args.vault)?;
+    unlock::merge_before_verify(&vault, global)?;
     let mut opts = VerifyOptions::default();
     opts.read_data = args.read_data;
     opts.decode = args.decode;

@@ -25,7 +25,7 @@ pub struct ViewArgs {
 }
 
 pub fn run(args: &ViewArgs, global: &Global) -> Result<Code> {
-    let vault = unlock::open(&args.vault, global)?;
+    let vault = unlock::open_unmerged(&args.vault, global)?;
     let opts = ViewOptions {
         port: args.port,
         ..ViewOptions::default()
