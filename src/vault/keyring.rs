@@ -155,6 +155,7 @@ impl Unlocked {
 
     /// Adds an unlock method; returns its id. Takes the lock.
     pub fn add_key(&self, key: &NewKey, wait: Duration) -> Result<String> {
+        self.readable()?;
         let _lock = layout::lock(&self.place, wait)?;
         layout::clean_temp(&self.place);
         layout::write_key(&self.place, &self.secret, key)
@@ -162,6 +163,7 @@ impl Unlocked {
 
     /// Removes an unlock method. Refuses the last one and the one in use.
     pub fn remove_key(&self, id: &str, wait: Duration) -> Result<()> {
+        self.readable()?;
         let _lock = layout::lock(&self.place, wait)?;
         let keys = key_files(&self.place)?;
         if !keys.iter().any(|(k, _)| k == id) {

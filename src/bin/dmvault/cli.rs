@@ -87,7 +87,8 @@ pub struct VaultArgs {
     /// AWS_PROFILE and the AWS config files).
     #[arg(long, env = "DMVAULT_VAULT", value_name = "PATH", value_parser = path_arg)]
     pub vault: PathBuf,
-    /// An age identity file that unlocks the vault
+    /// An age identity file that unlocks the vault, or a write-only key
+    /// (`key add --write-only`), which only imports
     /// [default: ~/.config/dmvault/identity.txt when it exists].
     #[arg(short = 'i', long, env = "DMVAULT_IDENTITY", value_name = "FILE", value_parser = path_arg)]
     pub identity: Option<PathBuf>,
@@ -190,6 +191,11 @@ pub enum Command {
     /// Examples:
     ///   dmvault import --vault ~/dm-vault twitter-2021.zip twitter-2024.zip
     ///   dmvault import --vault ~/dm-vault --dry-run ~/Downloads/twitter-*.zip
+    ///   dmvault import --vault s3://bucket/dm -i ~/nas-importer.key twitter-*.zip
+    ///
+    /// With a write-only key (`dmvault key add --write-only FILE`) the import
+    /// goes to the vault's inbox: it can add, not read; the next command run
+    /// with the vault's key merges it.
     #[command(verbatim_doc_comment)]
     Import(import::ImportArgs),
     /// List the media references the vault holds.
