@@ -528,8 +528,9 @@ fn a_write_only_import_into_s3_is_merged_by_the_vaults_key() {
 /// `just test-distributed`: a vault on a 3-node Garage cluster
 /// (`replication_factor = 3`) keeps working with one node down: `ls` and
 /// `verify --read-data` pass, and a further import lands; after the node
-/// is back, `verify` passes again. Garage ignores conditional puts: the
-/// lock object is checked by reading it back.
+/// is back, `verify` passes again; a write-only key's import is merged.
+/// Garage ignores conditional puts: the lock object is checked by reading
+/// it back.
 #[test]
 #[ignore = "needs the garage binary; run `just test-distributed`"]
 fn distributed_a_vault_on_three_garage_nodes_survives_one_down() {
@@ -563,4 +564,16 @@ fn distributed_a_vault_on_three_garage_nodes_survives_one_down() {
         other.ok(&["ls", "--json"]).lines().count(),
         more.lines().count()
     );
+    // A write-only key on a third machine imports (Garage ignores
+    // conditional puts: its inbox segments rest on the lock object), and
+    // the vault's key merges it.
+    let key = m.home.path().join("importer.key");
+    let key_s = key.to_str().unwrap();
+    m.ok(&["key", "add", "--write-only", key_s]);
+    let mut nas = Machine::with_env(g.env(0), &g.bucket, "vault");
+    nas.env.push(("DMVAULT_IDENTITY", key_s.to_owned()));
+    nas.ok(&["import", &fixture("g3-2020.zip")]);
+    let merged = other.ok(&["ls", "--json"]);
+    assert!(merged.contains("g3-2020.zip"), "merged");
+    other.ok(&["verify", "--read-data"]);
 }
