@@ -50,6 +50,12 @@ demo:
     echo
     echo "== 10. the viewer's pages as a static site: open $work/site/index.html in a browser (or run \`dmvault view\`)"
     $d export --html "$work/site"
+    echo
+    echo "== 11. a write-only key for a machine nobody watches: it imports and cannot read; the vault's key merges what it sent"
+    $d key add --write-only "$work/nas.key"
+    XDG_CACHE_HOME="$work/nas-cache" $d import -i "$work/nas.key" fixtures/archives/g5-2026.zip
+    XDG_CACHE_HOME="$work/nas-cache" $d ls -i "$work/nas.key" || echo "(refused: the key is write-only)"
+    $d stats
 
 # run the whole test suite (unit, property, integration, CLI)
 test:
