@@ -165,9 +165,17 @@ pub fn open(args: &VaultArgs, global: &Global) -> Result<Vault> {
     Ok(vault)
 }
 
-/// [`open`] without merging the inbox: for `view`, which never writes.
+/// [`open`] without merging the inbox: for `view`, which never writes
+/// (it says when imports wait there).
 pub fn open_unmerged(args: &VaultArgs, global: &Global) -> Result<Vault> {
-    load(unlock(args)?, global)
+    let vault = load(unlock(args)?, global)?;
+    if dmvault::import::inbox_waiting(&vault).unwrap_or(false) {
+        crate::report_warning(
+            "write-only imports wait in the vault's inbox and are not shown; any other command run with the vault's key (`dmvault stats`) merges them",
+            global.json,
+        );
+    }
+    Ok(vault)
 }
 
 /// Opens the vault for `import`: with the vault's key, or a write-only
