@@ -14,6 +14,7 @@ mod util;
 
 mod cli_errors;
 mod fixtures;
+mod forget;
 mod garage;
 mod golden;
 mod hostile;

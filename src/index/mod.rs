@@ -18,6 +18,7 @@ mod apply;
 pub mod bits;
 mod compare;
 mod export;
+pub mod forget;
 pub mod inbox;
 pub mod known;
 pub(crate) mod msgid;
