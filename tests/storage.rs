@@ -491,6 +491,36 @@ fn a_vault_in_s3_takes_imports_lists_verifies_and_exports() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), rows);
 }
 
+/// Forty files of one content, met by the import's workers at once, are
+/// stored once, and the catalog records the size of the object that is
+/// there (a second put of the content, on a store whose conditional puts
+/// are not atomic, would replace it with a ciphertext of another length:
+/// age headers vary).
+#[test]
+fn many_files_of_one_content_into_s3_are_stored_once_with_their_true_size() {
+    let server = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = crate::util::ArchiveBuilder::new(dir.path(), "same-content");
+    let content = noise(300 << 10, 3);
+    let messages: Vec<String> = (0..40)
+        .map(|i| {
+            let id = format!("15000000000000{i:05}");
+            archive.media(&format!("{id}-same.jpg"), &content);
+            crate::util::message(&id, "1", "\"2021-01-01T00:00:00.000Z\"", Some("same.jpg"))
+        })
+        .collect();
+    archive.conversations(&[crate::util::conversation("1-2", &messages)]);
+    let zip = archive.zip();
+    // Three vaults: the race is a matter of timing.
+    for i in 0..3 {
+        let m = Machine::new(&server, &format!("same{i}"));
+        m.ok(&["init", "--passphrase"]);
+        let o = m.ok(&["import", "--json", "--no-probe", zip.to_str().unwrap()]);
+        assert!(o.contains("\"media_new\":1,"), "{o}");
+        m.ok(&["verify", "--read-data"]);
+    }
+}
+
 /// A write-only key on another machine imports into an S3 vault; it cannot
 /// list it; the vault's key merges the inbox and `verify --read-data` is
 /// clean, with nothing left in the bucket's inbox.

@@ -116,6 +116,30 @@ pub(super) struct MediaWorker<'a> {
     pub made_here: Mutex<HashMap<ObjectId, [u8; 32]>>,
     /// Contents this run made (or tried) a poster of.
     pub posters_tried: Mutex<HashSet<ObjectId>>,
+    /// One worker at a time decides about, and puts, a given content.
+    pub placing: Placing,
+}
+
+/// Locks by object name (striped), held from the check whether a content
+/// is stored until it is in place: two workers meeting one content at once
+/// (two files of one content in an archive) must not both put it. On a
+/// store whose conditional puts are not atomic the second put would
+/// replace the first, and the catalog would record the first's size for
+/// the second's file (age headers differ in length).
+pub(super) struct Placing([Mutex<()>; 64]);
+
+impl Default for Placing {
+    fn default() -> Self {
+        Placing(std::array::from_fn(|_| Mutex::new(())))
+    }
+}
+
+impl Placing {
+    fn hold(&self, id: &ObjectId) -> std::sync::MutexGuard<'_, ()> {
+        self.0[usize::from(id.0[0]) % 64]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl MediaWorker<'_> {
@@ -230,6 +254,7 @@ impl MediaWorker<'_> {
                 h.finish()
             }
         };
+        let placing = self.placing.hold(&d.object);
         let probe_now = self.wants_probe(&d.object);
         let out = if self.known(&d.object) {
             self.already(d)
@@ -241,6 +266,7 @@ impl MediaWorker<'_> {
         } else {
             self.placed(self.vault.store().put_bytes(&d.object, &data), d)
         };
+        drop(placing);
         let data = Arc::new(data);
         let out = with_probe(out, || probe_bytes(probe_now, data.clone(), name));
         self.with_poster(out, name, || poster_of_bytes(data, name))
@@ -279,6 +305,7 @@ impl MediaWorker<'_> {
         let d = staged.digests;
         // Probed from its object, which a write-only importer cannot read.
         let readable = !self.vault.is_importer();
+        let placing = self.placing.hold(&d.object);
         let probe_now = readable && self.wants_probe(&d.object);
         let out = if self.known(&d.object) {
             store.discard(staged);
@@ -289,6 +316,7 @@ impl MediaWorker<'_> {
         } else {
             self.placed(store.commit(staged), d)
         };
+        drop(placing);
         let out = with_probe(out, || probe_object(probe_now, self.vault, &d.object, name));
         self.with_poster(out, name, || {
             readable
@@ -338,6 +366,7 @@ impl MediaWorker<'_> {
         let mut h = Hashers::new(self.vault.secret().id_key());
         h.update(jpeg);
         let d = h.finish();
+        let _placing = self.placing.hold(&d.object);
         let (stored, new) = self.vault.store().put_bytes(&d.object, jpeg).ok()?;
         Some(PosterMade {
             digests: d,

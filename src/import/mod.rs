@@ -811,6 +811,7 @@ impl ArchiveImport<'_> {
             opts: self.opts,
             made_here: Default::default(),
             posters_tried: Default::default(),
+            placing: media::Placing::default(),
         };
         let stop = AtomicBool::new(false);
         let (archive, progress, cancel, media) =

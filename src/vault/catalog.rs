@@ -677,23 +677,24 @@ pub fn read_segment(
     prev: Option<&[u8; 32]>,
     secret: &VaultSecret,
 ) -> Result<Segment> {
-    let (header, segment) = decode(vault, key, secret.identity(), secret.mac_key())?;
     let bad = |detail: &str| segment_error(key, detail);
-    if header.format != SEGMENT_FORMAT || !(1..=SEGMENT_VERSION).contains(&header.version) {
-        return Err(bad("unknown segment format"));
-    }
-    if header.seq != seq {
-        return Err(bad(&format!(
-            "holds segment {} in place of {seq}: segments were swapped or renamed",
-            header.seq
-        )));
-    }
-    if prev.is_some_and(|p| header.prev != hex(p)) {
-        return Err(bad(
-            "does not follow the segment before it: the chain was altered",
-        ));
-    }
-    Ok(segment)
+    decode(vault, key, secret.identity(), secret.mac_key(), |header| {
+        if header.format != SEGMENT_FORMAT || !(1..=SEGMENT_VERSION).contains(&header.version) {
+            return Err(bad("unknown segment format"));
+        }
+        if header.seq != seq {
+            return Err(bad(&format!(
+                "holds segment {} in place of {seq}: segments were swapped or renamed",
+                header.seq
+            )));
+        }
+        if prev.is_some_and(|p| header.prev != hex(p)) {
+            return Err(bad(
+                "does not follow the segment before it: the chain was altered",
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// Decrypts (with the vault's identity) and authenticates (with the
@@ -711,25 +712,26 @@ pub fn read_inbox_segment(
     };
     let key = log.key(seq);
     let mac_key = secret.importer_mac_key(importer);
-    let (header, segment) = decode(vault, &key, secret.identity(), &mac_key)?;
     let bad = |detail: &str| segment_error(&key, detail);
-    if header.format != INBOX_FORMAT || header.version != INBOX_VERSION {
-        return Err(bad("unknown inbox segment format"));
-    }
-    if header.importer.as_deref() != Some(importer)
-        || header.epoch.as_deref() != Some(epoch)
-        || header.seq != seq
-    {
-        return Err(bad(
-            "holds another segment than its name says: it was moved",
-        ));
-    }
-    if header.prev != hex(prev) {
-        return Err(bad(
-            "does not follow the segment before it: the importer's chain was altered",
-        ));
-    }
-    Ok(segment)
+    decode(vault, &key, secret.identity(), &mac_key, |header| {
+        if header.format != INBOX_FORMAT || header.version != INBOX_VERSION {
+            return Err(bad("unknown inbox segment format"));
+        }
+        if header.importer.as_deref() != Some(importer)
+            || header.epoch.as_deref() != Some(epoch)
+            || header.seq != seq
+        {
+            return Err(bad(
+                "holds another segment than its name says: it was moved",
+            ));
+        }
+        if header.prev != hex(prev) {
+            return Err(bad(
+                "does not follow the segment before it: the importer's chain was altered",
+            ));
+        }
+        Ok(())
+    })
 }
 
 fn segment_error(key: &str, detail: &str) -> Error {
@@ -744,13 +746,15 @@ fn segment_error(key: &str, detail: &str) -> Error {
     }
 }
 
-/// Decrypts a segment, checks its MAC and parses its lines.
+/// Decrypts a segment, checks its MAC and its header (`check`), then
+/// parses its records.
 fn decode(
     vault: &Place,
     key: &str,
     identity: &age::x25519::Identity,
     mac_key: &[u8; 32],
-) -> Result<(SegmentHeader, Segment)> {
+    check: impl FnOnce(&SegmentHeader) -> Result<()>,
+) -> Result<Segment> {
     let bad = |detail: &str| segment_error(key, detail);
     let bytes = vault
         .files()
@@ -790,11 +794,12 @@ fn decode(
         .next()
         .and_then(|l| serde_json::from_slice(l).ok())
         .ok_or_else(|| bad("no header"))?;
+    check(&header)?;
     let mut records = Vec::new();
     for l in lines {
         records.push(serde_json::from_slice(l).map_err(|e| bad(&format!("bad record: {e}")))?);
     }
-    Ok((header, Segment { records, mac: got }))
+    Ok(Segment { records, mac: got })
 }
 
 /// Records as a segment's lines, plain (for its MAC) and compressed, made
