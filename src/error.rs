@@ -170,6 +170,14 @@ pub enum Error {
         /// The importer's id.
         importer: String,
     },
+    /// A write-only key file whose key line does not parse.
+    #[error(
+        "{path}: a damaged write-only key file (its DMVAULT-IMPORTER-KEY-1 line does not parse)"
+    )]
+    BadImporterKey {
+        /// The file.
+        path: PathBuf,
+    },
     /// A write-only importer key the vault does not (or no longer) know.
     #[error("importer key {importer} is not registered in this vault: it was revoked, or it is another vault's")]
     ImporterNotRegistered {
@@ -243,6 +251,7 @@ impl Error {
             | Error::NoKeyGiven
             | Error::BadIdentityFile { .. }
             | Error::WriteOnlyKey { .. }
+            | Error::BadImporterKey { .. }
             | Error::ImporterNotRegistered { .. } => ErrorKind::NoKey,
             Error::Catalog { .. } | Error::Object { .. } | Error::Index { .. } => {
                 ErrorKind::Integrity
@@ -301,6 +310,9 @@ impl Error {
             Error::BadIdentityFile { .. } => "Give the identity file that `dmvault init` or `age-keygen` created.",
             Error::WriteOnlyKey { .. } => {
                 "Unlock with the vault's identity file or passphrase to read it; the write-only key only runs `dmvault import`."
+            }
+            Error::BadImporterKey { .. } => {
+                "Use the file `dmvault key add --write-only` wrote, unchanged, or ask the vault's owner for a new one."
             }
             Error::ImporterNotRegistered { .. } => {
                 "Ask the vault's owner for a new key (`dmvault key add --write-only FILE`), and check --vault."

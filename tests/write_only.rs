@@ -150,6 +150,24 @@ fn a_write_only_key_imports_and_the_vaults_key_merges() {
     }
     assert!(!out.exists(), "nothing exported");
 
+    // A damaged copy of the key is named as one.
+    let damaged = v.dir.path().join("damaged.key");
+    let text = std::fs::read_to_string(&nas.key).unwrap();
+    std::fs::write(&damaged, text.replace("\"mac_key\":\"", "\"mac_key\":\"zz")).unwrap();
+    let o = v
+        .cmd()
+        .env("HOME", &nas.home)
+        .env("DMVAULT_IDENTITY", &damaged)
+        .args(["import", util::fixture("g3-2020.zip").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 12, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("damaged write-only key file"),
+        "{}",
+        stderr(&o)
+    );
+
     // The key holds no way in: not the vault's identity, and its own
     // identity opens none of the objects or segments.
     let (_, vault_identity) = util::vault_secret(&v);

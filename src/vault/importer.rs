@@ -77,10 +77,11 @@ impl ImporterKey {
     /// Reads an importer key file.
     ///
     /// # Errors
-    /// [`Error::Io`], or [`Error::BadIdentityFile`] when it is not one.
+    /// [`Error::Io`], or [`Error::BadImporterKey`] when its key line does
+    /// not parse.
     pub fn read_file(path: &Path) -> Result<ImporterKey> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
-        let bad = || Error::BadIdentityFile {
+        let bad = || Error::BadImporterKey {
             path: path.to_owned(),
         };
         let line = text
