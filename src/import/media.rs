@@ -189,10 +189,13 @@ impl MediaWorker<'_> {
             .and_then(|o| o.stored)
             .or_else(|| self.stored_size(&d.object))
             .unwrap_or(0);
+        // A content this run put is new to the vault, whichever of its
+        // files the writer hears of first (it counts it new once).
+        let new = self.made_sha(&d.object).is_some();
         FileOutcome::Stored(Stored {
             digests: d,
             stored,
-            new: false,
+            new,
             probe: None,
             poster: None,
         })
