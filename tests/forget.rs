@@ -174,3 +174,133 @@ fn a_forget_plan_takes_the_messages_and_only_the_contents_nothing_kept_uses() {
         assert!(e.to_string().contains("in this vault"), "{e}");
     }
 }
+
+/// The erasure ledger: an import skips the messages it names, the files
+/// named after them and the contents it names, and says how many; the
+/// rest of the archive is imported as into a vault that forgot nothing.
+#[test]
+fn an_import_skips_what_the_ledger_names() {
+    // Vault B holds g4: the plan of its conversation with the most
+    // contents only it uses.
+    let b = TestVault::new();
+    b.import(&["g4-2024.zip"]);
+    let unlock_b = Unlock::Identities(read_identity_file(&b.identity()).unwrap());
+    let vb = Vault::open(&b.vault(), &unlock_b).unwrap();
+    let rows_b = b.ls(&[]);
+    let conversations: BTreeSet<String> = rows_b
+        .iter()
+        .filter_map(|r| r["conversation_id"].as_str().map(str::to_owned))
+        .collect();
+    let plan = conversations
+        .iter()
+        .map(|c| {
+            vb.index
+                .forget_plan(&Forget::Conversation(c.clone()))
+                .unwrap()
+        })
+        .max_by_key(|p| p.contents_deleted)
+        .unwrap();
+    assert!(plan.contents_deleted > 0);
+    let blake3s: Vec<[u8; 32]> = plan
+        .objects
+        .iter()
+        .map(|o| {
+            let (b3, _) = vb.index.object(o).unwrap().unwrap().hashes.unwrap();
+            let bytes: Vec<u8> = (0..32)
+                .map(|i| u8::from_str_radix(&b3[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            bytes.try_into().unwrap()
+        })
+        .collect();
+    drop(vb);
+
+    // Vault A forgot them before it ever saw g4.
+    let a = TestVault::new();
+    forget_in(&a, &plan.messages, &blake3s);
+    let summary = a.import(&["g4-2024.zip"]);
+    assert_eq!(summary["messages_forgotten"], plan.messages.len() as u64);
+    assert!(summary["media_forgotten"].as_u64().unwrap() >= plan.contents_deleted);
+    let gone: BTreeSet<&String> = plan.messages.iter().collect();
+    let rows_a = a.ls(&[]);
+    let keep = |rows: &[serde_json::Value]| -> Vec<String> {
+        let mut v: Vec<String> = rows
+            .iter()
+            .filter(|r| {
+                !r["message_id"]
+                    .as_str()
+                    .is_some_and(|m| gone.contains(&m.to_owned()))
+            })
+            .map(|r| {
+                let mut r = r.clone();
+                let o = r.as_object_mut().unwrap();
+                o.remove("object");
+                o.remove("poster");
+                r.to_string()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        keep(&rows_a),
+        keep(&rows_b),
+        "the rest is as in a vault that forgot nothing"
+    );
+    assert!(rows_a.iter().all(|r| !r["message_id"]
+        .as_str()
+        .is_some_and(|m| gone.contains(&m.to_owned()))));
+    let forgotten_b3: BTreeSet<String> = blake3s.iter().map(|b| crate::util::hex(b)).collect();
+    assert!(rows_a.iter().all(|r| !r["blake3"]
+        .as_str()
+        .is_some_and(|b| forgotten_b3.contains(b))));
+    assert_eq!(
+        a.stats()["messages"].as_u64().unwrap() + plan.messages.len() as u64,
+        b.stats()["messages"].as_u64().unwrap()
+    );
+    let o = a.run(["verify", "--read-data"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // Vault C forgot them too, and a write-only key sends it g4: the merge
+    // leaves out the same.
+    let c = TestVault::new();
+    forget_in(&c, &plan.messages, &blake3s);
+    let key = c.dir.path().join("nas.key");
+    let o = c.run(["key", "add", "--write-only", key.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = c
+        .cmd()
+        .env("HOME", c.dir.path().join("nas-home"))
+        .env("DMVAULT_IDENTITY", &key)
+        .args([
+            "import",
+            crate::util::fixture("g4-2024.zip").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows_c = c.ls(&[]);
+    assert_eq!(keep(&rows_c), keep(&rows_b), "merged as imported");
+    assert_eq!(c.stats()["messages"], a.stats()["messages"]);
+}
+
+/// Records in `v`'s ledger these messages and contents (as `forget` will).
+fn forget_in(v: &TestVault, messages: &[String], blake3s: &[[u8; 32]]) {
+    use dmvault::vault::catalog::Record;
+    use dmvault::vault::ledger::{content_hash, message_hash, ForgottenRecord};
+    let unlock = Unlock::Identities(read_identity_file(&v.identity()).unwrap());
+    let mut vault = Vault::open(&v.vault(), &unlock).unwrap();
+    let key = *vault.secret().forget_key();
+    let hex = |h: [u8; 32]| crate::util::hex(&h);
+    vault.lock(std::time::Duration::from_secs(5)).unwrap();
+    vault
+        .commit(vec![Record::Forgotten(ForgottenRecord {
+            at: dmvault::time::Timestamp::now(),
+            scope: "conversation".into(),
+            messages: messages
+                .iter()
+                .map(|m| hex(message_hash(&key, m)))
+                .collect(),
+            contents: blake3s.iter().map(|b| hex(content_hash(&key, b))).collect(),
+        })])
+        .unwrap();
+}

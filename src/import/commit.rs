@@ -93,6 +93,10 @@ impl Committer {
                 }
                 return;
             }
+            FileOutcome::Forgotten => {
+                sum.counts.media_forgotten += 1;
+                return;
+            }
             FileOutcome::NotTried => {
                 sum.counts.media_failed += 1;
                 self.failed = true;

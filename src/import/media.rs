@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use super::ImportOptions;
 use crate::archive::{MediaFile, MediaReader};
 use crate::integrity::ProbeReport;
+use crate::vault::ledger::Ledger;
 use crate::vault::store::{for_each_block, object_id, Digests, Hashers, ObjectError, ObjectId};
 use crate::vault::Vault;
 
@@ -69,6 +70,8 @@ pub(super) enum FileOutcome {
     Failed(Failure),
     /// Not tried: the import is stopping (Ctrl-C, a full disk).
     NotTried,
+    /// Its content was forgotten (`dmvault forget`): not stored again.
+    Forgotten,
 }
 
 /// An error reading the archive, as opposed to writing the vault.
@@ -118,6 +121,8 @@ pub(super) struct MediaWorker<'a> {
     pub posters_tried: Mutex<HashSet<ObjectId>>,
     /// One worker at a time decides about, and puts, a given content.
     pub placing: Placing,
+    /// What was forgotten: such a content is not stored again.
+    pub ledger: &'a Ledger,
 }
 
 /// Locks by object name (striped), held from the check whether a content
@@ -257,6 +262,9 @@ impl MediaWorker<'_> {
                 h.finish()
             }
         };
+        if self.ledger.has_content(&d.blake3) {
+            return FileOutcome::Forgotten;
+        }
         let placing = self.placing.hold(&d.object);
         let probe_now = self.wants_probe(&d.object);
         let out = if self.known(&d.object) {
@@ -285,6 +293,9 @@ impl MediaWorker<'_> {
             return FileOutcome::Failed(failure(e));
         }
         let d = h.finish();
+        if self.ledger.has_content(&d.blake3) {
+            return FileOutcome::Forgotten;
+        }
         let new = !self.known(&d.object);
         self.mark(&d);
         FileOutcome::Stored(Stored {
@@ -306,6 +317,10 @@ impl MediaWorker<'_> {
             Err(e) => return FileOutcome::Failed(failure(e)),
         };
         let d = staged.digests;
+        if self.ledger.has_content(&d.blake3) {
+            store.discard(staged);
+            return FileOutcome::Forgotten;
+        }
         // Probed from its object, which a write-only importer cannot read.
         let readable = !self.vault.is_importer();
         let placing = self.placing.hold(&d.object);

@@ -19,7 +19,7 @@
 //! authenticate is left in place and reported, and every segment of a
 //! revoked importer is rejected (deleted).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -29,6 +29,8 @@ use crate::time::Timestamp;
 use crate::vault::catalog::{self, ArchiveNo, InboxMergedRecord, Log, Record};
 use crate::vault::importer;
 use crate::vault::keys::hex;
+use crate::vault::ledger::Ledger;
+use crate::vault::store::ObjectId;
 use crate::vault::Vault;
 
 /// What merging the inboxes did.
@@ -40,6 +42,8 @@ pub struct MergeReport {
     pub archives: u64,
     /// Segments of revoked importer keys that were rejected (and deleted).
     pub rejected: u64,
+    /// Records left out because the vault forgot what they hold.
+    pub forgotten: u64,
     /// What was left in the inbox, and why. One sentence each.
     pub problems: Vec<String>,
 }
@@ -70,6 +74,7 @@ pub fn merge_inbox(vault: &Vault) -> Result<MergeReport> {
     vault.unlocked().readable()?;
     let mut report = MergeReport::default();
     let inbox = list_inbox(vault, &mut report)?;
+    let ledger = vault.index.ledger(vault.secret().forget_key())?;
     let importers: HashMap<String, bool> = vault
         .index
         .importers()?
@@ -91,7 +96,7 @@ pub fn merge_inbox(vault: &Vault) -> Result<MergeReport> {
             }
             Some(false) => {
                 let log = Log::Inbox { importer, epoch };
-                merge_epoch(vault, &log, &segments, &mut report)?;
+                merge_epoch(vault, &log, &segments, &ledger, &mut report)?;
             }
         }
     }
@@ -134,6 +139,7 @@ fn merge_epoch(
     vault: &Vault,
     log: &Log,
     segments: &[(u64, String)],
+    ledger: &Ledger,
     report: &mut MergeReport,
 ) -> Result<()> {
     let Log::Inbox { importer, epoch } = log else {
@@ -173,7 +179,7 @@ fn merge_epoch(
                 return Ok(());
             }
         };
-        let mut merger = Merger::new(vault, importer, epoch);
+        let mut merger = Merger::new(vault, importer, epoch, ledger);
         let mut records = merger.vault_records(segment.records, report)?;
         report.archives += u64::from(merger.allocated);
         records.push(Record::InboxMerged(InboxMergedRecord {
@@ -241,14 +247,20 @@ struct Merger<'a> {
     seen: BTreeMap<ArchiveNo, Vec<u64>>,
     /// New archive numbers given so far (the index has not seen them).
     allocated: u32,
+    /// What the vault forgot.
+    ledger: &'a Ledger,
+    /// Objects of this segment whose content the ledger names.
+    forgotten_objects: HashSet<ObjectId>,
 }
 
 impl<'a> Merger<'a> {
-    fn new(vault: &'a Vault, importer: &'a str, epoch: &'a str) -> Self {
+    fn new(vault: &'a Vault, importer: &'a str, epoch: &'a str, ledger: &'a Ledger) -> Self {
         Merger {
             vault,
             importer,
             epoch,
+            ledger,
+            forgotten_objects: HashSet::new(),
             started: Vec::new(),
             seen: BTreeMap::new(),
             allocated: 0,
@@ -270,7 +282,12 @@ impl<'a> Merger<'a> {
     ) -> Result<Vec<Record>> {
         let mut out = Vec::with_capacity(records.len());
         let mut dropped = 0u64;
+        self.note_forgotten(&records);
         for r in records {
+            if self.is_forgotten(&r) {
+                report.forgotten += 1;
+                continue;
+            }
             match self.vault_record(r)? {
                 Merged::Keep(r) => out.push(r),
                 Merged::Absorbed => {}
@@ -292,6 +309,48 @@ impl<'a> Merger<'a> {
             ));
         }
         Ok(out)
+    }
+
+    /// The contents of the segment's files that the ledger names: their
+    /// object, verdict and poster records go too.
+    fn note_forgotten(&mut self, records: &[Record]) {
+        if self.ledger.is_empty() {
+            return;
+        }
+        for r in records {
+            let facts = match r {
+                Record::Media(m) => m.file.as_ref(),
+                Record::Orphan(o) => Some(&o.file),
+                _ => None,
+            };
+            if let Some(f) = facts {
+                let blake3: Option<[u8; 32]> =
+                    crate::vault::keys::unhex(&f.blake3).and_then(|b| b.try_into().ok());
+                if blake3.is_some_and(|b| self.ledger.has_content(&b)) {
+                    self.forgotten_objects.insert(f.object);
+                }
+            }
+        }
+    }
+
+    /// What the vault forgot (`dmvault forget`) is not merged back.
+    fn is_forgotten(&self, r: &Record) -> bool {
+        let (ledger, objects) = (&self.ledger, &self.forgotten_objects);
+        match r {
+            Record::Message(m) => ledger.has_message(&m.id),
+            Record::Media(m) => {
+                ledger.has_message(&m.message)
+                    || m.file.as_ref().is_some_and(|f| objects.contains(&f.object))
+            }
+            Record::Orphan(o) => {
+                o.prefix.as_deref().is_some_and(|p| ledger.has_message(p))
+                    || objects.contains(&o.file.object)
+            }
+            Record::Object(o) => objects.contains(&o.id),
+            Record::Integrity(i) => objects.contains(&i.object),
+            Record::Poster(p) => objects.contains(&p.of),
+            _ => false,
+        }
     }
 
     /// The vault's record for one of the importer's.
@@ -327,7 +386,8 @@ impl<'a> Merger<'a> {
             | Record::SeenRanges { .. }
             | Record::Importer { .. }
             | Record::ImporterRevoked { .. }
-            | Record::InboxMerged(_) => Merged::Refused,
+            | Record::InboxMerged(_)
+            | Record::Forgotten(_) => Merged::Refused,
             other => self.renumbered(other)?,
         })
     }

@@ -13,6 +13,7 @@ use crate::media::{MediaIndex, MediaKind};
 use crate::vault::catalog::{
     ArchiveNo, ConversationEvent, ConversationRecord, EventKind, MessageRecord, NameChange, Record,
 };
+use crate::vault::ledger::Ledger;
 
 /// A reference of this archive, resolved to a media file or missing.
 pub(super) struct RefTodo {
@@ -56,10 +57,19 @@ pub(super) struct MessageCollector {
     pub messages_new: u64,
     /// Messages new to the vault that only a headers file had.
     pub messages_headers_only: u64,
+    /// What was forgotten.
+    ledger: Ledger,
+    /// Messages skipped because they were forgotten.
+    pub forgotten: u64,
 }
 
 impl MessageCollector {
-    pub fn new(n: ArchiveNo, index: MediaIndex<usize>, known: KnownIds) -> MessageCollector {
+    pub fn new(
+        n: ArchiveNo,
+        index: MediaIndex<usize>,
+        known: KnownIds,
+        ledger: Ledger,
+    ) -> MessageCollector {
         MessageCollector {
             n,
             index,
@@ -73,6 +83,8 @@ impl MessageCollector {
             messages_seen: 0,
             messages_new: 0,
             messages_headers_only: 0,
+            ledger,
+            forgotten: 0,
         }
     }
 
@@ -91,6 +103,10 @@ impl MessageCollector {
         });
         let max_n = self.known.max_n();
         for m in messages {
+            if self.ledger.has_message(&m.id) {
+                self.forgotten += 1;
+                continue;
+            }
             match self.known.get(&m.id) {
                 // Known only from a headers file: this one completes it (and
                 // its record says this archive showed it, as a known id's
@@ -135,6 +151,9 @@ impl MessageCollector {
         let max_n = self.known.max_n();
         let mut any = false;
         for m in chunk.events.iter().filter_map(Event::as_message) {
+            if self.ledger.has_message(&m.id) {
+                continue;
+            }
             match self.known.get(&m.id) {
                 None => {
                     if !self.seen_ids.insert(&m.id) {

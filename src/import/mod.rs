@@ -58,8 +58,9 @@ use crate::media::MediaIndex;
 use crate::progress::Progress;
 use crate::time::Timestamp;
 use crate::vault::catalog::{
-    ArchiveNo, ArchiveRecord, EncodedRecords, FileStat, MediaRecord, Record, READER,
+    orphan_prefix, ArchiveNo, ArchiveRecord, EncodedRecords, FileStat, MediaRecord, Record, READER,
 };
+use crate::vault::ledger::Ledger;
 use crate::vault::store::ObjectId;
 use crate::vault::Vault;
 use commit::Committer;
@@ -111,7 +112,7 @@ impl ImportOptions {
 }
 
 /// Counts of what an import did (one archive, or the sum over archives).
-/// `media_new + media_known + media_failed = media_seen`.
+/// `media_new + media_known + media_failed + media_forgotten = media_seen`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportCounts {
     /// Messages new to the vault.
@@ -141,6 +142,11 @@ pub struct ImportCounts {
     /// Sightings of handles and names new to the vault (from the tweet and
     /// owner files).
     pub names_new: u64,
+    /// Messages skipped because they were forgotten (`dmvault forget`).
+    pub messages_forgotten: u64,
+    /// Media files skipped because they, or the message they belong to,
+    /// were forgotten.
+    pub media_forgotten: u64,
 }
 
 impl ImportCounts {
@@ -158,6 +164,8 @@ impl ImportCounts {
         self.media_unreadable += o.media_unreadable;
         self.records_skipped += o.records_skipped;
         self.names_new += o.names_new;
+        self.messages_forgotten += o.messages_forgotten;
+        self.media_forgotten += o.media_forgotten;
     }
 }
 
@@ -272,7 +280,13 @@ fn import_each(
             // disk, as its objects do (a dry run writes nothing there).
             archive.set_spill_dir(&vault.path().join("tmp"));
         }
+        let ledger = if vault.is_importer() {
+            Ledger::default()
+        } else {
+            vault.index.ledger(vault.secret().forget_key())?
+        };
         let mut one = ArchiveImport {
+            ledger,
             vault: &mut *vault,
             archive: &mut archive,
             path,
@@ -361,6 +375,8 @@ struct ArchiveImport<'a> {
     progress: &'a dyn Progress,
     cancel: &'a AtomicBool,
     sum: ArchiveSummary,
+    /// What was forgotten: never imported again.
+    ledger: Ledger,
 }
 
 impl ArchiveImport<'_> {
@@ -532,7 +548,7 @@ impl ArchiveImport<'_> {
         } else {
             self.vault.index.known_ids(n)?
         };
-        let mut collector = MessageCollector::new(n, index, known);
+        let mut collector = MessageCollector::new(n, index, known, self.ledger.clone());
         let header_bytes: u64 = self
             .archive
             .header_files()
@@ -619,6 +635,7 @@ impl ArchiveImport<'_> {
         self.sum.messages_seen = collector.messages_seen;
         self.sum.counts.messages_new = collector.messages_new;
         self.sum.counts.messages_headers_only = collector.messages_headers_only;
+        self.sum.counts.messages_forgotten = collector.forgotten;
         self.note_read_report(&report);
         pending.extend(collector.conversation_records(&self.vault.index)?);
         self.read_names(n, pending)?;
@@ -721,6 +738,15 @@ impl ArchiveImport<'_> {
         let mut skipped = Vec::new();
         let mut order = Vec::new();
         for (i, m) in media.iter().enumerate() {
+            // A file named after a forgotten message is not kept as an
+            // orphan: it was forgotten with it.
+            if !by_file.contains_key(&i)
+                && orphan_prefix(&m.name).is_some_and(|id| self.ledger.has_message(&id))
+            {
+                self.sum.counts.media_forgotten += 1;
+                self.sum.counts.media_orphans -= 1;
+                continue;
+            }
             let done = match by_file.get(&i) {
                 Some(rs) => self.refs_stored(n, rs.iter().map(|&r| &refs[r]))?,
                 None => {
@@ -812,6 +838,7 @@ impl ArchiveImport<'_> {
             made_here: Default::default(),
             posters_tried: Default::default(),
             placing: media::Placing::default(),
+            ledger: &self.ledger,
         };
         let stop = AtomicBool::new(false);
         let (archive, progress, cancel, media) =

@@ -162,6 +162,7 @@ impl<'t> Applier<'t> {
                     .execute(params![id, at.millis()])?;
             }
             Record::InboxMerged(m) => self.inbox_merged(m)?,
+            Record::Forgotten(f) => self.forgotten(f)?,
             Record::Name(r) => {
                 super::people::add_sighting(self.tx, r)?;
                 self.named.insert(r.user.clone());
@@ -465,6 +466,27 @@ impl<'t> Applier<'t> {
                 i64::try_from(p.stored).unwrap_or(i64::MAX),
                 hash(&p.blake3),
                 hash(&p.sha256)
+            ])?;
+        Ok(())
+    }
+
+    fn forgotten(&self, f: &crate::vault::ledger::ForgottenRecord) -> rusqlite::Result<()> {
+        for (kind, hashes) in [(0, &f.messages), (1, &f.contents)] {
+            for h in hashes {
+                self.tx
+                    .prepare_cached("INSERT OR IGNORE INTO forgotten VALUES (?, ?)")?
+                    .execute(params![unhex(h).unwrap_or_default(), kind])?;
+            }
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO forgettings(at, scope, messages, contents) VALUES (?, ?, ?, ?)",
+            )?
+            .execute(params![
+                f.at.millis(),
+                f.scope,
+                f.messages.len() as i64,
+                f.contents.len() as i64
             ])?;
         Ok(())
     }

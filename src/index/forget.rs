@@ -13,6 +13,8 @@
 //! kept reference and no kept orphan; a content another, kept message also
 //! uses stays. A poster goes with the last content that shows it.
 
+use std::collections::HashSet;
+
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
@@ -250,4 +252,33 @@ fn strings(conn: &Connection, sql: &str) -> Result<Vec<String>> {
         })
         .map_err(sql_err)?;
     rows.collect::<rusqlite::Result<_>>().map_err(sql_err)
+}
+
+impl Index {
+    /// The erasure ledger, for an import's lookups.
+    ///
+    /// # Errors
+    /// [`Error::Index`] when the index cannot be read.
+    pub fn ledger(&self, key: &[u8; 32]) -> Result<crate::vault::ledger::Ledger> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached("SELECT hash, kind FROM forgotten")
+            .map_err(sql_err)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(sql_err)?;
+        let (mut messages, mut contents) = (HashSet::new(), HashSet::new());
+        for row in rows {
+            let (hash, kind) = row.map_err(sql_err)?;
+            let Ok(hash) = <[u8; 32]>::try_from(hash) else {
+                continue;
+            };
+            if kind == 0 {
+                messages.insert(hash);
+            } else {
+                contents.insert(hash);
+            }
+        }
+        Ok(crate::vault::ledger::Ledger::new(*key, messages, contents))
+    }
 }

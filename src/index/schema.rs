@@ -99,6 +99,12 @@ CREATE TABLE posters(
   of BLOB PRIMARY KEY, object BLOB NOT NULL, size INTEGER NOT NULL,
   stored INTEGER NOT NULL, blake3 BLOB NOT NULL, sha256 BLOB NOT NULL) STRICT, WITHOUT ROWID;
 CREATE INDEX posters_by_object ON posters(object);
+-- The erasure ledger: keyed hashes of forgotten message ids (kind 0) and
+-- contents (kind 1), and each forgetting's date, scope and counts.
+CREATE TABLE forgotten(hash BLOB PRIMARY KEY, kind INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE forgettings(
+  n INTEGER PRIMARY KEY, at INTEGER NOT NULL, scope TEXT NOT NULL,
+  messages INTEGER NOT NULL, contents INTEGER NOT NULL) STRICT;
 -- Write-only importer keys; revoked ones keep their row.
 CREATE TABLE importers(id TEXT PRIMARY KEY, added INTEGER NOT NULL, revoked INTEGER) STRICT;
 -- How far each importer epoch is merged, and the vault's numbers of the

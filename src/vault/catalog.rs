@@ -451,6 +451,9 @@ pub enum Record {
     /// An importer's inbox segment was merged: its records, made the
     /// vault's, are in this segment.
     InboxMerged(InboxMergedRecord),
+    /// What a forgetting took away, as keyed hashes (format 5; see
+    /// [`super::ledger`]).
+    Forgotten(super::ledger::ForgottenRecord),
 }
 
 /// Which inbox segment was merged, and the vault's numbers given to the

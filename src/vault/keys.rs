@@ -36,6 +36,7 @@ pub struct VaultSecret {
     id_key: [u8; 32],
     mac_key: [u8; 32],
     index_key: [u8; 32],
+    forget_key: [u8; 32],
     vault_id: String,
     /// A write-only importer's id: then `identity` is the importer's own
     /// (it decrypts nothing of the vault), `mac_key` authenticates its
@@ -76,6 +77,7 @@ impl VaultSecret {
             id_key: blake3::derive_key("dmvault 2026-11 v1 object id", &secret),
             mac_key: blake3::derive_key("dmvault 2026-11 v1 catalog mac", &secret),
             index_key: blake3::derive_key("dmvault 2026-12 v2 index key", &secret),
+            forget_key: blake3::derive_key("dmvault 2026-12 forget", &secret),
             vault_id: hex(&blake3::derive_key("dmvault 2026-12 vault id", &secret)[..16]),
             identity,
             secret,
@@ -92,6 +94,9 @@ impl VaultSecret {
             id_key: key.id_key,
             mac_key: key.mac_key,
             index_key: blake3::derive_key("dmvault 2026-12 importer index", &key.mac_key),
+            // A write-only importer knows nothing of what was forgotten;
+            // the owner's merge obeys the ledger.
+            forget_key: [0; 32],
             vault_id: key.vault.clone(),
             identity: key.identity.clone(),
             secret: [0; 32],
@@ -121,6 +126,11 @@ impl VaultSecret {
     /// The raw SQLCipher key of the index (no passphrase KDF on open).
     pub fn index_key(&self) -> &[u8; 32] {
         &self.index_key
+    }
+
+    /// The key of the erasure ledger's hashes (see [`super::ledger`]).
+    pub fn forget_key(&self) -> &[u8; 32] {
+        &self.forget_key
     }
 
     /// The key that names objects (`BLAKE3-keyed(id_key, BLAKE3(plaintext))`).

@@ -54,11 +54,7 @@ pub struct Ledger {
 
 impl Ledger {
     /// A ledger of these hashes under `key`.
-    pub fn new(
-        key: [u8; 32],
-        messages: HashSet<[u8; 32]>,
-        contents: HashSet<[u8; 32]>,
-    ) -> Ledger {
+    pub fn new(key: [u8; 32], messages: HashSet<[u8; 32]>, contents: HashSet<[u8; 32]>) -> Ledger {
         Ledger {
             key,
             messages,

@@ -20,6 +20,7 @@ pub mod importer;
 pub mod keyring;
 pub mod keys;
 mod layout;
+pub mod ledger;
 pub mod place;
 mod remote;
 pub mod seen;

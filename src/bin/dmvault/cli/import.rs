@@ -143,6 +143,12 @@ fn print_archive(out: &mut Out, a: &ArchiveSummary, dry_run: bool) -> std::io::R
             c.names_new
         ))?;
     }
+    if c.messages_forgotten + c.media_forgotten > 0 {
+        out.line(format_args!(
+            "  forgotten: {} messages and {} media files were skipped: this vault forgot them",
+            c.messages_forgotten, c.media_forgotten
+        ))?;
+    }
     if c.media_damaged + c.media_unreadable > 0 {
         out.line(format_args!(
             "  integrity: {} damaged, {} not readable as media (stored all the same; `dmvault ls --integrity damaged` lists them)",
