@@ -163,14 +163,34 @@ impl MediaWorker<'_> {
             .insert(d.object, d.sha256);
     }
 
-    /// Known: named by the catalog and still in place, or made by this run.
-    /// A write-only importer, which can neither read the catalog nor check
-    /// an object, takes an object that exists as the content (its name is
-    /// the content's keyed hash).
-    fn known(&self, id: &ObjectId) -> bool {
-        self.made_sha(id).is_some()
-            || in_place(self.vault, id)
-            || (self.vault.is_importer() && self.stored_size(id).is_some())
+    /// The stored size of a content the vault holds: named by the catalog
+    /// and still in place, or put by this run. A write-only importer,
+    /// which can neither read the catalog nor check an object, takes an
+    /// object that exists as the content (its name is the content's keyed
+    /// hash). One look at the store at most.
+    fn stored_known(&self, id: &ObjectId) -> Option<u64> {
+        let recorded = self
+            .vault
+            .index
+            .object(id)
+            .ok()
+            .flatten()
+            .and_then(|o| o.stored);
+        if self.made_sha(id).is_some() {
+            return Some(recorded.or_else(|| self.stored_size(id)).unwrap_or(0));
+        }
+        match recorded {
+            Some(want) => {
+                let have = self.stored_size(id);
+                if have == Some(want) {
+                    Some(want)
+                } else {
+                    have.filter(|_| self.vault.is_importer())
+                }
+            }
+            None if self.vault.is_importer() => self.stored_size(id),
+            None => None,
+        }
     }
 
     fn stored_size(&self, id: &ObjectId) -> Option<u64> {
@@ -184,16 +204,7 @@ impl MediaWorker<'_> {
             && self.made_sha(id).is_none()
     }
 
-    fn already(&self, d: Digests) -> FileOutcome {
-        let stored = self
-            .vault
-            .index
-            .object(&d.object)
-            .ok()
-            .flatten()
-            .and_then(|o| o.stored)
-            .or_else(|| self.stored_size(&d.object))
-            .unwrap_or(0);
+    fn already(&self, d: Digests, stored: u64) -> FileOutcome {
         // A content this run put is new to the vault, whichever of its
         // files the writer hears of first (it counts it new once).
         let new = self.made_sha(&d.object).is_some();
@@ -267,8 +278,8 @@ impl MediaWorker<'_> {
         }
         let placing = self.placing.hold(&d.object);
         let probe_now = self.wants_probe(&d.object);
-        let out = if self.known(&d.object) {
-            self.already(d)
+        let out = if let Some(stored) = self.stored_known(&d.object) {
+            self.already(d, stored)
         } else if self.opts.dry_run {
             self.mark(&d);
             new_stored(d, 0)
@@ -296,7 +307,7 @@ impl MediaWorker<'_> {
         if self.ledger.has_content(&d.blake3) {
             return FileOutcome::Forgotten;
         }
-        let new = !self.known(&d.object);
+        let new = self.stored_known(&d.object).is_none();
         self.mark(&d);
         FileOutcome::Stored(Stored {
             digests: d,
@@ -325,9 +336,9 @@ impl MediaWorker<'_> {
         let readable = !self.vault.is_importer();
         let placing = self.placing.hold(&d.object);
         let probe_now = readable && self.wants_probe(&d.object);
-        let out = if self.known(&d.object) {
+        let out = if let Some(stored) = self.stored_known(&d.object) {
             store.discard(staged);
-            self.already(d)
+            self.already(d, stored)
         } else if let Some(out) = self.adopt(&d) {
             store.discard(staged);
             out

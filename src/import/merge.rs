@@ -30,6 +30,7 @@ use crate::vault::catalog::{self, ArchiveNo, InboxMergedRecord, Log, Record};
 use crate::vault::importer;
 use crate::vault::keys::hex;
 use crate::vault::ledger::Ledger;
+use crate::vault::place::Place;
 use crate::vault::store::ObjectId;
 use crate::vault::Vault;
 
@@ -38,12 +39,8 @@ use crate::vault::Vault;
 pub struct MergeReport {
     /// Inbox segments merged into the catalog.
     pub segments: u64,
-    /// Archives they started.
-    pub archives: u64,
     /// Segments of revoked importer keys that were rejected (and deleted).
     pub rejected: u64,
-    /// Records left out because the vault forgot what they hold.
-    pub forgotten: u64,
     /// What was left in the inbox, and why. One sentence each.
     pub problems: Vec<String>,
 }
@@ -55,8 +52,7 @@ type Inbox = BTreeMap<(String, String), Vec<(u64, String)>>;
 ///
 /// # Errors
 /// [`Error::Io`] when the inbox cannot be listed.
-pub fn inbox_waiting(vault: &Vault) -> Result<bool> {
-    let place = vault.place();
+pub fn inbox_waiting(place: &Place) -> Result<bool> {
     let listed = place
         .files()
         .list("inbox/")
@@ -181,7 +177,6 @@ fn merge_epoch(
         };
         let mut merger = Merger::new(vault, importer, epoch, ledger);
         let mut records = merger.vault_records(segment.records, report)?;
-        report.archives += u64::from(merger.allocated);
         records.push(Record::InboxMerged(InboxMergedRecord {
             importer: importer.clone(),
             epoch: epoch.clone(),
@@ -285,7 +280,6 @@ impl<'a> Merger<'a> {
         self.note_forgotten(&records);
         for r in records {
             if self.is_forgotten(&r) {
-                report.forgotten += 1;
                 continue;
             }
             match self.vault_record(r)? {

@@ -847,14 +847,6 @@ impl ArchiveImport<'_> {
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, FileOutcome)>(64);
             let (worker, stop) = (&worker, &stop);
-            // Into object storage, four files at once whatever the cores:
-            // their uploads wait on the network.
-            let wide = worker
-                .vault
-                .place()
-                .is_remote()
-                .then(|| rayon::ThreadPoolBuilder::new().num_threads(4).build().ok())
-                .flatten();
             scope.spawn(move || {
                 let each = || {
                     plan.order.par_iter().for_each_init(
@@ -877,10 +869,8 @@ impl ArchiveImport<'_> {
                         },
                     )
                 };
-                match wide {
-                    Some(pool) => pool.install(each),
-                    None => each(),
-                }
+                // Into object storage, four files at once whatever the cores.
+                worker.vault.place().run_parallel(4, each);
                 drop(tx);
             });
             let mut result = Ok(());

@@ -129,11 +129,6 @@ impl Vault {
         Ok(key)
     }
 
-    /// Where segments are appended.
-    pub fn log(&self) -> &Log {
-        &self.log
-    }
-
     /// Why the index was rebuilt from the log when the vault was opened.
     pub fn rebuilt(&self) -> Option<Rebuilt> {
         self.rebuilt

@@ -59,6 +59,25 @@ impl Place {
         self.remote
     }
 
+    /// Runs `work` (which uses rayon) on the global pool, or, for a vault in
+    /// object storage, on a pool of `threads` threads whatever the cores:
+    /// such work waits on the network, not on the CPU.
+    pub fn run_parallel<R: Send>(&self, threads: usize, work: impl FnOnce() -> R + Send) -> R {
+        let wide = self
+            .remote
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .ok()
+            })
+            .flatten();
+        match wide {
+            Some(pool) => pool.install(work),
+            None => work(),
+        }
+    }
+
     /// How to name a file of the vault in a message: its path, or its URL.
     pub fn name_of(&self, key: &str) -> PathBuf {
         if self.remote {

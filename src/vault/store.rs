@@ -326,9 +326,9 @@ impl Store {
         }
     }
 
-    /// Whether the objects are in object storage.
-    pub fn is_remote(&self) -> bool {
-        self.place.is_remote()
+    /// Where the objects are.
+    pub fn location(&self) -> &Place {
+        &self.place
     }
 
     /// An object's key in the vault.

@@ -105,7 +105,7 @@ pub(crate) struct DataCheck<'a> {
 impl DataCheck<'_> {
     /// Reads (and decodes) every selected object, in parallel.
     /// Objects in object storage are read eight at a time whatever the
-    /// cores: the reads wait on the network, not on the CPU.
+    /// cores.
     pub fn run(&self, selected: &[ObjectId], progress: &dyn Progress) -> DataReport {
         let all = || {
             selected
@@ -117,15 +117,7 @@ impl DataCheck<'_> {
                 })
                 .reduce(DataReport::default, DataReport::merge)
         };
-        let wide = self
-            .store
-            .is_remote()
-            .then(|| rayon::ThreadPoolBuilder::new().num_threads(8).build().ok())
-            .flatten();
-        let mut report = match wide {
-            Some(pool) => pool.install(all),
-            None => all(),
-        };
+        let mut report = self.store.location().run_parallel(8, all);
         report
             .findings
             .sort_by(|a, b| (a.problem, &a.object).cmp(&(b.problem, &b.object)));

@@ -169,7 +169,7 @@ pub fn open(args: &VaultArgs, global: &Global) -> Result<Vault> {
 /// (it says when imports wait there).
 pub fn open_unmerged(args: &VaultArgs, global: &Global) -> Result<Vault> {
     let vault = load(unlock(args)?, global)?;
-    if dmvault::import::inbox_waiting(&vault).unwrap_or(false) {
+    if dmvault::import::inbox_waiting(vault.place()).unwrap_or(false) {
         crate::report_warning(
             "write-only imports wait in the vault's inbox and are not shown; any other command run with the vault's key (`dmvault stats`) merges them",
             global.json,
@@ -203,7 +203,7 @@ const MERGE_LOCK_WAIT: Duration = Duration::from_secs(5);
 /// Merges what write-only importers left in the inbox, if anything, taking
 /// the lock for it; a busy lock only postpones it (with a warning).
 pub fn merge_waiting(vault: &mut Vault, json: bool) {
-    if !dmvault::import::inbox_waiting(vault).unwrap_or(false) {
+    if !dmvault::import::inbox_waiting(vault.place()).unwrap_or(false) {
         return;
     }
     if vault.lock(MERGE_LOCK_WAIT).is_err() {
@@ -241,13 +241,7 @@ pub fn report_merge(r: &MergeReport, json: bool) {
 
 /// Merges the inbox of a vault opened for `verify` (without its index).
 pub fn merge_before_verify(unlocked: &Unlocked, global: &Global) -> Result<()> {
-    let waiting = unlocked
-        .place()
-        .files()
-        .list("inbox/")
-        .map(|l| !l.is_empty())
-        .unwrap_or(false);
-    if waiting {
+    if dmvault::import::inbox_waiting(unlocked.place()).unwrap_or(false) {
         let mut vault = load(unlocked.clone(), global)?;
         merge_waiting(&mut vault, global.json);
     }
