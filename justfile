@@ -56,6 +56,12 @@ demo:
     XDG_CACHE_HOME="$work/nas-cache" $d import -i "$work/nas.key" fixtures/archives/g5-2026.zip
     XDG_CACHE_HOME="$work/nas-cache" $d ls -i "$work/nas.key" || echo "(refused: the key is write-only)"
     $d stats
+    echo
+    echo "== 12. a deletion request: forget a conversation for good (what goes first, then done; the vault verifies)"
+    $d forget --conversation 9123456-1062514387293179904 --dry-run
+    $d forget --conversation 9123456-1062514387293179904 --yes
+    $d forget --list
+    $d verify
 
 # run the whole test suite (unit, property, integration, CLI)
 test:

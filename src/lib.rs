@@ -53,6 +53,7 @@ mod error;
 pub mod export;
 #[doc(hidden)]
 pub mod fault;
+pub mod forget;
 pub mod ids;
 #[cfg_attr(not(feature = "ffmpeg"), allow(dead_code))]
 mod imagecheck;

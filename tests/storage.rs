@@ -607,3 +607,61 @@ fn distributed_a_vault_on_three_garage_nodes_survives_one_down() {
     assert!(merged.contains("g3-2020.zip"), "merged");
     other.ok(&["verify", "--read-data"]);
 }
+
+/// `forget` on a vault in S3: the bucket keeps no object of a deleted
+/// content and none of the old segments; another computer's index cache
+/// is made anew when it next opens the vault; both verify.
+#[test]
+fn forgetting_in_an_s3_vault_deletes_from_the_bucket() {
+    let server = S3Server::start();
+    let a = Machine::new(&server, "fg");
+    a.ok(&["init", "--passphrase"]);
+    a.ok(&["import", &fixture("g4-2024.zip"), &fixture("g1-2018.zip")]);
+    let b = Machine::new(&server, "fg");
+    b.ok(&["ls"]);
+    let bucket = server.backend("fg");
+    let keys = |prefix: &str| -> Vec<String> {
+        bucket
+            .list(prefix)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    };
+    let (objects, segments) = (keys("objects/"), keys("catalog/"));
+    let c = "48213377-1062514387293179904";
+    let out = a.ok(&["forget", "--yes", "--json", "--conversation", c]);
+    let report: serde_json::Value = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["message_type"] == "forgotten")
+        .unwrap();
+    let deleted = report["objects_deleted"].as_u64().unwrap() as usize;
+    assert!(deleted > 0, "{report}");
+    assert_eq!(keys("objects/").len(), objects.len() - deleted);
+    let now = keys("catalog/");
+    assert!(
+        now.iter().all(|k| !segments.contains(k)),
+        "old segments deleted: {now:?}"
+    );
+    assert!(out.contains("object versions"), "{out}");
+
+    let o = b.run(&["ls", "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("compacted"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(c));
+    a.ok(&["verify", "--read-data"]);
+    b.ok(&["verify"]);
+    // An import from the other computer of an archive that holds it again
+    // does not bring it back.
+    let dir = tempfile::tempdir().unwrap();
+    let zip = crate::forgetting::rezipped(dir.path(), "g4-2024.zip");
+    let again = b.ok(&["import", "--json", zip.to_str().unwrap()]);
+    assert!(again.contains("\"messages_forgotten\":15"), "{again}");
+    assert!(!b.ok(&["ls", "--json"]).contains(c), "{again}");
+    assert_eq!(keys("objects/").len(), objects.len() - deleted);
+}

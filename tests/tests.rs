@@ -15,6 +15,7 @@ mod util;
 mod cli_errors;
 mod fixtures;
 mod forget;
+mod forgetting;
 mod garage;
 mod golden;
 mod hostile;

@@ -469,3 +469,19 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// `ls --json` rows without what is keyed per vault (object and poster
+/// names), sorted.
+pub fn comparable(rows: Vec<Value>) -> Vec<String> {
+    let mut out: Vec<String> = rows
+        .into_iter()
+        .map(|mut r| {
+            let o = r.as_object_mut().unwrap();
+            o.remove("object");
+            o.remove("poster");
+            r.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}

@@ -565,12 +565,12 @@ fn a_format_1_vault_from_the_release_opens_verifies_and_imports() {
     let o = run(&["import", fixture("g4-2024.zip").to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(files_under(&vault.join("catalog")).len() > old_segments.len());
-    // A writer makes it format 5 (names, posters, importer keys and other
+    // A writer makes it format 6 (names, posters, importer keys, forgetting and other
     // records format 2 lacks).
     let format: Value =
         serde_json::from_str(&std::fs::read_to_string(vault.join("dmvault.json")).unwrap())
             .unwrap();
-    assert_eq!(format["version"], 5);
+    assert_eq!(format["version"], 6);
     let o = run(&["verify", "--read-data"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     // Nothing was lost: an index rebuilt from the mixed log answers the same.

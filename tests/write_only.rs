@@ -70,22 +70,6 @@ fn importer<'a>(v: &'a TestVault, name: &str) -> (Importer<'a>, String) {
     )
 }
 
-/// `ls --json` rows without what is keyed per vault (object and poster
-/// names), sorted.
-fn comparable(rows: Vec<Value>) -> Vec<String> {
-    let mut out: Vec<String> = rows
-        .into_iter()
-        .map(|mut r| {
-            let o = r.as_object_mut().unwrap();
-            o.remove("object");
-            o.remove("poster");
-            r.to_string()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn inbox(v: &TestVault) -> Vec<PathBuf> {
     let dir = v.vault().join("inbox");
     if dir.exists() {
@@ -191,7 +175,10 @@ fn a_write_only_key_imports_and_the_vaults_key_merges() {
     // The vault's key: `ls` merges the inbox.
     let reference = TestVault::new();
     reference.import(&["g4-2024.zip", "series-2021.zip"]);
-    assert_eq!(comparable(v.ls(&[])), comparable(reference.ls(&[])));
+    assert_eq!(
+        crate::util::comparable(v.ls(&[])),
+        crate::util::comparable(reference.ls(&[]))
+    );
     assert_eq!(v.content_stats(), reference.content_stats());
     assert!(inbox(&v).is_empty(), "merged segments leave the inbox");
     let o = v.run(["verify", "--read-data"]);
@@ -300,7 +287,10 @@ fn killed_write_only_imports_and_merges_are_finished_by_the_next_run() {
     }
     let reference = TestVault::new();
     reference.import(&["g4-2024.zip"]);
-    assert_eq!(comparable(v.ls(&[])), comparable(reference.ls(&[])));
+    assert_eq!(
+        crate::util::comparable(v.ls(&[])),
+        crate::util::comparable(reference.ls(&[]))
+    );
     assert_eq!(v.content_stats(), reference.content_stats());
     assert!(inbox(&v).is_empty());
     let o = v.run(["verify", "--read-data"]);

@@ -185,9 +185,35 @@ fn merge_epoch(
             archives: merger.started,
         }));
         vault.append(&records)?;
+        delete_unused(vault, &merger.dropped_objects)?;
         delete(vault, key)?;
         report.segments += 1;
         (done, prev) = (*seq, segment.mac);
+    }
+    Ok(())
+}
+
+/// The objects a record names.
+fn objects_of(r: &Record) -> Vec<ObjectId> {
+    match r {
+        Record::Media(m) => m.file.iter().map(|f| f.object).collect(),
+        Record::Orphan(o) => vec![o.file.object],
+        Record::Object(o) => vec![o.id],
+        Record::Poster(p) => vec![p.object],
+        _ => Vec::new(),
+    }
+}
+
+/// Deletes the objects of forgotten things a write-only importer stored
+/// (it cannot read the ledger), unless the catalog uses them.
+fn delete_unused(vault: &Vault, ids: &[ObjectId]) -> Result<()> {
+    for id in ids {
+        if vault.index.object(id)?.is_none() && vault.index.poster(id)?.is_none() {
+            vault
+                .store()
+                .remove(id)
+                .map_err(|e| Error::write(vault.store().path(id), e))?;
+        }
     }
     Ok(())
 }
@@ -246,6 +272,9 @@ struct Merger<'a> {
     ledger: &'a Ledger,
     /// Objects of this segment whose content the ledger names.
     forgotten_objects: HashSet<ObjectId>,
+    /// Objects the records left out named: the importer may have stored
+    /// them, and nothing kept uses them.
+    dropped_objects: Vec<ObjectId>,
 }
 
 impl<'a> Merger<'a> {
@@ -256,6 +285,7 @@ impl<'a> Merger<'a> {
             epoch,
             ledger,
             forgotten_objects: HashSet::new(),
+            dropped_objects: Vec::new(),
             started: Vec::new(),
             seen: BTreeMap::new(),
             allocated: 0,
@@ -280,8 +310,12 @@ impl<'a> Merger<'a> {
         self.note_forgotten(&records);
         for r in records {
             if self.is_forgotten(&r) {
+                self.dropped_objects.extend(objects_of(&r));
                 continue;
             }
+            let Some(r) = self.ledger.admit(r) else {
+                continue;
+            };
             match self.vault_record(r)? {
                 Merged::Keep(r) => out.push(r),
                 Merged::Absorbed => {}

@@ -112,22 +112,22 @@ impl MessageCollector {
                 // its record says this archive showed it, as a known id's
                 // does: not in the seen ranges too).
                 Some(k) if k.headers_only && self.met.insert(k.n, max_n) => {
-                    pending.push(Record::Message(message_record(
+                    pending.extend(self.ledger.admit(Record::Message(message_record(
                         m,
                         &chunk.conversation_id,
                         n,
-                    )));
+                    ))));
                 }
                 None => {
                     if !self.seen_ids.insert(&m.id) {
                         continue;
                     }
                     self.messages_new += 1;
-                    pending.push(Record::Message(message_record(
+                    pending.extend(self.ledger.admit(Record::Message(message_record(
                         m,
                         &chunk.conversation_id,
                         n,
-                    )));
+                    ))));
                 }
                 Some(k) => {
                     if !self.met.insert(k.n, max_n) {
@@ -229,10 +229,16 @@ impl MessageCollector {
     pub fn conversation_records(&mut self, index: &Index) -> Result<Vec<Record>> {
         let n = self.n;
         let mut out = Vec::new();
-        for mut c in std::mem::take(&mut self.convs)
+        for c in std::mem::take(&mut self.convs)
             .into_values()
             .map(|g| g.record)
         {
+            // A forgotten conversation stays forgotten; a forgotten person
+            // is taken out of one that stays.
+            let Some(Record::Conversation(mut c)) = self.ledger.admit(Record::Conversation(c))
+            else {
+                continue;
+            };
             c.events.sort();
             c.events.dedup();
             let adds = match index.conversation(&c.id)? {

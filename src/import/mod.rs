@@ -651,6 +651,9 @@ impl ArchiveImport<'_> {
         let read = self.archive.harvest_names(self.progress);
         self.sum.warnings.extend(read.problems);
         for r in read.harvest.into_records(n) {
+            if self.ledger.has_person(&r.user) {
+                continue;
+            }
             if !self.vault.index.has_sighting(&r)? {
                 self.sum.counts.names_new += 1;
                 pending.push(Record::Name(r));

@@ -163,6 +163,8 @@ impl<'t> Applier<'t> {
             }
             Record::InboxMerged(m) => self.inbox_merged(m)?,
             Record::Forgotten(f) => self.forgotten(f)?,
+            // Its chain's start is noted with the segment (`apply_with_head`).
+            Record::Compaction(_) => {}
             Record::Name(r) => {
                 super::people::add_sighting(self.tx, r)?;
                 self.named.insert(r.user.clone());
@@ -471,7 +473,12 @@ impl<'t> Applier<'t> {
     }
 
     fn forgotten(&self, f: &crate::vault::ledger::ForgottenRecord) -> rusqlite::Result<()> {
-        for (kind, hashes) in [(0, &f.messages), (1, &f.contents)] {
+        for (kind, hashes) in [
+            (0, &f.messages),
+            (1, &f.contents),
+            (2, &f.conversations),
+            (3, &f.people),
+        ] {
             for h in hashes {
                 self.tx
                     .prepare_cached("INSERT OR IGNORE INTO forgotten VALUES (?, ?)")?

@@ -22,7 +22,7 @@ impl Index {
     /// # Errors
     /// [`Error::Index`] or I/O errors on the vault's `tmp/`.
     pub fn differences_from_log(&self, vault: &Place, secret: &VaultSecret) -> Result<Vec<String>> {
-        let head = self.chain()?.macs.len();
+        let head = self.chain()?.seq();
         let dir = vault.local().join("tmp");
         if !dir.is_dir() {
             crate::vault::fsutil::create_private_dir(&dir).map_err(|e| Error::write(&dir, e))?;
@@ -40,14 +40,14 @@ impl Index {
         tmp: &Path,
         vault: &Place,
         secret: &VaultSecret,
-        head: usize,
+        head: u64,
     ) -> Result<Vec<String>> {
         let fresh = Index::connect(tmp, secret).map_err(|why| Error::Index {
             detail: format!("cannot build a fresh index to compare with: {why}"),
         })?;
-        let segments = catalog::list_segments(vault)?;
-        let upto = &segments[..head.min(segments.len())];
-        fresh.catch_up(vault, upto, secret, &Quiet, false)?;
+        let mut live = catalog::live_segments(vault, secret, false)?;
+        live.segments.retain(|(n, _)| *n <= head);
+        fresh.update(vault, &live, secret, &Quiet, false)?;
         let mut differ = Vec::new();
         let (a, b) = (self.conn(), fresh.conn());
         for table in tables(&a)? {

@@ -59,6 +59,17 @@ pub struct ForgetPlan {
     pub contents_shared: u64,
     /// Name sightings of a forgotten person.
     pub names: u64,
+    /// Reactions a forgotten person made to messages that stay.
+    pub reactions: u64,
+    /// Group events a forgotten person made or was alone in (they go, or
+    /// lose the person).
+    pub events: u64,
+    /// The messages' numbers in the index (the log's order), ascending.
+    #[serde(skip)]
+    pub numbers: Vec<u64>,
+    /// The deleted contents' BLAKE3.
+    #[serde(skip)]
+    pub contents: Vec<[u8; 32]>,
 }
 
 /// The one-to-one kind's number in the index.
@@ -192,8 +203,24 @@ fn plan(conn: &Connection, what: &Forget) -> Result<ForgetPlan> {
         objects,
         posters,
         names: 0,
+        reactions: 0,
+        events: 0,
+        numbers: numbers(conn)?,
+        contents: digests(conn)?,
     };
     if let Forget::Person(id) = what {
+        plan.reactions = count_of(
+            conn,
+            "SELECT count(*) FROM reactions WHERE sender = ?1
+               AND message NOT IN (SELECT n FROM f_msg)",
+            id,
+        )?;
+        plan.events = count_of(
+            conn,
+            "SELECT count(*) FROM events e WHERE e.by = ?1
+               OR EXISTS (SELECT 1 FROM json_each(e.users) WHERE value = ?1)",
+            id,
+        )?;
         plan.names = conn
             .query_row("SELECT count(*) FROM names WHERE user = ?", [id], |r| {
                 r.get::<_, i64>(0)
@@ -223,6 +250,38 @@ fn conversations(conn: &Connection, what: &Forget) -> Result<Vec<String>> {
         }
         Forget::Message(_) => Ok(Vec::new()),
     }
+}
+
+fn count_of(conn: &Connection, sql: &str, id: &str) -> Result<u64> {
+    let n: i64 = conn.query_row(sql, [id], |r| r.get(0)).map_err(sql_err)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The forgotten messages' numbers, ascending.
+fn numbers(conn: &Connection) -> Result<Vec<u64>> {
+    let mut st = conn
+        .prepare("SELECT n FROM f_msg ORDER BY n")
+        .map_err(sql_err)?;
+    let rows = st.query_map([], |r| r.get::<_, i64>(0)).map_err(sql_err)?;
+    rows.map(|r| Ok(u64::try_from(r.map_err(sql_err)?).unwrap_or(0)))
+        .collect()
+}
+
+/// The deleted contents' BLAKE3.
+fn digests(conn: &Connection) -> Result<Vec<[u8; 32]>> {
+    let mut st = conn
+        .prepare("SELECT blake3 FROM objects WHERE id IN (SELECT id FROM f_object) AND blake3 IS NOT NULL")
+        .map_err(sql_err)?;
+    let rows = st
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .map_err(sql_err)?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Ok(b) = <[u8; 32]>::try_from(r.map_err(sql_err)?) {
+            out.push(b);
+        }
+    }
+    Ok(out)
 }
 
 fn count(conn: &Connection, sql: &str) -> Result<u64> {
@@ -267,18 +326,55 @@ impl Index {
         let rows = st
             .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))
             .map_err(sql_err)?;
-        let (mut messages, mut contents) = (HashSet::new(), HashSet::new());
+        let mut hashes: [HashSet<[u8; 32]>; 4] = Default::default();
         for row in rows {
             let (hash, kind) = row.map_err(sql_err)?;
-            let Ok(hash) = <[u8; 32]>::try_from(hash) else {
+            let (Ok(hash), Some(set)) = (
+                <[u8; 32]>::try_from(hash),
+                usize::try_from(kind).ok().and_then(|k| hashes.get_mut(k)),
+            ) else {
                 continue;
             };
-            if kind == 0 {
-                messages.insert(hash);
-            } else {
-                contents.insert(hash);
-            }
+            set.insert(hash);
         }
-        Ok(crate::vault::ledger::Ledger::new(*key, messages, contents))
+        Ok(crate::vault::ledger::Ledger::new(*key, hashes))
+    }
+}
+
+/// One forgetting, as `dmvault forget --list` shows it: when, what kind
+/// of thing, how many messages and contents; never what.
+#[derive(Debug, Clone, Serialize)]
+pub struct Forgetting {
+    /// When.
+    pub at: crate::time::Timestamp,
+    /// `conversation`, `person` or `message`.
+    pub scope: String,
+    /// Messages forgotten.
+    pub messages: u64,
+    /// Contents deleted.
+    pub contents: u64,
+}
+
+impl Index {
+    /// Every forgetting the ledger records, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Index`] when the index cannot be read.
+    pub fn forgettings(&self) -> Result<Vec<Forgetting>> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT at, scope, messages, contents FROM forgettings ORDER BY n")
+            .map_err(sql_err)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Forgetting {
+                    at: crate::time::Timestamp::from_millis_clamped(r.get(0)?),
+                    scope: r.get(1)?,
+                    messages: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    contents: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                })
+            })
+            .map_err(sql_err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql_err)
     }
 }

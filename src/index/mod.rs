@@ -66,6 +66,9 @@ pub enum Rebuilt {
     Stale,
     /// The user asked (`dmvault index rebuild`).
     Forced,
+    /// The catalog was compacted (`dmvault forget`): the index is made
+    /// anew, so that nothing forgotten stays in its free pages.
+    Compacted,
 }
 
 impl fmt::Display for Rebuilt {
@@ -76,6 +79,7 @@ impl fmt::Display for Rebuilt {
             Rebuilt::OtherVersion => "it was made by another version of dmvault",
             Rebuilt::Stale => "it did not match the catalog",
             Rebuilt::Forced => "you asked for it",
+            Rebuilt::Compacted => "the catalog was compacted by `dmvault forget`",
         })
     }
 }
@@ -88,6 +92,25 @@ pub struct Index {
     /// A dry run is applying uncommitted records, which only `conn` sees.
     dry_run: AtomicBool,
     path: PathBuf,
+    /// What a compaction cut short left, as the last update found it.
+    leftovers: Mutex<Leftovers>,
+}
+
+/// What a compaction cut short left in `catalog/`: readers ignore it, and
+/// the next writer deletes it (see [`crate::vault::compact`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Segments a complete compaction replaced (keys, in order).
+    pub replaced: Vec<String>,
+    /// Segments of a compaction that was not completed (keys, in order).
+    pub partial: Vec<String>,
+}
+
+impl Leftovers {
+    /// Nothing is left.
+    pub fn is_empty(&self) -> bool {
+        self.replaced.is_empty() && self.partial.is_empty()
+    }
 }
 
 /// Turns an SQLite error into the library's.
@@ -136,11 +159,7 @@ impl Index {
         progress: &dyn Progress,
         tolerant: bool,
     ) -> Result<(Index, Chain, Option<Rebuilt>)> {
-        let segments = if tolerant {
-            contiguous_segments(vault)?
-        } else {
-            catalog::list_segments(vault)?
-        };
+        let live = catalog::live_segments(vault, secret, tolerant)?;
         let path = vault.local().join(INDEX_FILE);
         let dir = path.parent().unwrap_or(vault.local());
         if !dir.is_dir() {
@@ -158,14 +177,20 @@ impl Index {
             }
         };
         if !existed {
-            rebuilt = Some(Rebuilt::Missing).filter(|_| !segments.is_empty());
+            rebuilt = Some(Rebuilt::Missing).filter(|_| !live.segments.is_empty());
         }
-        if !index.head_matches(vault, &segments, secret)? {
-            index.clear()?;
+        let before = index.chain()?.seq();
+        if !index.head_matches(vault, &live, secret)? {
+            index.reset(secret)?;
             rebuilt = Some(Rebuilt::Stale);
         }
-        index.catch_up(vault, &segments, secret, progress, tolerant)?;
+        if index.update(vault, &live, secret, progress, tolerant)? {
+            rebuilt = Some(Rebuilt::Compacted);
+        }
         let chain = index.chain()?;
+        if rebuilt == Some(Rebuilt::Stale) && before > 0 && before <= chain.base {
+            rebuilt = Some(Rebuilt::Compacted);
+        }
         Ok((index, chain, rebuilt))
     }
 
@@ -212,13 +237,35 @@ impl Index {
         progress: &dyn Progress,
         tolerant: bool,
     ) -> Result<()> {
-        self.clear()?;
-        let segments = if tolerant {
-            contiguous_segments(vault)?
-        } else {
-            catalog::list_segments(vault)?
-        };
-        self.catch_up(vault, &segments, secret, progress, tolerant)
+        let live = catalog::live_segments(vault, secret, tolerant)?;
+        self.reset(secret)?;
+        self.update(vault, &live, secret, progress, tolerant)
+            .map(|_| ())
+    }
+
+    /// Deletes the index's files and makes it anew, empty (the index is
+    /// then the log's empty prefix). Unlike deleting its rows, this leaves
+    /// nothing of what it held in free pages.
+    ///
+    /// # Errors
+    /// [`Error::Index`] when it cannot be made again.
+    pub fn reset(&self, secret: &VaultSecret) -> Result<()> {
+        let mut conn = self.conn();
+        *conn = Connection::open_in_memory().map_err(sql_err)?;
+        remove_files(&self.path)?;
+        let fresh = Index::connect(&self.path, secret).map_err(|why| Error::Index {
+            detail: format!("cannot create {}: {why}", self.path.display()),
+        })?;
+        *conn = fresh.conn.into_inner().unwrap_or_else(|e| e.into_inner());
+        Ok(())
+    }
+
+    /// What a compaction cut short left, as the last update found it.
+    pub fn leftovers(&self) -> Leftovers {
+        self.leftovers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Opens (or creates) the database with the vault's key; the reason to
@@ -247,6 +294,7 @@ impl Index {
             conn: Mutex::new(conn),
             dry_run: AtomicBool::new(false),
             path: path.to_owned(),
+            leftovers: Mutex::default(),
         })
     }
 
@@ -262,6 +310,15 @@ impl Index {
     /// The MACs of the segments the index reflects.
     pub fn chain(&self) -> Result<Chain> {
         let conn = self.conn();
+        let base: Option<(i64, Vec<u8>)> = conn
+            .query_row(
+                "SELECT b.v, h.v FROM meta b, meta h WHERE b.k = 'base' AND h.k = 'base_head'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql_err)?;
+        let (base, base_head) = base.unwrap_or_default();
         let mut st = conn
             .prepare("SELECT mac FROM segments ORDER BY seq")
             .map_err(sql_err)?;
@@ -270,7 +327,11 @@ impl Index {
             .map_err(sql_err)?
             .map(|m| Ok(m.map_err(sql_err)?.try_into().unwrap_or([0; 32])))
             .collect::<Result<Vec<[u8; 32]>>>()?;
-        Ok(Chain { macs })
+        Ok(Chain {
+            base: u64::try_from(base).unwrap_or(0),
+            base_head: base_head.try_into().unwrap_or([0; 32]),
+            macs,
+        })
     }
 
     /// Whether the index's head is a segment of this log: the log has it,
@@ -278,7 +339,7 @@ impl Index {
     fn head_matches(
         &self,
         vault: &Place,
-        segments: &[String],
+        live: &catalog::LiveSegments,
         secret: &VaultSecret,
     ) -> Result<bool> {
         let head: Option<(i64, Vec<u8>)> = self
@@ -293,61 +354,122 @@ impl Index {
         let Some((seq, mac)) = head else {
             return Ok(true);
         };
-        let Some(path) = usize::try_from(seq - 1).ok().and_then(|i| segments.get(i)) else {
+        let seq = u64::try_from(seq).unwrap_or(0);
+        let Some(key) = live.key(seq) else {
             return Ok(false);
         };
-        let seq = u64::try_from(seq).unwrap_or(0);
-        Ok(catalog::read_segment(vault, path, seq, None, secret)
-            .is_ok_and(|s| s.mac[..] == mac[..]))
+        Ok(
+            catalog::read_segment(vault, key, seq, None, secret)
+                .is_ok_and(|s| s.mac[..] == mac[..]),
+        )
     }
 
-    /// Deletes every row (the index is then the log's empty prefix).
-    fn clear(&self) -> Result<()> {
-        let conn = self.conn();
-        let mut names: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' AND name NOT LIKE 'message_text_%' AND name != 'meta'")
-            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
-            .map_err(sql_err)?;
-        names.sort();
-        let mut sql = String::from(
-            "BEGIN IMMEDIATE; INSERT INTO message_text(message_text) VALUES ('delete-all');",
-        );
-        for n in names {
-            sql.push_str(&format!("DELETE FROM {n};"));
-        }
-        sql.push_str("COMMIT;");
-        conn.execute_batch(&sql).map_err(sql_err)
-    }
-
-    /// Applies the segments after the index's head.
-    fn catch_up(
+    /// Brings the index up to the log's head, and notes what a compaction
+    /// cut short left. Returns whether a compaction made it start anew.
+    fn update(
         &self,
         vault: &Place,
-        segments: &[String],
+        live: &catalog::LiveSegments,
         secret: &VaultSecret,
         progress: &dyn Progress,
         tolerant: bool,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        let mut partial = Vec::new();
+        let mut from = 0;
+        let mut anew = false;
+        while let Some(i) = self.catch_up(
+            vault,
+            &live.segments[from..],
+            secret,
+            progress,
+            tolerant,
+            &mut partial,
+        )? {
+            self.reset(secret)?;
+            from += i;
+            anew = true;
+        }
+        let base = self.chain()?.base;
+        let mut replaced = live.replaced.clone();
+        replaced.extend(
+            live.segments
+                .iter()
+                .filter(|(n, _)| *n <= base)
+                .map(|(_, k)| k.clone()),
+        );
+        *self.leftovers.lock().unwrap_or_else(|e| e.into_inner()) = Leftovers { replaced, partial };
+        Ok(anew)
+    }
+
+    /// Applies the segments after the index's head. A compaction met on
+    /// the way (a complete one: one cut short ends the chain before it, and
+    /// its segments go to `partial`) replaces what the index holds: then
+    /// the position of its first segment is returned, and the caller makes
+    /// the index anew and applies from there.
+    fn catch_up(
+        &self,
+        vault: &Place,
+        segments: &[(u64, String)],
+        secret: &VaultSecret,
+        progress: &dyn Progress,
+        tolerant: bool,
+        partial: &mut Vec<String>,
+    ) -> Result<Option<usize>> {
         let chain = self.chain()?;
-        let todo = segments.len().saturating_sub(chain.macs.len());
+        let from = segments
+            .iter()
+            .position(|(n, _)| *n > chain.seq())
+            .unwrap_or(segments.len());
+        let todo = segments.len() - from;
         if todo > 1 {
             progress.phase_items("Updating the index (catalog segments)", Some(todo as u64));
         }
-        let mut prev = chain.head();
-        for (i, path) in segments.iter().enumerate().skip(chain.macs.len()) {
-            let seq = i as u64 + 1;
-            let segment = match catalog::read_segment(vault, path, seq, Some(&prev), secret) {
+        let (mut prev, mut empty) = (chain.head(), chain.seq() == 0);
+        let last = segments.last().map_or(0, |(n, _)| *n);
+        for (i, (seq, key)) in segments.iter().enumerate().skip(from) {
+            // A chain that starts at a compaction names its own `prev`.
+            let want = (!empty || *seq == 1).then_some(&prev);
+            let segment = match catalog::read_segment(vault, key, *seq, want, secret) {
                 Ok(s) => s,
                 Err(_) if tolerant => break,
                 Err(e) => return Err(e),
             };
-            self.apply_segment(seq, segment.mac, &segment.records)?;
-            prev = segment.mac;
+            if let Some(c) = segment.compaction() {
+                if c.replaces + 1 != *seq || c.old_head != hex(&segment.prev) {
+                    if tolerant {
+                        break;
+                    }
+                    return Err(Error::Catalog {
+                        segment: catalog::segment_name(*seq),
+                        detail: "starts a compaction that does not follow the chain".into(),
+                    });
+                }
+                if last < seq + c.segments.max(1) - 1 {
+                    partial.extend(segments[i..].iter().map(|(_, k)| k.clone()));
+                    return Ok(None);
+                }
+                if !empty {
+                    return Ok(Some(i));
+                }
+            } else if *seq != 1 && empty {
+                // The chain's start was checked to be a compaction when it
+                // was listed; it changed since.
+                if tolerant {
+                    break;
+                }
+                return Err(Error::Catalog {
+                    segment: catalog::segment_name(*seq - 1),
+                    detail: "missing: the chain of segments has a gap (a segment was deleted)"
+                        .into(),
+                });
+            }
+            self.apply_segment(*seq, segment.mac, &segment.records)?;
+            (prev, empty) = (segment.mac, false);
             if todo > 1 {
                 progress.advance(1);
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Applies segment `seq` (with its MAC) in one transaction with the new
@@ -495,28 +617,29 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The segments numbered 1, 2, … up to the first gap.
-fn contiguous_segments(vault: &Place) -> Result<Vec<String>> {
-    let scan = catalog::scan_segments(vault)?;
-    Ok(scan
-        .segments
-        .into_iter()
-        .enumerate()
-        .take_while(|(i, (n, _))| *n == *i as u64 + 1)
-        .map(|(_, (_, p))| p)
-        .collect())
-}
-
 /// Applies a segment's records and records it as the head, unless the
 /// index is not at the segment before it (another process applied it, or
 /// a rebuild is under way: the next open catches up).
 fn apply_with_head(tx: &Connection, seq: u64, mac: [u8; 32], records: &[Record]) -> Result<()> {
     let head: i64 = tx
-        .query_row("SELECT coalesce(max(seq), 0) FROM segments", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT coalesce(max(seq), (SELECT v FROM meta WHERE k = 'base'), 0) FROM segments",
+            [],
+            |r| r.get(0),
+        )
         .map_err(sql_err)?;
-    if u64::try_from(head).unwrap_or(0) + 1 != seq {
+    let mut head = u64::try_from(head).unwrap_or(0);
+    if let (0, Some(Record::Compaction(c))) = (head, records.first()) {
+        // The first segment of an index whose chain starts at a compaction.
+        let old_head = crate::vault::keys::unhex(&c.old_head).unwrap_or_default();
+        tx.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('base', ?), ('base_head', ?)",
+            params![i64::try_from(c.replaces).unwrap_or(i64::MAX), old_head],
+        )
+        .map_err(sql_err)?;
+        head = c.replaces;
+    }
+    if head + 1 != seq {
         return Ok(());
     }
     apply::Applier::new(tx).apply_all(records)?;

@@ -454,6 +454,28 @@ pub enum Record {
     /// What a forgetting took away, as keyed hashes (format 5; see
     /// [`super::ledger`]).
     Forgotten(super::ledger::ForgottenRecord),
+    /// The first record of a compaction: the segments from this one on
+    /// replace every segment up to `replaces` (format 6; see
+    /// [`super::compact`]).
+    Compaction(CompactionRecord),
+}
+
+/// A compaction's first record: the chain it replaces, how many segments
+/// the new one starts with, and the objects it deletes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompactionRecord {
+    /// The last segment replaced: the new chain starts at `replaces + 1`.
+    pub replaces: u64,
+    /// That segment's MAC (hex): the new chain's first `prev`.
+    pub old_head: String,
+    /// How many segments the compaction wrote (this one included): fewer
+    /// means it was cut short, and readers ignore it.
+    pub segments: u64,
+    /// When.
+    pub at: Timestamp,
+    /// The objects (contents and posters) it deletes once it is complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ObjectId>,
 }
 
 /// Which inbox segment was merged, and the vault's numbers given to the
@@ -553,21 +575,37 @@ pub struct PosterRecord {
 
 /// The chain of segments as far as it goes: the MAC of every segment, in
 /// order (the last is the head, which the next segment names as `prev`).
+/// After a compaction the chain starts at `base + 1`: the segments up to
+/// `base` were replaced, and only the last one's MAC is known.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Chain {
-    /// The MAC of segment `i + 1` at index `i`.
+    /// The last segment a compaction replaced (0: none).
+    pub base: u64,
+    /// Its MAC (zeros when `base` is 0).
+    pub base_head: [u8; 32],
+    /// The MAC of segment `base + i + 1` at index `i`.
     pub macs: Vec<[u8; 32]>,
 }
 
 impl Chain {
-    /// Number of segments.
+    /// The number of the last segment (0 before the first).
     pub fn seq(&self) -> u64 {
-        self.macs.len() as u64
+        self.base + self.macs.len() as u64
     }
 
     /// MAC of the last segment (zeros before the first).
     pub fn head(&self) -> [u8; 32] {
-        self.macs.last().copied().unwrap_or_default()
+        self.macs.last().copied().unwrap_or(self.base_head)
+    }
+
+    /// The MAC of segment `seq`: `None` when it is not in the chain, or was
+    /// compacted away (all but the last replaced one).
+    pub fn mac(&self, seq: u64) -> Option<[u8; 32]> {
+        if seq == self.base {
+            return (seq > 0).then_some(self.base_head);
+        }
+        let i = usize::try_from(seq.checked_sub(self.base + 1)?).ok()?;
+        self.macs.get(i).copied()
     }
 
     /// The head as the rollback state records it.
@@ -585,6 +623,18 @@ pub struct Segment {
     pub records: Vec<Record>,
     /// Its MAC (the next segment's `prev`).
     pub mac: [u8; 32],
+    /// The MAC of the segment before it, as its header names it.
+    pub prev: [u8; 32],
+}
+
+impl Segment {
+    /// The compaction this segment starts, if it starts one.
+    pub fn compaction(&self) -> Option<&CompactionRecord> {
+        match self.records.first() {
+            Some(Record::Compaction(c)) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -604,25 +654,109 @@ struct SegmentTrailer {
     mac: String,
 }
 
-/// The segment files (their keys) in order, checked to be numbered 1..=N.
-pub fn list_segments(vault: &Place) -> Result<Vec<String>> {
+/// The segments of the catalog's chain, and those a compaction replaced
+/// that are still there.
+#[derive(Debug, Clone, Default)]
+pub struct LiveSegments {
+    /// (number, key) of the chain's segments, in order, without a gap.
+    pub segments: Vec<(u64, String)>,
+    /// Keys of segments a compaction replaced, which one cut short before
+    /// it deleted them all left behind (the next writer deletes them).
+    pub replaced: Vec<String>,
+}
+
+impl LiveSegments {
+    /// The key of segment `seq`.
+    pub fn key(&self, seq: u64) -> Option<&str> {
+        let first = self.segments.first()?.0;
+        let i = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.segments.get(i).map(|(_, k)| k.as_str())
+    }
+
+    /// The number of the last segment (0: none).
+    pub fn last(&self) -> u64 {
+        self.segments.last().map_or(0, |(n, _)| *n)
+    }
+}
+
+/// The catalog's chain of segments: numbered 1, 2, … without a gap, or,
+/// after a compaction, from the segment that starts it (which says what it
+/// replaced, authenticated) on; segments before a gap are what a compaction
+/// replaced. With `tolerant` (for `verify`, which reports what is wrong), a
+/// chain whose start is not what it should be is taken from segment 1 to
+/// its first gap, and stray files are ignored.
+///
+/// # Errors
+/// [`Error::Catalog`] when a segment is missing (a gap the chain does not
+/// explain) or a file in `catalog/` is not a segment.
+pub fn live_segments(vault: &Place, secret: &VaultSecret, tolerant: bool) -> Result<LiveSegments> {
     let scan = scan_segments(vault)?;
     // Other files (a `.DS_Store`) do not stop loading; `verify` names them.
     if let Some(name) = scan.strays.into_iter().find(|n| n.ends_with(".age")) {
-        return Err(Error::Catalog {
-            segment: name,
-            detail: "a file that is not a catalog segment is in catalog/".into(),
-        });
-    }
-    for (i, (n, _)) in scan.segments.iter().enumerate() {
-        if *n != i as u64 + 1 {
+        if !tolerant {
             return Err(Error::Catalog {
-                segment: segment_name(i as u64 + 1),
-                detail: "missing: the chain of segments has a gap (a segment was deleted)".into(),
+                segment: name,
+                detail: "a file that is not a catalog segment is in catalog/".into(),
             });
         }
     }
-    Ok(scan.segments.into_iter().map(|(_, p)| p).collect())
+    let mut segs = scan.segments;
+    let start = after_last_gap(&segs);
+    let starts_chain = match segs.get(start) {
+        Some((first, key)) if *first > 1 => match read_segment(vault, key, *first, None, secret) {
+            Ok(s) => starts(&s, *first),
+            Err(e) if !tolerant => return Err(e),
+            Err(_) => false,
+        },
+        _ => true,
+    };
+    if !starts_chain {
+        let first = segs[start].0;
+        if !tolerant {
+            return Err(Error::Catalog {
+                segment: segment_name(first - 1),
+                detail: "missing: the chain of segments has a gap (a segment was deleted)".into(),
+            });
+        }
+        let whole = segs
+            .iter()
+            .enumerate()
+            .take_while(|(i, (n, _))| *n == *i as u64 + 1)
+            .count();
+        segs.truncate(whole);
+        return Ok(LiveSegments {
+            segments: segs,
+            replaced: Vec::new(),
+        });
+    }
+    let live = segs.split_off(start);
+    Ok(LiveSegments {
+        segments: live,
+        replaced: segs.into_iter().map(|(_, k)| k).collect(),
+    })
+}
+
+/// The position of the first segment after the last gap in the numbers
+/// (0 when there is none).
+pub fn after_last_gap(segments: &[(u64, String)]) -> usize {
+    segments
+        .windows(2)
+        .rposition(|w| w[1].0 != w[0].0 + 1)
+        .map_or(0, |i| i + 1)
+}
+
+/// Whether segment `seq` (at `key`) starts a compaction that replaced
+/// every segment before it.
+pub fn starts_compaction(vault: &Place, key: &str, seq: u64, secret: &VaultSecret) -> bool {
+    read_segment(vault, key, seq, None, secret).is_ok_and(|s| starts(&s, seq))
+}
+
+/// Whether `segment`, numbered `seq`, starts a compaction that replaced
+/// every segment before it.
+fn starts(segment: &Segment, seq: u64) -> bool {
+    segment
+        .compaction()
+        .is_some_and(|c| c.replaces + 1 == seq && c.old_head == hex(&segment.prev))
 }
 
 /// What `catalog/` holds.
@@ -802,7 +936,14 @@ fn decode(
     for l in lines {
         records.push(serde_json::from_slice(l).map_err(|e| bad(&format!("bad record: {e}")))?);
     }
-    Ok(Segment { records, mac: got })
+    let prev = unhex(&header.prev)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| bad("bad header"))?;
+    Ok(Segment {
+        records,
+        mac: got,
+        prev,
+    })
 }
 
 /// Records as a segment's lines, plain (for its MAC) and compressed, made

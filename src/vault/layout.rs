@@ -15,7 +15,7 @@ pub(crate) const FORMAT_FILE: &str = "dmvault.json";
 const FORMAT: &str = "dmvault-vault";
 /// The format this release writes: 2 (compressed segments and the index).
 /// It also opens format 1, which becomes format 2 when first opened.
-const VERSION: u32 = 5;
+const VERSION: u32 = 6;
 const README: &str = "This folder is a dmvault vault: encrypted copies of direct-message media.\n\
 Everything in it is encrypted with age; nothing here can be read without one of its keys.\n\
 Use `dmvault ls`, `dmvault export` and `dmvault verify` with --vault pointing here.\n\
@@ -77,7 +77,9 @@ pub fn check(place: &Place) -> Result<()> {
 /// - 3 → 4 when a writer takes the lock: posters (derived objects and the
 ///   records that name them);
 /// - 4 → 5 when a writer takes the lock: write-only importer keys (their
-///   records, `importers/` and the inbox).
+///   records, `importers/` and the inbox);
+/// - 5 → 6 when a writer takes the lock: forgetting (the ledger's
+///   conversations and people, compactions, chains that start after 1).
 pub(crate) fn migrate(place: &Place, to: u32) -> Result<()> {
     let f = place.name_of(FORMAT_FILE);
     let text = place

@@ -15,6 +15,7 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod compact;
 pub mod fsutil;
 pub mod importer;
 pub mod keyring;
@@ -56,6 +57,8 @@ pub struct Vault {
     /// Where segments are appended: the catalog, or (for a write-only
     /// importer) its inbox.
     log: Log,
+    /// Taking the lock finished a compaction cut short.
+    tidied: bool,
 }
 
 impl Vault {
@@ -96,6 +99,7 @@ impl Vault {
             lock: None,
             seen: None,
             log,
+            tidied: false,
         })
     }
 
@@ -136,12 +140,25 @@ impl Vault {
 
     /// Takes the vault's write lock, waiting at most `wait` (see [`lock`]),
     /// and removes temp files a killed writer left.
+    ///
+    /// With the vault's key, the catalog is then loaded again, and what a
+    /// `forget` cut short left is deleted (see [`compact`]).
     pub fn lock(&mut self, wait: Duration) -> Result<()> {
         self.lock = Some(lock(self.place(), wait)?);
         layout::clean_temp(self.place());
         // What this writer appends may be of the kinds the latest format
         // added: an older dmvault must refuse the vault from now on.
-        layout::migrate(self.place(), layout::WRITES)
+        layout::migrate(self.place(), layout::WRITES)?;
+        if !self.is_importer() {
+            self.reload()?;
+            self.tidied |= self.tidy_compaction()?;
+        }
+        Ok(())
+    }
+
+    /// Whether taking the lock finished what a `forget` cut short.
+    pub fn tidied(&self) -> bool {
+        self.tidied
     }
 
     /// Where to record the catalog head after each commit (for rollback
@@ -151,9 +168,7 @@ impl Vault {
     /// writer's commits. Returns `false` in that case (a rollback).
     pub fn set_seen_state(&mut self, seen: SeenState) -> bool {
         let chain = self.chain.get_mut().unwrap_or_else(|e| e.into_inner());
-        let continues = seen
-            .read()
-            .is_none_or(|before| before.continued_by(&chain.macs));
+        let continues = seen.read().is_none_or(|before| before.continued_by(chain));
         if continues {
             self.seen = Some(seen);
         }

@@ -30,15 +30,16 @@ pub struct SeenHead {
 }
 
 impl SeenHead {
-    /// Whether a chain with these segment MACs holds this head: it has
-    /// segment `seq`, and that segment's MAC is `head`.
-    pub fn continued_by(&self, macs: &[[u8; 32]]) -> bool {
-        self.seq == 0
-            || usize::try_from(self.seq)
-                .ok()
-                .and_then(|s| s.checked_sub(1))
-                .and_then(|i| macs.get(i))
-                .is_some_and(|m| super::keys::hex(m) == self.head)
+    /// Whether `chain` holds this head: it has segment `seq`, and that
+    /// segment's MAC is `head`; or a compaction (made with the vault's key,
+    /// or the chain would not have loaded) replaced it since.
+    pub fn continued_by(&self, chain: &super::catalog::Chain) -> bool {
+        if self.seq == 0 || self.seq < chain.base {
+            return true;
+        }
+        chain
+            .mac(self.seq)
+            .is_some_and(|m| super::keys::hex(&m) == self.head)
     }
 }
 

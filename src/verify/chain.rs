@@ -3,18 +3,19 @@
 use super::findings::{Finding, Problem, Severity};
 use super::Findings;
 use crate::error::{Error, Result};
-use crate::vault::catalog;
+use crate::vault::catalog::{self, Chain};
 use crate::vault::keys::{hex, VaultSecret};
 use crate::vault::place::Place;
 use crate::vault::seen::{SeenHead, SeenState};
 
 /// The catalog as far as it could be read.
 pub(crate) struct CheckedCatalog {
-    /// The MAC of each segment read, in order.
-    pub macs: Vec<[u8; 32]>,
+    /// The chain read: the MAC of each segment, from the compaction it
+    /// starts at, if any.
+    pub chain: Chain,
     /// The chain is whole: every segment read, none missing.
     pub whole: bool,
-    /// The highest segment number present.
+    /// The highest segment number of the chain.
     pub seq: u64,
 }
 
@@ -22,7 +23,7 @@ const RESTORE: &str =
     "Restore the vault folder from a copy, or import every archive again into a new vault.";
 
 /// Reads every segment, reporting each that is missing, damaged or out of
-/// place, and strays in `catalog/`.
+/// place, strays in `catalog/`, and what a compaction cut short left.
 pub(crate) fn check_catalog(
     path: &Place,
     secret: &VaultSecret,
@@ -37,14 +38,23 @@ pub(crate) fn check_catalog(
             "Move it out of the vault's catalog folder.",
         ));
     }
+    let mut segs = scan.segments;
+    let start = catalog::after_last_gap(&segs);
+    let compacted = segs
+        .get(start)
+        .is_some_and(|(n, k)| *n > 1 && catalog::starts_compaction(path, k, *n, secret));
+    if compacted && start > 0 {
+        report_leftovers(f, start, "a compaction replaced");
+        segs.drain(..start);
+    }
     let mut out = CheckedCatalog {
-        macs: Vec::new(),
+        chain: Chain::default(),
         whole: true,
-        seq: scan.segments.last().map_or(0, |(n, _)| *n),
+        seq: 0,
     };
-    let mut prev = [0u8; 32];
-    let mut expected = 1u64;
-    for (n, p) in &scan.segments {
+    let mut expected = if compacted { segs[0].0 } else { 1 };
+    let last = segs.last().map_or(0, |(n, _)| *n);
+    for (i, (n, p)) in segs.iter().enumerate() {
         for missing in expected..*n {
             out.whole = false;
             f.report(Finding::catalog(
@@ -55,13 +65,30 @@ pub(crate) fn check_catalog(
             ));
         }
         expected = n + 1;
-        match catalog::read_segment(path, p, *n, out.whole.then_some(&prev), secret) {
+        let prev = out.chain.head();
+        let want = (out.whole && !(compacted && i == 0)).then_some(&prev);
+        match catalog::read_segment(path, p, *n, want, secret) {
             Ok(seg) => {
-                prev = seg.mac;
-                out.macs.push(seg.mac);
+                if let Some(c) = seg.compaction() {
+                    if last < n + c.segments.max(1) - 1 {
+                        report_leftovers(f, segs.len() - i, "a compaction cut short wrote");
+                        break;
+                    }
+                    if i > 0 {
+                        report_leftovers(f, i, "a compaction replaced");
+                    }
+                    out.chain = Chain {
+                        base: c.replaces,
+                        base_head: seg.prev,
+                        macs: Vec::new(),
+                    };
+                }
+                out.chain.macs.push(seg.mac);
+                out.seq = *n;
             }
             Err(e) => {
                 out.whole = false;
+                out.seq = *n;
                 let (segment, detail) = match e {
                     Error::Catalog { segment, detail } => (segment, detail),
                     other => (catalog::segment_name(*n), other.to_string()),
@@ -78,6 +105,19 @@ pub(crate) fn check_catalog(
     Ok(out)
 }
 
+/// Segments a `forget` cut short left: a warning (the chain is whole), and
+/// they hold what it forgets until the next writer deletes them.
+fn report_leftovers(f: &mut Findings<'_>, count: usize, what: &str) {
+    let mut finding = Finding::catalog(
+        Problem::Catalog,
+        None,
+        format!("{count} segment(s) that {what} are still in catalog/ (a `dmvault forget` was interrupted); they are not part of the catalog, but may hold what it forgets"),
+        "Run `dmvault forget` again (with the same arguments), or any command that writes to the vault: it deletes them.",
+    );
+    finding.severity = Severity::Warning;
+    f.report(finding);
+}
+
 /// Compares the catalog with the head this computer last saw of the vault
 /// at this place: fewer segments, or another segment where it saw one, is a
 /// rollback. A catalog that checks out becomes the new head seen; so does
@@ -90,7 +130,7 @@ pub(crate) fn check_rollback(
 ) {
     let current = SeenHead {
         seq: checked.seq,
-        head: hex(&checked.macs.last().copied().unwrap_or_default()),
+        head: hex(&checked.chain.head()),
     };
     let before = seen.read();
     let rollback = before.as_ref().and_then(|before| {
@@ -99,7 +139,7 @@ pub(crate) fn check_rollback(
                 "the catalog ends at segment {} but this computer saw segment {}: segments were deleted, or the vault was replaced by an older copy",
                 current.seq, before.seq
             )))
-        } else if checked.whole && !before.continued_by(&checked.macs) {
+        } else if checked.whole && !before.continued_by(&checked.chain) {
             Some((before.seq, "segment differs from the one this computer saw: the catalog was replaced by another history".into()))
         } else {
             None

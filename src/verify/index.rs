@@ -30,7 +30,7 @@ pub(crate) fn check_index(
             "the index was rebuilt from the catalog: {why}"
         )));
     }
-    if checked.whole && index.chain()?.macs != checked.macs {
+    if checked.whole && index.chain()? != checked.chain {
         f.report(finding(
             "the index does not end at the catalog's last segment".into(),
         ));

@@ -187,7 +187,7 @@ pub fn verify(
     let present = objects::check_objects(&store, path, &known, &usage, &mut f)?;
     let recorded = known.values().filter(|o| o.stored.is_some()).count();
     let mut summary = VerifySummary {
-        segments: checked.macs.len() as u64,
+        segments: checked.chain.macs.len() as u64,
         objects: recorded.max(usage.len()) as u64,
         ..Default::default()
     };

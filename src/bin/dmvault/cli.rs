@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod export;
+pub mod forget;
 pub mod import;
 pub mod index;
 pub mod init;
@@ -319,4 +320,28 @@ pub enum Command {
     /// Manage the vault's index (rebuild it from the catalog).
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Forget a conversation, a person or a message, for good.
+    ///
+    /// For a deletion request: the messages go, with their media
+    /// references and every file no message that stays uses (a file a kept
+    /// message also uses stays). The catalog is written again without
+    /// them, the old one and the files are deleted, and the index is made
+    /// anew: nothing of it is left in the vault, in object storage too.
+    /// The vault keeps keyed hashes of what went (no ids, no text), so an
+    /// import of the same archives does not bring it back; `--list` shows
+    /// when and how much was forgotten.
+    ///
+    /// It shows what will go and asks first (`--yes` does not ask; off a
+    /// terminal it is needed). It cannot be undone, and it cannot reach
+    /// exports, archives or other copies of the vault: it lists them.
+    /// Interrupted, it leaves the vault as before or as after; run it
+    /// again to finish.
+    ///
+    /// Examples:
+    ///   dmvault forget --vault ~/dm-vault --conversation 12345-67890 --dry-run
+    ///   dmvault forget --vault ~/dm-vault --person @some_handle
+    ///   dmvault forget --vault ~/dm-vault --message 1742204983262221334 --yes
+    ///   dmvault forget --vault ~/dm-vault --list
+    #[command(verbatim_doc_comment)]
+    Forget(forget::ForgetArgs),
 }

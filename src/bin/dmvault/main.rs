@@ -66,6 +66,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => cli::verify::run(a, g),
         Command::Key(k) => cli::key::run(k, g),
         Command::Index(c) => cli::index::run(c, g),
+        Command::Forget(a) => cli::forget::run(a, g),
         Command::People(a) => cli::people::run(a, g),
         Command::View(a) => cli::view::run(a, g),
         Command::Show(a) => cli::show::run_show(a, g),
