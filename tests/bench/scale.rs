@@ -734,6 +734,26 @@ pub fn scale_bench(work: &Path, messages: u64, reps: usize, verdicts: bool) {
         println!();
     }
 
+    // Issue 12: forgetting one message writes the whole catalog again and
+    // builds the index anew (one run: it changes the vault).
+    let first = run(&[bin, "ls", "--json"], &env);
+    let row: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    let id = row["message_id"].as_str().unwrap().to_owned();
+    let forget_cmd = [bin, "forget", "--yes", "--json", "--no-progress", "--message", &id];
+    let forget = timed(&forget_cmd, &env, &out, 1);
+    assert!(fs::read_to_string(&out).unwrap().contains("\"message_type\":\"forgotten\""));
+    let after: serde_json::Value =
+        serde_json::from_str(&run(&[bin, "stats", "--json"], &env)).unwrap();
+    assert_eq!(after["messages"].as_u64(), Some(hf.messages - 1), "{after}");
+    println!(
+        "`forget --message` (one message of {}; the catalog written again, the index built anew, issue 12): {} s, peak RSS {:.0} MiB, {:.2}× the import",
+        hf.messages,
+        forget.cell(),
+        forget.rss,
+        forget.median() / import.median()
+    );
+    println!();
+
     // 2. The yearly archives, imported in order into a new vault.
     let (vault, env) = new_vault("yearly");
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
