@@ -105,11 +105,11 @@ pub fn forget(vault: &mut Vault, what: &Forget, progress: &dyn Progress) -> Resu
     let record = ledger_record(&key, what, &plan);
     let mut objects = plan.objects.clone();
     objects.extend(plan.posters.iter().copied());
-    let mut keep = Keep::new(what, &plan, &objects);
+    let keep = Keep::new(what, &plan, &objects);
     let compacted = vault.compact(
         vec![Record::Forgotten(record)],
         objects,
-        &mut |r| keep.record(r),
+        &|r| keep.record(r),
         progress,
     )?;
     Ok(ForgetReport {
@@ -171,7 +171,7 @@ impl Keep {
     }
 
     /// The record as the new chain keeps it, if it does.
-    fn record(&mut self, r: Record) -> Option<Record> {
+    fn record(&self, r: Record) -> Option<Record> {
         let gone = |m: &str| self.messages.contains(m);
         let is_person = |u: &str| self.person.as_deref() == Some(u);
         match r {

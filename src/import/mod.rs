@@ -73,8 +73,6 @@ const MESSAGE_BATCH: usize = 5_000;
 /// Room for a batch and the chunk that fills it (X's chunks hold at most
 /// 1000 messages), so that the batch is not copied as it grows.
 const BATCH_CAPACITY: usize = MESSAGE_BATCH + 1000;
-/// Commit the index after this many message segments.
-const INDEX_COMMIT_EVERY: usize = 40;
 
 /// How to import.
 #[derive(Debug, Clone)]
@@ -575,7 +573,9 @@ impl ArchiveImport<'_> {
                         Some(encoded) => vault.append_encoded(&batch, &encoded),
                         None => commit_to(vault, batch, dry_run),
                     };
-                    if written.is_ok() && i % INDEX_COMMIT_EVERY == INDEX_COMMIT_EVERY - 1 {
+                    if written.is_ok()
+                        && i % crate::index::COMMIT_EVERY == crate::index::COMMIT_EVERY - 1
+                    {
                         written = vault.index.commit_bulk(true);
                     }
                     if written.is_err() {

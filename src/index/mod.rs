@@ -48,6 +48,10 @@ pub use read::{ConversationState, KnownMessage, MediaState, ObjectFacts, OrphanS
 /// The index's file in a vault.
 pub const INDEX_FILE: &str = "index/index.db";
 
+/// Segments applied in one transaction when many are (an import, a
+/// catch-up, a rebuild): each commit writes every page it changed again.
+pub(crate) const COMMIT_EVERY: usize = 40;
+
 /// Page cache of the writing connection, large enough for bulk loads
 /// (import, rebuild); SQLite only fills it as pages are used.
 const CACHE_KIB: i64 = 48 * 1024;
@@ -406,6 +410,10 @@ impl Index {
     /// its segments go to `partial`) replaces what the index holds: then
     /// the position of its first segment is returned, and the caller makes
     /// the index anew and applies from there.
+    ///
+    /// Segments are read (decrypted, authenticated, parsed) on a thread of
+    /// their own while this one applies them; many are applied in
+    /// transactions of [`COMMIT_EVERY`] segments, each a prefix of the log.
     fn catch_up(
         &self,
         vault: &Place,
@@ -421,28 +429,68 @@ impl Index {
             .position(|(n, _)| *n > chain.seq())
             .unwrap_or(segments.len());
         let todo = segments.len() - from;
+        if todo == 0 {
+            return Ok(None);
+        }
         if todo > 1 {
             progress.phase_items("Updating the index (catalog segments)", Some(todo as u64));
+            self.begin_bulk()?;
         }
-        let (mut prev, mut empty) = (chain.head(), chain.seq() == 0);
+        let empty = chain.seq() == 0;
+        let caught = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            s.spawn(move || {
+                // A chain that starts at a compaction names its own `prev`.
+                let mut prev = (!empty || segments[from].0 == 1).then_some(chain.head());
+                for (i, (seq, key)) in segments.iter().enumerate().skip(from) {
+                    let read = catalog::read_segment(vault, key, *seq, prev.as_ref(), secret);
+                    prev = read.as_ref().ok().map(|s| s.mac);
+                    if tx.send((i, read)).is_err() || prev.is_none() {
+                        break;
+                    }
+                }
+            });
+            let read = rx.into_iter();
+            self.apply_read(read, segments, empty, todo > 1, progress, tolerant, partial)
+        });
+        let committed = self.commit_bulk(false);
+        let caught = caught?;
+        committed.map(|()| caught)
+    }
+
+    /// Applies what [`Index::catch_up`] read, in order (see there).
+    #[allow(clippy::too_many_arguments)]
+    fn apply_read(
+        &self,
+        read: impl Iterator<Item = (usize, Result<catalog::Segment>)>,
+        segments: &[(u64, String)],
+        mut empty: bool,
+        bulk: bool,
+        progress: &dyn Progress,
+        tolerant: bool,
+        partial: &mut Vec<String>,
+    ) -> Result<Option<usize>> {
         let last = segments.last().map_or(0, |(n, _)| *n);
-        for (i, (seq, key)) in segments.iter().enumerate().skip(from) {
-            // A chain that starts at a compaction names its own `prev`.
-            let want = (!empty || *seq == 1).then_some(&prev);
-            let segment = match catalog::read_segment(vault, key, *seq, want, secret) {
+        let bad = |seq: u64, detail: &str| Error::Catalog {
+            segment: catalog::segment_name(seq),
+            detail: detail.into(),
+        };
+        for (applied, (i, segment)) in read.enumerate() {
+            let seq = segments[i].0;
+            let segment = match segment {
                 Ok(s) => s,
                 Err(_) if tolerant => break,
                 Err(e) => return Err(e),
             };
             if let Some(c) = segment.compaction() {
-                if c.replaces + 1 != *seq || c.old_head != hex(&segment.prev) {
+                if c.replaces + 1 != seq || c.old_head != hex(&segment.prev) {
                     if tolerant {
                         break;
                     }
-                    return Err(Error::Catalog {
-                        segment: catalog::segment_name(*seq),
-                        detail: "starts a compaction that does not follow the chain".into(),
-                    });
+                    return Err(bad(
+                        seq,
+                        "starts a compaction that does not follow the chain",
+                    ));
                 }
                 if last < seq + c.segments.max(1) - 1 {
                     partial.extend(segments[i..].iter().map(|(_, k)| k.clone()));
@@ -451,22 +499,24 @@ impl Index {
                 if !empty {
                     return Ok(Some(i));
                 }
-            } else if *seq != 1 && empty {
+            } else if seq != 1 && empty {
                 // The chain's start was checked to be a compaction when it
                 // was listed; it changed since.
                 if tolerant {
                     break;
                 }
-                return Err(Error::Catalog {
-                    segment: catalog::segment_name(*seq - 1),
-                    detail: "missing: the chain of segments has a gap (a segment was deleted)"
-                        .into(),
-                });
+                return Err(bad(
+                    seq - 1,
+                    "missing: the chain of segments has a gap (a segment was deleted)",
+                ));
             }
-            self.apply_segment(*seq, segment.mac, &segment.records)?;
-            (prev, empty) = (segment.mac, false);
-            if todo > 1 {
+            self.apply_segment(seq, segment.mac, &segment.records)?;
+            empty = false;
+            if bulk {
                 progress.advance(1);
+                if applied % COMMIT_EVERY == COMMIT_EVERY - 1 {
+                    self.commit_bulk(true)?;
+                }
             }
         }
         Ok(None)

@@ -58,7 +58,7 @@ impl Vault {
         &mut self,
         first: Vec<Record>,
         objects: Vec<ObjectId>,
-        keep: &mut dyn FnMut(Record) -> Option<Record>,
+        keep: &(dyn Fn(Record) -> Option<Record> + Sync),
         progress: &dyn Progress,
     ) -> Result<Compacted> {
         if self.lock.is_none() || self.is_importer() {
@@ -86,22 +86,9 @@ impl Vault {
             objects: objects.clone(),
         })];
         records.extend(first);
-        self.write(&mut new, &records)?;
+        self.write(&mut new, &self.encode(&records)?)?;
         progress.phase_items("Compacting the catalog", Some(segments.len() as u64));
-        let mut prev = old.base_head;
-        for (seq, key) in segments {
-            let segment =
-                catalog::read_segment(self.place(), key, *seq, Some(&prev), self.secret())?;
-            prev = segment.mac;
-            let kept: Vec<Record> = segment
-                .records
-                .into_iter()
-                .filter(|r| !matches!(r, Record::Compaction(_)))
-                .filter_map(&mut *keep)
-                .collect();
-            self.write(&mut new, &kept)?;
-            progress.advance(1);
-        }
+        self.rewrite(&segments, old.base_head, keep, &mut new, progress)?;
         crate::fault::point("compacted");
         let objects_deleted = self.finish_compaction(&objects, old.seq())?;
         self.index
@@ -119,10 +106,55 @@ impl Vault {
         })
     }
 
+    /// Writes the kept records of each old segment as the next segment of
+    /// `new`: a thread reads, filters and encodes while this one encrypts
+    /// and writes.
+    fn rewrite(
+        &self,
+        segments: &[&(u64, String)],
+        base_head: [u8; 32],
+        keep: &(dyn Fn(Record) -> Option<Record> + Sync),
+        new: &mut catalog::Chain,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let (place, secret) = (self.place(), self.secret());
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            s.spawn(move || {
+                let mut prev = base_head;
+                for (seq, key) in segments {
+                    let kept = catalog::read_segment(place, key, *seq, Some(&prev), secret)
+                        .and_then(|segment| {
+                            prev = segment.mac;
+                            let kept: Vec<Record> = segment
+                                .records
+                                .into_iter()
+                                .filter(|r| !matches!(r, Record::Compaction(_)))
+                                .filter_map(keep)
+                                .collect();
+                            self.encode(&kept)
+                        });
+                    let failed = kept.is_err();
+                    if tx.send(kept).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            for encoded in rx {
+                self.write(new, &encoded?)?;
+                progress.advance(1);
+            }
+            Ok(())
+        })
+    }
+
+    fn encode(&self, records: &[Record]) -> Result<EncodedRecords> {
+        EncodedRecords::new(records).map_err(|e| Error::write(self.path(), e))
+    }
+
     /// Writes one segment of the new chain.
-    fn write(&self, chain: &mut catalog::Chain, records: &[Record]) -> Result<()> {
-        let encoded = EncodedRecords::new(records).map_err(|e| Error::write(self.path(), e))?;
-        catalog::write_segment(self.place(), self.secret(), &Log::Catalog, chain, &encoded)?;
+    fn write(&self, chain: &mut catalog::Chain, encoded: &EncodedRecords) -> Result<()> {
+        catalog::write_segment(self.place(), self.secret(), &Log::Catalog, chain, encoded)?;
         crate::fault::point("compact-segment");
         Ok(())
     }

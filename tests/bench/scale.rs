@@ -739,9 +739,19 @@ pub fn scale_bench(work: &Path, messages: u64, reps: usize, verdicts: bool) {
     let first = run(&[bin, "ls", "--json"], &env);
     let row: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     let id = row["message_id"].as_str().unwrap().to_owned();
-    let forget_cmd = [bin, "forget", "--yes", "--json", "--no-progress", "--message", &id];
+    let forget_cmd = [
+        bin,
+        "forget",
+        "--yes",
+        "--json",
+        "--no-progress",
+        "--message",
+        &id,
+    ];
     let forget = timed(&forget_cmd, &env, &out, 1);
-    assert!(fs::read_to_string(&out).unwrap().contains("\"message_type\":\"forgotten\""));
+    assert!(fs::read_to_string(&out)
+        .unwrap()
+        .contains("\"message_type\":\"forgotten\""));
     let after: serde_json::Value =
         serde_json::from_str(&run(&[bin, "stats", "--json"], &env)).unwrap();
     assert_eq!(after["messages"].as_u64(), Some(hf.messages - 1), "{after}");
