@@ -43,6 +43,12 @@ pub struct MergeReport {
     pub rejected: u64,
     /// What was left in the inbox, and why. One sentence each.
     pub problems: Vec<String>,
+    /// Objects that records left out (forgotten) named: deleted once
+    /// everything is merged, unless the catalog uses them by then.
+    dropped: Vec<ObjectId>,
+    /// The inbox segments merged: deleted after those objects, so that a
+    /// merge a kill cut short finds them again (see [`dropped_by`]).
+    merged: Vec<String>,
 }
 
 /// The inbox's segments: by (importer, epoch), their numbers and keys.
@@ -96,6 +102,10 @@ pub fn merge_inbox(vault: &Vault) -> Result<MergeReport> {
             }
         }
     }
+    delete_unused(vault, &std::mem::take(&mut report.dropped))?;
+    for key in std::mem::take(&mut report.merged) {
+        delete(vault, &key)?;
+    }
     Ok(report)
 }
 
@@ -147,8 +157,11 @@ fn merge_epoch(
         .unwrap_or((0, [0; 32]));
     for (seq, key) in segments {
         if *seq <= done {
-            // Merged before; the run that merged it stopped before deleting it.
-            delete(vault, key)?;
+            // Merged before; the run that merged it stopped before deleting
+            // it, and perhaps before deleting the files of forgotten things
+            // it sent.
+            report.dropped.extend(dropped_by(vault, log, *seq, ledger));
+            report.merged.push(key.clone());
             continue;
         }
         let name = vault.place().name_of(key);
@@ -164,7 +177,7 @@ fn merge_epoch(
             vault.place(),
             log,
             *seq,
-            &prev,
+            Some(&prev),
             vault.secret(),
         ) {
             Ok(s) => s,
@@ -185,12 +198,36 @@ fn merge_epoch(
             archives: merger.started,
         }));
         vault.append(&records)?;
-        delete_unused(vault, &merger.dropped_objects)?;
-        delete(vault, key)?;
+        // Deleted once every segment is merged: a later one may use it.
+        report.dropped.append(&mut merger.dropped_objects);
+        report.merged.push(key.clone());
         report.segments += 1;
         (done, prev) = (*seq, segment.mac);
     }
     Ok(())
+}
+
+/// The objects of what the ledger leaves out of merged inbox segment `seq`
+/// (read again, authenticated, to finish a merge a kill cut short).
+fn dropped_by(vault: &Vault, log: &Log, seq: u64, ledger: &Ledger) -> Vec<ObjectId> {
+    let Log::Inbox { importer, epoch } = log else {
+        return Vec::new();
+    };
+    if ledger.is_empty() {
+        return Vec::new();
+    }
+    let Ok(segment) = catalog::read_inbox_segment(vault.place(), log, seq, None, vault.secret())
+    else {
+        return Vec::new();
+    };
+    let mut merger = Merger::new(vault, importer, epoch, ledger);
+    merger.note_forgotten(&segment.records);
+    segment
+        .records
+        .iter()
+        .filter(|r| merger.is_forgotten(r))
+        .flat_map(objects_of)
+        .collect()
 }
 
 /// The objects a record names.

@@ -836,12 +836,13 @@ pub fn read_segment(
 
 /// Decrypts (with the vault's identity) and authenticates (with the
 /// importer's MAC key, which the vault secret derives) one segment of a
-/// write-only importer's inbox: segment `seq` of `log`, after `prev`.
+/// write-only importer's inbox: segment `seq` of `log`, after `prev` (when
+/// given).
 pub fn read_inbox_segment(
     vault: &Place,
     log: &Log,
     seq: u64,
-    prev: &[u8; 32],
+    prev: Option<&[u8; 32]>,
     secret: &VaultSecret,
 ) -> Result<Segment> {
     let Log::Inbox { importer, epoch } = log else {
@@ -862,7 +863,7 @@ pub fn read_inbox_segment(
                 "holds another segment than its name says: it was moved",
             ));
         }
-        if header.prev != hex(prev) {
+        if prev.is_some_and(|p| header.prev != hex(p)) {
             return Err(bad(
                 "does not follow the segment before it: the importer's chain was altered",
             ));
