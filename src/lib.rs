@@ -18,7 +18,8 @@
 //! - [`inspect`] counts what an archive holds;
 //! - [`vault`] is the encrypted store (keys, objects, the authenticated
 //!   catalog); [`import`] puts archives into it, [`query`] and [`export`]
-//!   take things out, [`verify`] proves it intact;
+//!   take things out, [`forget`] takes them out of the vault for good,
+//!   [`verify`] proves it intact;
 //! - [`progress`] lets front ends show how long work goes on.
 //!
 //! ```no_run

@@ -404,6 +404,22 @@ fn forgetting_a_conversation_leaves_no_byte_of_it_and_an_import_does_not_bring_i
     // Again: it was forgotten.
     let again = forget(&v, &["--conversation", &c]);
     assert_eq!(again["already_forgotten"], true);
+
+    // A second forgetting compacts the compacted chain; the list is in
+    // the order they were made.
+    let kept: String = after
+        .query_row(
+            "SELECT id FROM messages ORDER BY created_at LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    forget(&v, &["--message", &kept]);
+    verify_clean(&v);
+    let list = json_lines(&v.run(["forget", "--list", "--json"]));
+    let scopes: Vec<&str> = list.iter().map(|l| l["scope"].as_str().unwrap()).collect();
+    assert_eq!(scopes, ["conversation", "message"]);
+    assert!(found(&remains(&v), &needles).is_empty());
 }
 
 /// The person who sent messages in a group and has one-to-one

@@ -363,7 +363,7 @@ impl Index {
     pub fn forgettings(&self) -> Result<Vec<Forgetting>> {
         let conn = self.conn();
         let mut st = conn
-            .prepare("SELECT at, scope, messages, contents FROM forgettings ORDER BY n")
+            .prepare("SELECT at, scope, messages, contents FROM forgettings ORDER BY at, n")
             .map_err(sql_err)?;
         let rows = st
             .query_map([], |r| {
