@@ -187,10 +187,10 @@ fn plan_lines(vault: &Vault, plan: &ForgetPlan) -> Result<Vec<String>> {
     let dir = Directory::load(&vault.index)?;
     let mut lines = Vec::new();
     for c in &plan.conversations {
-        lines.push(format!(
-            "conversation {c} ({}), whole",
-            dir.conversation_label(c)
-        ));
+        match dir.conversation_name(c) {
+            Some(name) => lines.push(format!("conversation {c} ({name}), whole")),
+            None => lines.push(format!("conversation {c}, whole")),
+        }
     }
     lines.push(format!(
         "{} message(s), {} media reference(s), {} orphan file(s)",
