@@ -46,25 +46,40 @@ pub fn make<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> Option<Ve
         .best(Type::Video)
         .map(|s| (s.index(), s.parameters()))?;
     let mut context = budgeted_context(params).ok()?;
+    let mut packet = ffmpeg::Packet::empty();
+    let (mut read_errors, mut fed) = (0, 0);
+    // A JPEG's size is in the picture, not in the container: its packet
+    // is read before the decoder is opened, to choose `lowres` by it.
+    let mut pending = false;
     // SAFETY: fields of a context this function owns, set before the
     // decoder is opened: only key frames are decoded, without the loop
     // filter (invisible at a quarter of the size), and a picture is given
-    // out as soon as it is decoded (no waiting to reorder frames).
+    // out as soon as it is decoded (no waiting to reorder frames). A JPEG
+    // is decoded at a half, a quarter or an eighth of its size when that
+    // is still larger than the poster (the decoder's `lowres`): a phone
+    // photo of 4032x3024 decodes to 504x378, without most of the inverse
+    // DCT and with 64 times less picture to scale down.
     unsafe {
         let c = context.as_mut_ptr();
         (*c).skip_frame = ffmpeg::ffi::AVDiscard::AVDISCARD_NONKEY;
         (*c).skip_loop_filter = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL;
         (*c).flags |= ffmpeg::ffi::AV_CODEC_FLAG_LOW_DELAY as i32;
         (*c).flags2 |= ffmpeg::ffi::AV_CODEC_FLAG2_FAST;
+        if (*c).codec_id == ffmpeg::ffi::AVCodecID::AV_CODEC_ID_MJPEG {
+            pending = next_packet(&mut packet, &mut input, &mut read_errors);
+            let facts = packet.data().and_then(crate::imagecheck::check);
+            let longer = facts.and_then(|f| Some(f.width?.max(f.height?)));
+            (*c).lowres = lowres(longer.unwrap_or(0));
+        }
     }
     let mut decoder = context.decoder().video().ok()?;
     // The first picture: decoding one frame costs a few milliseconds where
     // a later one costs every frame before it (a second of a noisy 720p
     // clip took 0.9 s).
     let mut frame = ffmpeg::frame::Video::empty();
-    let mut packet = ffmpeg::Packet::empty();
-    let (mut read_errors, mut fed) = (0, 0);
-    while fed < MAX_PACKETS && next_packet(&mut packet, &mut input, &mut read_errors) {
+    while fed < MAX_PACKETS
+        && (std::mem::take(&mut pending) || next_packet(&mut packet, &mut input, &mut read_errors))
+    {
         if packet.stream() != index || decoder.send_packet(&packet).is_err() {
             continue;
         }
@@ -84,6 +99,16 @@ pub fn make<R: Read + Seek + Send + 'static>(reader: R, name: &str) -> Option<Ve
     let _ = decoder.send_eof();
     decoder.receive_frame(&mut frame).ok()?;
     encode(&frame)
+}
+
+/// How many times a picture whose longer side is `longer` pixels can be
+/// halved (at most 3: JPEG's 1/8) and still be at least [`EDGE`].
+fn lowres(longer: u32) -> i32 {
+    let mut k = 0;
+    while k < 3 && longer >> (k + 1) >= EDGE {
+        k += 1;
+    }
+    k
 }
 
 /// The frame scaled to fit [`EDGE`] and encoded as a JPEG.
@@ -138,6 +163,48 @@ fn encode(frame: &ffmpeg::frame::Video) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_jpegs_are_decoded_small_but_never_below_the_poster() {
+        assert_eq!(lowres(64), 0);
+        assert_eq!(lowres(639), 0);
+        assert_eq!(lowres(640), 1);
+        assert_eq!(lowres(1280), 2);
+        assert_eq!(lowres(4032), 3);
+        assert_eq!(lowres(1 << 20), 3);
+        // A phone photo: its poster is as large as the poster edge allows.
+        let dir = tempfile_dir();
+        let jpg = dir.join("photo.jpg");
+        let ok = std::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .arg("testsrc2=s=4032x3024,noise=alls=20:allf=t")
+            .args(["-frames:v", "1", "-q:v", "3"])
+            .arg(&jpg)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return; // no ffmpeg CLI: the unit above still ran
+        }
+        let data = std::fs::read(&jpg).unwrap();
+        let poster = make(std::io::Cursor::new(data), "photo.jpg").expect("a poster");
+        let facts = crate::imagecheck::check(&poster).expect("a whole JPEG");
+        assert_eq!((facts.width, facts.height), (Some(EDGE), Some(240)));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("dmvault-poster-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
 
     #[test]
     fn videos_and_large_images_want_posters() {

@@ -21,7 +21,7 @@ struct Item {
     id: u64,
 }
 
-fn ffmpeg(args: &[&str]) {
+pub(super) fn ffmpeg(args: &[&str]) {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(args)

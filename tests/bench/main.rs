@@ -36,6 +36,7 @@
 #[path = "../garage.rs"]
 mod garage;
 mod integrity;
+mod media;
 mod s3;
 mod scale;
 
@@ -603,6 +604,20 @@ fn write_media_corpus(zip_path: &Path, dir: &Path, target: u64, scale: u64) -> i
     Ok(corpus)
 }
 
+/// Unpacks a ZIP (one the bench made) into `dst`.
+fn unzip_to(src: &Path, dst: &Path) {
+    let mut z = zip::ZipArchive::new(File::open(src).unwrap()).unwrap();
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let Some(rel) = f.enclosed_name() else {
+            continue;
+        };
+        let out = dst.join(rel);
+        fs::create_dir_all(out.parent().unwrap()).unwrap();
+        io::copy(&mut f, &mut File::create(&out).unwrap()).unwrap();
+    }
+}
+
 /// Reads files (recursively) to the end, so they sit in the page cache.
 fn warm(path: &Path) {
     if path.is_dir() {
@@ -1017,6 +1032,13 @@ fn main() {
         if run("import") {
             import_bench(&work, 1 << 30, 1, "1g", true);
         }
+        if run("media") {
+            let scale = std::env::var("DMVAULT_BENCH_MEDIA_SCALE")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1.0);
+            media::media_bench(&work, scale, 3);
+        }
         if run("integrity") {
             integrity::integrity_bench(&work);
         }
@@ -1038,6 +1060,8 @@ fn main() {
         import_bench(&tmp, 3 << 20, 64, "smoke", false);
         // and the scale bench on 3000 messages, each command run once.
         scale::scale_bench(&tmp, 3000, 1, false);
+        // and the media bench on a file or two of each kind, once.
+        media::media_bench(&tmp, 0.02, 1);
         let _ = fs::remove_dir_all(tmp);
     }
 }

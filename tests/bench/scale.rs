@@ -441,18 +441,18 @@ print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024.0)";
 }
 
 /// Repeated measurements of one command.
-struct Timing {
-    walls: Vec<f64>,
-    rss: f64,
+pub(super) struct Timing {
+    pub(super) walls: Vec<f64>,
+    pub(super) rss: f64,
 }
 
 impl Timing {
-    fn median(&self) -> f64 {
+    pub(super) fn median(&self) -> f64 {
         let mut w = self.walls.clone();
         w.sort_by(f64::total_cmp);
         w[w.len() / 2]
     }
-    fn cell(&self) -> String {
+    pub(super) fn cell(&self) -> String {
         if self.walls.len() == 1 {
             format!("{:.2} (1 run)", self.walls[0])
         } else {

@@ -1,0 +1,687 @@
+//! The import and verify throughput bench on media shaped like users'
+//! (issue 13): real H.264 MP4 videos of 2 to 60 s, dm_gif-style short MP4
+//! loops, phone-camera JPEGs and PNG screenshots, a quarter of the files
+//! repeated under other message ids, in a deflated ZIP as X ships it; and
+//! a variant where a tenth of the videos and JPEGs are truncated or
+//! corrupt. dmvault imports the ZIP (and the same archive unpacked), next
+//! to `restic backup` and `borg create` of the unpacked folder, medians of
+//! 3 runs each into new repositories, in one run.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::integrity::ffmpeg;
+use super::scale::Timing;
+use super::{import_lines, peer_version, run, warm};
+
+/// One file of the corpus: its bytes on disk, its archive name and URL.
+struct Item {
+    path: PathBuf,
+    name: String,
+    url: String,
+    id: u64,
+}
+
+/// What the corpus holds.
+struct Facts {
+    files: u64,
+    distinct: u64,
+    bytes: u64,
+    damaged: u64,
+    videos: u64,
+    video_seconds: u64,
+}
+
+/// Message ids and names for the corpus's files.
+struct Namer {
+    id: u64,
+}
+
+impl Namer {
+    fn next(&mut self, kind: &str, ext: &str, k: usize) -> (String, String, u64) {
+        self.id += 1_000_003;
+        let id = self.id;
+        let token = format!("user{kind}{k:04}");
+        let url = match kind {
+            "video" => format!(
+                "https://video.twimg.com/dm_video/{}/vid/avc1/{token}.{ext}?tag=1",
+                id - 9
+            ),
+            "gif" => format!("https://video.twimg.com/dm_gif/{}/{token}.{ext}", id - 9),
+            _ => format!("https://ton.twitter.com/dm/{id}/{}/{token}.{ext}", id - 9),
+        };
+        (format!("{id}-{token}.{ext}"), url, id)
+    }
+}
+
+/// Encodes one video (H.264 with noise, so it does not compress; AAC).
+fn video(out: &Path, k: usize, seconds: u32) {
+    let size = ["1280x720", "720x1280", "1280x720", "960x540"][k % 4];
+    let src = ["testsrc2", "mandelbrot", "smptehdbars", "rgbtestsrc"][k % 4];
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("{src}=s={size}:r=30"),
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=f={}", 300 + 10 * k),
+        "-t",
+        &seconds.to_string(),
+        "-vf",
+        &format!("noise=alls={}:allf=t,hue=H=t*{}", 10 + k % 7, k + 1),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-b:v",
+        "3M",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-movflags",
+        "+faststart",
+        "-shortest",
+        out.to_str().unwrap(),
+    ]);
+}
+
+/// Writes the corpus's distinct files into `dir`: videos, GIF loops,
+/// JPEGs and PNGs, `scale` times the default counts (1.0: about 800 MB).
+/// Two encoders run at once.
+fn distinct_files(dir: &Path, scale: f64) -> (Vec<Item>, u64) {
+    let n = |count: usize| ((count as f64 * scale).round() as usize).max(1);
+    let mut namer = Namer {
+        id: 1_750_000_000_000_000_000,
+    };
+    let mut items = Vec::new();
+    let durations = [2u32, 5, 8, 12, 20, 30, 45, 60];
+    let mut video_seconds = 0;
+    let mut jobs = Vec::new();
+    for k in 0..n(56) {
+        let (name, url, id) = namer.next("video", "mp4", k);
+        let path = dir.join(&name);
+        let seconds = durations[k % durations.len()];
+        video_seconds += u64::from(seconds);
+        jobs.push((path.clone(), k, seconds));
+        items.push(Item {
+            path,
+            name,
+            url,
+            id,
+        });
+    }
+    std::thread::scope(|s| {
+        for half in jobs.chunks(jobs.len().div_ceil(2)) {
+            s.spawn(move || {
+                for (path, k, seconds) in half {
+                    video(path, *k, *seconds);
+                }
+            });
+        }
+    });
+    for k in 0..n(40) {
+        let (name, url, id) = namer.next("gif", "mp4", k);
+        let path = dir.join(&name);
+        let secs = 2 + k % 5;
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc=s=480x270:r=15:d={secs},noise=alls=15:allf=t,hue=H={k}"),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "1500k",
+            "-pix_fmt",
+            "yuv420p",
+            "-an",
+            "-movflags",
+            "+faststart",
+            path.to_str().unwrap(),
+        ]);
+        items.push(Item {
+            path,
+            name,
+            url,
+            id,
+        });
+    }
+    // Photos as phones take them, a few resized, and screenshots.
+    for (kind, ext, size, count, noise) in [
+        ("photo", "jpg", "4032x3024", n(30), 22),
+        ("photo", "jpg", "3024x4032", n(10), 22),
+        ("photo", "jpg", "1600x1200", n(20), 18),
+        ("shot", "png", "1170x2532", n(12), 6),
+    ] {
+        let frames = dir.join(format!("frames-{size}-{ext}"));
+        fs::create_dir_all(&frames).unwrap();
+        let mut args = vec![
+            "-f".to_owned(),
+            "lavfi".to_owned(),
+            "-i".to_owned(),
+            format!("testsrc2=s={size}:r=1,noise=alls={noise}:allf=t"),
+            "-frames:v".to_owned(),
+            count.to_string(),
+        ];
+        if ext == "jpg" {
+            args.extend(["-q:v".to_owned(), "3".to_owned()]);
+        }
+        args.push(format!("{}/f%04d.{ext}", frames.display()));
+        ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut files: Vec<PathBuf> = fs::read_dir(&frames)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for (k, f) in files.into_iter().enumerate() {
+            let (name, url, id) = namer.next(kind, ext, items.len() + k);
+            let path = dir.join(&name);
+            fs::rename(f, &path).unwrap();
+            items.push(Item {
+                path,
+                name,
+                url,
+                id,
+            });
+        }
+        fs::remove_dir(&frames).unwrap();
+    }
+    // A quarter of the files again, under other message ids (yearly
+    // archives overlap, and people forward what they were sent).
+    let originals = items.len();
+    for k in (0..originals).step_by(4) {
+        let ext = items[k].name.rsplit('.').next().unwrap().to_owned();
+        let kind = if items[k].url.contains("dm_video") {
+            "video"
+        } else if items[k].url.contains("dm_gif") {
+            "gif"
+        } else {
+            "photo"
+        };
+        let (name, url, id) = namer.next(kind, &ext, 9000 + k);
+        items.push(Item {
+            path: items[k].path.clone(),
+            name,
+            url,
+            id,
+        });
+    }
+    (items, video_seconds)
+}
+
+/// A tenth of the videos and JPEGs, damaged: every other one cut in half,
+/// the rest with 4 KiB inverted a third of the way in.
+fn damage(bytes: &mut Vec<u8>, k: usize) {
+    if k % 2 == 0 {
+        bytes.truncate(bytes.len() / 2);
+    } else {
+        let (at, len) = (bytes.len() / 3, bytes.len());
+        for b in &mut bytes[at..(at + 4096).min(len)] {
+            *b ^= 0x5a;
+        }
+    }
+}
+
+/// Writes the archive: a manifest, one message per file, the files
+/// deflated; with `damaged`, a tenth of the videos and JPEGs damaged.
+fn write_zip(items: &[Item], zip: &Path, damaged: bool) -> io::Result<u64> {
+    let tmp = zip.with_extension("tmp");
+    let mut w = zip::ZipWriter::new(io::BufWriter::new(fs::File::create(&tmp)?));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    w.start_file("data/manifest.js", deflated)?;
+    w.write_all(br#"window.__THAR_CONFIG = { "userInfo" : { "accountId" : "1062514387293179904", "userName" : "bench" }, "dataTypes" : { "directMessages" : { "mediaDirectory" : "data/direct_messages_media", "files" : [ { "fileName" : "data/direct-messages.js", "globalName" : "YTD.direct_messages.part0", "count" : "1" } ] } } }"#)?;
+    w.start_file("data/direct-messages.js", deflated)?;
+    w.write_all(messages_js(items).as_bytes())?;
+    let mut spoiled = 0;
+    for (k, it) in items.iter().enumerate() {
+        w.start_file(format!("data/direct_messages_media/{}", it.name), deflated)?;
+        let mut data = fs::read(&it.path)?;
+        let candidate = !it.name.ends_with(".png") && !it.url.contains("dm_gif");
+        if damaged && candidate && k % 10 == 3 {
+            damage(&mut data, k / 10);
+            spoiled += 1;
+        }
+        w.write_all(&data)?;
+    }
+    w.finish()?.flush()?;
+    fs::rename(&tmp, zip)?;
+    Ok(spoiled)
+}
+
+fn messages_js(items: &[Item]) -> String {
+    let mut js = String::from("window.YTD.direct_messages.part0 = [\n  {\n    \"dmConversation\" : {\n      \"conversationId\" : \"1000-1062514387293179904\",\n      \"messages\" : [");
+    for (i, it) in items.iter().enumerate() {
+        js.push_str(&format!(
+            "{}\n        {{\n          \"messageCreate\" : {{\n            \"recipientId\" : \"1000\",\n            \"text\" : \"look\",\n            \"mediaUrls\" : [ \"{}\" ],\n            \"senderId\" : \"1062514387293179904\",\n            \"id\" : \"{}\",\n            \"createdAt\" : \"2024-06-14T20:06:32.948Z\"\n          }}\n        }}",
+            if i > 0 { "," } else { "" },
+            it.url,
+            it.id
+        ));
+    }
+    js.push_str("\n      ]\n    }\n  }\n]");
+    js
+}
+
+/// The corpus in `work/user-media/`: `clean.zip`, `damaged.zip` and
+/// `clean/` (the clean archive unpacked), made once and kept with its facts.
+fn ensure_corpus(work: &Path, scale: f64) -> (PathBuf, Facts) {
+    let root = work.join(format!("user-media-{scale}"));
+    let facts_file = root.join("facts");
+    if let Ok(text) = fs::read_to_string(&facts_file) {
+        let v: Vec<u64> = text
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        if let [files, distinct, bytes, damaged, videos, video_seconds] = v[..] {
+            let facts = Facts {
+                files,
+                distinct,
+                bytes,
+                damaged,
+                videos,
+                video_seconds,
+            };
+            return (root, facts);
+        }
+    }
+    eprintln!(
+        "bench: encoding the user-shaped media corpus in {} (a few minutes, once)",
+        root.display()
+    );
+    let _ = fs::remove_dir_all(&root);
+    let files_dir = root.join("files");
+    fs::create_dir_all(&files_dir).unwrap();
+    let (items, video_seconds) = distinct_files(&files_dir, scale);
+    write_zip(&items, &root.join("clean.zip"), false).unwrap();
+    let damaged = write_zip(&items, &root.join("damaged.zip"), true).unwrap();
+    super::unzip_to(&root.join("clean.zip"), &root.join("clean"));
+    let distinct = fs::read_dir(&files_dir).unwrap().count() as u64;
+    let bytes = items
+        .iter()
+        .map(|i| fs::metadata(&i.path).unwrap().len())
+        .sum();
+    let videos = items.iter().filter(|i| i.url.contains("dm_video")).count() as u64;
+    let facts = Facts {
+        files: items.len() as u64,
+        distinct,
+        bytes,
+        damaged,
+        videos,
+        video_seconds,
+    };
+    fs::write(
+        &facts_file,
+        format!(
+            "{} {} {} {} {} {}",
+            facts.files, facts.distinct, facts.bytes, facts.damaged, facts.videos, video_seconds
+        ),
+    )
+    .unwrap();
+    (root, facts)
+}
+
+/// Wall seconds, peak RSS (MiB), CPU seconds (user + system) and output of
+/// a command (`getrusage(RUSAGE_CHILDREN)`).
+fn measure_cpu(cmd: &[&str], env: &[(&str, &str)]) -> (f64, f64, f64, String) {
+    let harness = "import resource,subprocess,sys,time\n\
+t=time.perf_counter()\n\
+p=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE)\n\
+dt=time.perf_counter()-t\n\
+if p.returncode: sys.exit('command failed: %d' % p.returncode)\n\
+r=resource.getrusage(resource.RUSAGE_CHILDREN)\n\
+print(dt, r.ru_maxrss/1024.0, r.ru_utime+r.ru_stime)\n\
+sys.stdout.write(p.stdout.decode()[:4000])";
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(harness)
+        .args(cmd)
+        .envs(env.iter().copied())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    let mut it = first.split_whitespace().map(|x| x.parse::<f64>().unwrap());
+    let (wall, rss, cpu) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    (wall, rss, cpu, rest.to_owned())
+}
+
+/// One line of the results: a command run `reps` times.
+struct Line {
+    tool: String,
+    input: &'static str,
+    timing: Timing,
+    cpu: f64,
+}
+
+/// Runs `prepare` then the command `reps` times; returns the timing, the
+/// median CPU seconds and the last run's output.
+fn repeated(
+    reps: usize,
+    mut prepare: impl FnMut(usize) -> Vec<String>,
+    env: &[(&str, &str)],
+) -> (Timing, f64, String) {
+    let mut timing = Timing {
+        walls: Vec::new(),
+        rss: 0.0,
+    };
+    let (mut cpus, mut last) = (Vec::new(), String::new());
+    for k in 0..reps {
+        let cmd = prepare(k);
+        let _ = Command::new("sync").status();
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let (wall, rss, cpu, out) = measure_cpu(&cmd, env);
+        timing.walls.push(wall);
+        timing.rss = timing.rss.max(rss);
+        cpus.push(cpu);
+        last = out;
+    }
+    cpus.sort_by(f64::total_cmp);
+    (timing, cpus[cpus.len() / 2], last)
+}
+
+pub fn media_bench(work: &Path, scale: f64, reps: usize) {
+    let (root, facts) = ensure_corpus(work, scale);
+    let runs = work.join("user-media-runs");
+    let _ = fs::remove_dir_all(&runs);
+    fs::create_dir_all(&runs).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let home = s(&runs.join("home"));
+    let env = [("HOME", home.as_str())];
+    let bin = env!("CARGO_BIN_EXE_dmvault");
+    let id = s(&runs.join("identity.txt"));
+    let (zip, damaged_zip, dir) = (
+        s(&root.join("clean.zip")),
+        s(&root.join("damaged.zip")),
+        s(&root.join("clean")),
+    );
+    for p in [
+        &root.join("clean.zip"),
+        &root.join("damaged.zip"),
+        &root.join("clean"),
+    ] {
+        warm(p);
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    // dmvault: a new vault for each run (the last is kept).
+    let new_vault = |name: &str| {
+        let v = runs.join(name);
+        let _ = fs::remove_dir_all(&v);
+        run(&[bin, "init", "--vault", &s(&v), "-i", &id, "--json"], &env);
+        s(&v)
+    };
+    let import = |vault: &str, extra: &[&str], input: &str| -> Vec<String> {
+        let mut c: Vec<String> = [
+            bin,
+            "import",
+            "--vault",
+            vault,
+            "-i",
+            &id,
+            "--json",
+            "--no-progress",
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+        c.extend(extra.iter().map(|x| x.to_string()));
+        c.push(input.to_owned());
+        c
+    };
+    let mut dm =
+        |tool: &str, input: &'static str, extra: &[&str], path: &str| -> serde_json::Value {
+            let vault_name = tool.replace(' ', "-");
+            let (timing, cpu, out) =
+                repeated(reps, |_| import(&new_vault(&vault_name), extra, path), &env);
+            let (_, sum) = import_lines(&out);
+            lines.push(Line {
+                tool: tool.to_owned(),
+                input,
+                timing,
+                cpu,
+            });
+            sum
+        };
+    let sum = dm("dmvault import", "deflated ZIP", &[], &zip);
+    assert_eq!(sum["media_seen"].as_u64(), Some(facts.files), "{sum}");
+    assert_eq!(sum["media_new"].as_u64(), Some(facts.distinct), "{sum}");
+    assert_eq!(
+        sum["media_damaged"].as_u64(),
+        Some(0),
+        "real media are whole: {sum}"
+    );
+    assert_eq!(sum["media_unreadable"].as_u64(), Some(0), "{sum}");
+    let sum = dm("dmvault import", "unpacked folder", &[], &dir);
+    assert_eq!(sum["media_new"].as_u64(), Some(facts.distinct), "{sum}");
+    dm(
+        "dmvault import --no-probe",
+        "deflated ZIP",
+        &["--no-probe"],
+        &zip,
+    );
+    let sum = dm("dmvault import", "ZIP, a tenth damaged", &[], &damaged_zip);
+    let judged =
+        sum["media_damaged"].as_u64().unwrap_or(0) + sum["media_unreadable"].as_u64().unwrap_or(0);
+    assert!(
+        judged >= facts.damaged / 2,
+        "the damaged files are found: {sum}"
+    );
+    let kept = runs.join("dmvault-import");
+    let (timing, cpu, out) = repeated(reps, |_| import(&s(&kept), &[], &zip), &env);
+    assert!(out.contains("\"already_imported\":true"), "{out}");
+    lines.push(Line {
+        tool: "dmvault import again".into(),
+        input: "deflated ZIP",
+        timing,
+        cpu,
+    });
+    let verify = vec![
+        bin.to_owned(),
+        "verify".into(),
+        "--vault".into(),
+        s(&kept),
+        "-i".into(),
+        id.clone(),
+        "--read-data".into(),
+        "--json".into(),
+    ];
+    let (timing, cpu, out) = repeated(reps, |_| verify.clone(), &env);
+    assert!(out.contains("\"errors\":0"), "{out}");
+    lines.push(Line {
+        tool: "dmvault verify --read-data".into(),
+        input: "vault",
+        timing,
+        cpu,
+    });
+    let notes = peers(&runs, &dir, reps, &mut lines);
+    report(&facts, &root, &lines, &notes, judged);
+}
+
+/// restic and borg on the unpacked folder, when installed.
+fn peers(runs: &Path, dir: &str, reps: usize, lines: &mut Vec<Line>) -> Vec<String> {
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let home = s(&runs.join("home"));
+    let mut notes = Vec::new();
+    match peer_version("restic", "version") {
+        None => {
+            notes.push("restic is not installed: skipped (`just bench` installs it)".to_owned())
+        }
+        Some(v) => {
+            let repo = s(&runs.join("restic"));
+            let env = [
+                ("HOME", home.as_str()),
+                ("RESTIC_PASSWORD", "bench"),
+                ("RESTIC_REPOSITORY", repo.as_str()),
+            ];
+            let (timing, cpu, _) = repeated(
+                reps,
+                |_| {
+                    let _ = fs::remove_dir_all(&repo);
+                    run(&["restic", "init"], &env);
+                    vec!["restic".into(), "backup".into(), dir.to_owned()]
+                },
+                &env,
+            );
+            lines.push(Line {
+                tool: "restic backup".into(),
+                input: "unpacked folder",
+                timing,
+                cpu,
+            });
+            let (timing, cpu, _) = repeated(
+                reps,
+                |_| vec!["restic".into(), "check".into(), "--read-data".into()],
+                &env,
+            );
+            lines.push(Line {
+                tool: "restic check --read-data".into(),
+                input: "repository",
+                timing,
+                cpu,
+            });
+            notes.push(format!(
+                "{v}, default settings (AES-256 + Poly1305, zstd auto)"
+            ));
+        }
+    }
+    match peer_version("borg", "--version") {
+        None => notes.push("borg is not installed: skipped (`just bench` installs it)".to_owned()),
+        Some(v) => {
+            let repo = s(&runs.join("borg"));
+            let env = [
+                ("HOME", home.as_str()),
+                ("BORG_PASSPHRASE", "bench"),
+                ("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes"),
+            ];
+            let (timing, cpu, _) = repeated(
+                reps,
+                |_| {
+                    let _ = fs::remove_dir_all(&repo);
+                    run(&["borg", "init", "--encryption=repokey", &repo], &env);
+                    vec![
+                        "borg".into(),
+                        "create".into(),
+                        format!("{repo}::a"),
+                        dir.to_owned(),
+                    ]
+                },
+                &env,
+            );
+            lines.push(Line {
+                tool: "borg create".into(),
+                input: "unpacked folder",
+                timing,
+                cpu,
+            });
+            notes.push(format!("{v}, repokey (AES-256-CTR + HMAC-SHA256), lz4"));
+        }
+    }
+    notes
+}
+
+fn report(facts: &Facts, root: &Path, lines: &[Line], notes: &[String], judged: u64) {
+    let zip = fs::metadata(root.join("clean.zip")).unwrap().len();
+    println!(
+        "## media: {:.0} MB of media shaped like users' ({} files: {} videos, {} s of them; GIF loops, phone photos, screenshots; {} distinct contents), ZIP of {:.0} MB; a variant with {} files damaged",
+        facts.bytes as f64 / 1e6,
+        facts.files,
+        facts.videos,
+        facts.video_seconds,
+        facts.distinct,
+        zip as f64 / 1e6,
+        facts.damaged
+    );
+    println!();
+    println!("| tool | input | wall s (median, min–max) | MB/s | cores busy | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|");
+    for l in lines {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.0} |",
+            l.tool,
+            l.input,
+            l.timing.cell(),
+            facts.bytes as f64 / 1e6 / l.timing.median(),
+            l.cpu / l.timing.median(),
+            l.timing.rss
+        );
+    }
+    println!();
+    for n in notes {
+        println!("- {n}");
+    }
+    let median = |tool: &str, input: &str| {
+        lines
+            .iter()
+            .find(|l| l.tool == tool && l.input.starts_with(input))
+            .map(|l| l.timing.median())
+    };
+    let first = median("dmvault import", "deflated").unwrap();
+    let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
+    println!();
+    println!("| goal (issue 13) | measured | |");
+    println!("|---|---|---|");
+    for (peer, tool, goal) in [
+        ("borg", "borg create", 1.5),
+        ("restic", "restic backup", 2.0),
+    ] {
+        if let Some(t) = median(tool, "unpacked") {
+            println!(
+                "| first import ≥ {goal}× {peer}'s throughput | {:.2}× | {} |",
+                t / first,
+                verdict(t / first >= goal)
+            );
+        }
+    }
+    if let (Some(v), Some(r)) = (
+        median("dmvault verify --read-data", "vault"),
+        median("restic check --read-data", "repository"),
+    ) {
+        println!(
+            "| verify --read-data ≥ 2.5× restic check --read-data | {:.2}× | {} |",
+            r / v,
+            verdict(r / v >= 2.5)
+        );
+    }
+    if let Some(again) = median("dmvault import again", "deflated") {
+        println!(
+            "| re-import ≥ 20× faster than the first | {:.0}× | {} |",
+            first / again,
+            verdict(first / again >= 20.0)
+        );
+    }
+    let rss = lines
+        .iter()
+        .filter(|l| l.tool.starts_with("dmvault"))
+        .map(|l| l.timing.rss)
+        .fold(0.0, f64::max);
+    println!(
+        "| peak RSS < 200 MiB | {rss:.0} MiB | {} |",
+        verdict(rss < 200.0)
+    );
+    if let Some(d) = median("dmvault import", "ZIP, a tenth") {
+        // Per byte of input: the damaged ZIP is smaller (truncated files).
+        let damaged_zip = fs::metadata(root.join("damaged.zip")).unwrap().len();
+        let ratio = (zip as f64 / first) / (damaged_zip as f64 / d);
+        println!(
+            "| damaged media within 10 % of clean throughput ({judged} judged damaged or unreadable) | {:.2}× | {} |",
+            ratio,
+            verdict(ratio <= 1.10)
+        );
+    }
+    println!();
+}
