@@ -40,6 +40,17 @@ struct Namer {
 }
 
 impl Namer {
+    /// The next item of `kind`, a file in `dir`.
+    fn item(&mut self, dir: &Path, kind: &str, ext: &str, k: usize) -> Item {
+        let (name, url, id) = self.next(kind, ext, k);
+        Item {
+            path: dir.join(&name),
+            name,
+            url,
+            id,
+        }
+    }
+
     fn next(&mut self, kind: &str, ext: &str, k: usize) -> (String, String, u64) {
         self.id += 1_000_003;
         let id = self.id;
@@ -93,68 +104,16 @@ fn video(out: &Path, k: usize, seconds: u32) {
 }
 
 /// Writes the corpus's distinct files into `dir`: videos, GIF loops,
-/// JPEGs and PNGs, `scale` times the default counts (1.0: about 800 MB).
-/// Two encoders run at once.
+/// JPEGs and PNGs, `scale` times the default counts (1.0: about 800 MB),
+/// then names a quarter of them again. Returns the items and the videos'
+/// seconds.
 fn distinct_files(dir: &Path, scale: f64) -> (Vec<Item>, u64) {
     let n = |count: usize| ((count as f64 * scale).round() as usize).max(1);
     let mut namer = Namer {
         id: 1_750_000_000_000_000_000,
     };
-    let mut items = Vec::new();
-    let durations = [2u32, 5, 8, 12, 20, 30, 45, 60];
-    let mut video_seconds = 0;
-    let mut jobs = Vec::new();
-    for k in 0..n(56) {
-        let (name, url, id) = namer.next("video", "mp4", k);
-        let path = dir.join(&name);
-        let seconds = durations[k % durations.len()];
-        video_seconds += u64::from(seconds);
-        jobs.push((path.clone(), k, seconds));
-        items.push(Item {
-            path,
-            name,
-            url,
-            id,
-        });
-    }
-    std::thread::scope(|s| {
-        for half in jobs.chunks(jobs.len().div_ceil(2)) {
-            s.spawn(move || {
-                for (path, k, seconds) in half {
-                    video(path, *k, *seconds);
-                }
-            });
-        }
-    });
-    for k in 0..n(40) {
-        let (name, url, id) = namer.next("gif", "mp4", k);
-        let path = dir.join(&name);
-        let secs = 2 + k % 5;
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc=s=480x270:r=15:d={secs},noise=alls=15:allf=t,hue=H={k}"),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-b:v",
-            "1500k",
-            "-pix_fmt",
-            "yuv420p",
-            "-an",
-            "-movflags",
-            "+faststart",
-            path.to_str().unwrap(),
-        ]);
-        items.push(Item {
-            path,
-            name,
-            url,
-            id,
-        });
-    }
+    let (mut items, video_seconds) = videos(dir, &mut namer, n(56));
+    items.extend(gif_loops(dir, &mut namer, n(40)));
     // Photos as phones take them, a few resized, and screenshots.
     for (kind, ext, size, count, noise) in [
         ("photo", "jpg", "4032x3024", n(30), 22),
@@ -162,38 +121,15 @@ fn distinct_files(dir: &Path, scale: f64) -> (Vec<Item>, u64) {
         ("photo", "jpg", "1600x1200", n(20), 18),
         ("shot", "png", "1170x2532", n(12), 6),
     ] {
-        let frames = dir.join(format!("frames-{size}-{ext}"));
-        fs::create_dir_all(&frames).unwrap();
-        let mut args = vec![
-            "-f".to_owned(),
-            "lavfi".to_owned(),
-            "-i".to_owned(),
-            format!("testsrc2=s={size}:r=1,noise=alls={noise}:allf=t"),
-            "-frames:v".to_owned(),
-            count.to_string(),
-        ];
-        if ext == "jpg" {
-            args.extend(["-q:v".to_owned(), "3".to_owned()]);
-        }
-        args.push(format!("{}/f%04d.{ext}", frames.display()));
-        ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        let mut files: Vec<PathBuf> = fs::read_dir(&frames)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for (k, f) in files.into_iter().enumerate() {
-            let (name, url, id) = namer.next(kind, ext, items.len() + k);
-            let path = dir.join(&name);
-            fs::rename(f, &path).unwrap();
-            items.push(Item {
-                path,
-                name,
-                url,
-                id,
-            });
-        }
-        fs::remove_dir(&frames).unwrap();
+        let first = items.len();
+        items.extend(pictures(
+            dir,
+            &mut namer,
+            (kind, ext, size),
+            count,
+            noise,
+            first,
+        ));
     }
     // A quarter of the files again, under other message ids (yearly
     // archives overlap, and people forward what they were sent).
@@ -207,15 +143,106 @@ fn distinct_files(dir: &Path, scale: f64) -> (Vec<Item>, u64) {
         } else {
             "photo"
         };
-        let (name, url, id) = namer.next(kind, &ext, 9000 + k);
-        items.push(Item {
-            path: items[k].path.clone(),
-            name,
-            url,
-            id,
-        });
+        let mut again = namer.item(dir, kind, &ext, 9000 + k);
+        again.path = items[k].path.clone();
+        items.push(again);
     }
     (items, video_seconds)
+}
+
+/// The videos, two encoders at once; and their seconds.
+fn videos(dir: &Path, namer: &mut Namer, count: usize) -> (Vec<Item>, u64) {
+    let durations = [2u32, 5, 8, 12, 20, 30, 45, 60];
+    let items: Vec<Item> = (0..count)
+        .map(|k| namer.item(dir, "video", "mp4", k))
+        .collect();
+    let jobs: Vec<(&Path, usize, u32)> = items
+        .iter()
+        .enumerate()
+        .map(|(k, it)| (it.path.as_path(), k, durations[k % durations.len()]))
+        .collect();
+    std::thread::scope(|s| {
+        for half in jobs.chunks(jobs.len().div_ceil(2)) {
+            s.spawn(move || {
+                for (path, k, seconds) in half {
+                    video(path, *k, *seconds);
+                }
+            });
+        }
+    });
+    let seconds = jobs.iter().map(|(_, _, s)| u64::from(*s)).sum();
+    (items, seconds)
+}
+
+/// dm_gif-style loops: short silent MP4s.
+fn gif_loops(dir: &Path, namer: &mut Namer, count: usize) -> Vec<Item> {
+    (0..count)
+        .map(|k| {
+            let it = namer.item(dir, "gif", "mp4", k);
+            let secs = 2 + k % 5;
+            ffmpeg(&[
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("testsrc=s=480x270:r=15:d={secs},noise=alls=15:allf=t,hue=H={k}"),
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-b:v",
+                "1500k",
+                "-pix_fmt",
+                "yuv420p",
+                "-an",
+                "-movflags",
+                "+faststart",
+                it.path.to_str().unwrap(),
+            ]);
+            it
+        })
+        .collect()
+}
+
+/// `count` pictures of `size` (a test pattern with noise), JPEG or PNG.
+fn pictures(
+    dir: &Path,
+    namer: &mut Namer,
+    (kind, ext, size): (&str, &str, &str),
+    count: usize,
+    noise: u32,
+    first: usize,
+) -> Vec<Item> {
+    let frames = dir.join(format!("frames-{size}-{ext}"));
+    fs::create_dir_all(&frames).unwrap();
+    let mut args = vec![
+        "-f".to_owned(),
+        "lavfi".to_owned(),
+        "-i".to_owned(),
+        format!("testsrc2=s={size}:r=1,noise=alls={noise}:allf=t"),
+        "-frames:v".to_owned(),
+        count.to_string(),
+    ];
+    if ext == "jpg" {
+        args.extend(["-q:v".to_owned(), "3".to_owned()]);
+    }
+    args.push(format!("{}/f%04d.{ext}", frames.display()));
+    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut files: Vec<PathBuf> = fs::read_dir(&frames)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let items = files
+        .into_iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let it = namer.item(dir, kind, ext, first + k);
+            fs::rename(f, &it.path).unwrap();
+            it
+        })
+        .collect();
+    fs::remove_dir(&frames).unwrap();
+    items
 }
 
 /// A tenth of the videos and JPEGs, damaged: every other one cut in half,
@@ -395,74 +422,99 @@ fn repeated(
     (timing, cpus[cpus.len() / 2], last)
 }
 
-pub fn media_bench(work: &Path, scale: f64, reps: usize) {
-    let (root, facts) = ensure_corpus(work, scale);
-    let runs = work.join("user-media-runs");
-    let _ = fs::remove_dir_all(&runs);
-    fs::create_dir_all(&runs).unwrap();
-    let s = |p: &Path| p.to_str().unwrap().to_owned();
-    let home = s(&runs.join("home"));
-    let env = [("HOME", home.as_str())];
-    let bin = env!("CARGO_BIN_EXE_dmvault");
-    let id = s(&runs.join("identity.txt"));
-    let (zip, damaged_zip, dir) = (
-        s(&root.join("clean.zip")),
-        s(&root.join("damaged.zip")),
-        s(&root.join("clean")),
-    );
-    for p in [
-        &root.join("clean.zip"),
-        &root.join("damaged.zip"),
-        &root.join("clean"),
-    ] {
-        warm(p);
+/// Where the dmvault runs go, and how to run them.
+struct Runs {
+    dir: PathBuf,
+    home: String,
+    id: String,
+    reps: usize,
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_dmvault");
+
+impl Runs {
+    fn env(&self) -> [(&str, &str); 1] {
+        [("HOME", self.home.as_str())]
     }
-    let mut lines: Vec<Line> = Vec::new();
-    // dmvault: a new vault for each run (the last is kept).
-    let new_vault = |name: &str| {
-        let v = runs.join(name);
+
+    /// A new, empty vault named `name` (an earlier one is removed).
+    fn new_vault(&self, name: &str) -> String {
+        let v = self.dir.join(name);
         let _ = fs::remove_dir_all(&v);
-        run(&[bin, "init", "--vault", &s(&v), "-i", &id, "--json"], &env);
-        s(&v)
-    };
-    let import = |vault: &str, extra: &[&str], input: &str| -> Vec<String> {
-        let mut c: Vec<String> = [
-            bin,
-            "import",
-            "--vault",
-            vault,
-            "-i",
-            &id,
-            "--json",
-            "--no-progress",
-        ]
-        .iter()
-        .map(|x| x.to_string())
-        .collect();
-        c.extend(extra.iter().map(|x| x.to_string()));
+        let v = v.to_str().unwrap().to_owned();
+        run(
+            &[BIN, "init", "--vault", &v, "-i", &self.id, "--json"],
+            &self.env(),
+        );
+        v
+    }
+
+    fn import(&self, vault: &str, extra: &[&str], input: &str) -> Vec<String> {
+        let mut c: Vec<String> = [BIN, "import", "--vault", vault, "-i", &self.id]
+            .iter()
+            .chain(&["--json", "--no-progress"])
+            .chain(extra)
+            .map(|x| x.to_string())
+            .collect();
         c.push(input.to_owned());
         c
-    };
-    // Each line its own vault (the clean ZIP's is imported again and
-    // verified after).
-    let mut dm = |vault_name: &str,
-                  tool: &str,
-                  input: &'static str,
-                  extra: &[&str],
-                  path: &str|
-     -> serde_json::Value {
-        let (timing, cpu, out) =
-            repeated(reps, |_| import(&new_vault(vault_name), extra, path), &env);
-        let (_, sum) = import_lines(&out);
+    }
+
+    /// `reps` first imports of `path`, each into a new vault `name`; the
+    /// last run's summary.
+    fn first_imports(
+        &self,
+        name: &str,
+        (tool, input): (&str, &'static str),
+        extra: &[&str],
+        path: &str,
+        lines: &mut Vec<Line>,
+    ) -> serde_json::Value {
+        let (timing, cpu, out) = repeated(
+            self.reps,
+            |_| self.import(&self.new_vault(name), extra, path),
+            &self.env(),
+        );
         lines.push(Line {
             tool: tool.to_owned(),
             input,
             timing,
             cpu,
         });
-        sum
+        import_lines(&out).1
+    }
+}
+
+pub fn media_bench(work: &Path, scale: f64, reps: usize) {
+    let (root, facts) = ensure_corpus(work, scale);
+    let dir = work.join("user-media-runs");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let runs = Runs {
+        home: s(&dir.join("home")),
+        id: s(&dir.join("identity.txt")),
+        dir,
+        reps,
     };
-    let sum = dm("zip", "dmvault import", "deflated ZIP", &[], &zip);
+    let (zip, damaged_zip, folder) = (
+        s(&root.join("clean.zip")),
+        s(&root.join("damaged.zip")),
+        s(&root.join("clean")),
+    );
+    for p in [&zip, &damaged_zip, &folder] {
+        warm(Path::new(p));
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    // Each line its own vaults; the clean ZIP's last is imported again and
+    // verified after.
+    let sum = runs.first_imports(
+        "zip",
+        ("dmvault import", "deflated ZIP"),
+        &[],
+        &zip,
+        &mut lines,
+    );
     assert_eq!(sum["media_seen"].as_u64(), Some(facts.files), "{sum}");
     assert_eq!(sum["media_new"].as_u64(), Some(facts.distinct), "{sum}");
     assert_eq!(
@@ -471,30 +523,28 @@ pub fn media_bench(work: &Path, scale: f64, reps: usize) {
         "real media are whole: {sum}"
     );
     assert_eq!(sum["media_unreadable"].as_u64(), Some(0), "{sum}");
-    let sum = dm("folder", "dmvault import", "unpacked folder", &[], &dir);
+    let tool = ("dmvault import", "unpacked folder");
+    let sum = runs.first_imports("folder", tool, &[], &folder, &mut lines);
     assert_eq!(sum["media_new"].as_u64(), Some(facts.distinct), "{sum}");
-    dm(
-        "no-probe",
-        "dmvault import --no-probe",
-        "deflated ZIP",
-        &["--no-probe"],
-        &zip,
-    );
-    let sum = dm(
-        "damaged",
-        "dmvault import",
-        "ZIP, a tenth damaged",
-        &[],
-        &damaged_zip,
-    );
+    let tool = ("dmvault import --no-probe", "deflated ZIP");
+    runs.first_imports("no-probe", tool, &["--no-probe"], &zip, &mut lines);
+    let tool = ("dmvault import", "ZIP, a tenth damaged");
+    let sum = runs.first_imports("damaged", tool, &[], &damaged_zip, &mut lines);
     let judged =
         sum["media_damaged"].as_u64().unwrap_or(0) + sum["media_unreadable"].as_u64().unwrap_or(0);
     assert!(
         judged >= facts.damaged / 2,
         "the damaged files are found: {sum}"
     );
-    let kept = runs.join("zip");
-    let (timing, cpu, out) = repeated(reps, |_| import(&s(&kept), &[], &zip), &env);
+    again_and_verify(&runs, &zip, &mut lines);
+    let notes = peers(&runs.dir, &folder, reps, &mut lines);
+    report(&facts, &root, &lines, &notes, judged);
+}
+
+/// The clean ZIP imported again into its vault, and that vault verified.
+fn again_and_verify(runs: &Runs, zip: &str, lines: &mut Vec<Line>) {
+    let kept = runs.dir.join("zip").to_str().unwrap().to_owned();
+    let (timing, cpu, out) = repeated(runs.reps, |_| runs.import(&kept, &[], zip), &runs.env());
     assert!(out.contains("\"already_imported\":true"), "{out}");
     lines.push(Line {
         tool: "dmvault import again".into(),
@@ -502,17 +552,20 @@ pub fn media_bench(work: &Path, scale: f64, reps: usize) {
         timing,
         cpu,
     });
-    let verify = vec![
-        bin.to_owned(),
-        "verify".into(),
-        "--vault".into(),
-        s(&kept),
-        "-i".into(),
-        id.clone(),
-        "--read-data".into(),
-        "--json".into(),
-    ];
-    let (timing, cpu, out) = repeated(reps, |_| verify.clone(), &env);
+    let verify: Vec<String> = [
+        BIN,
+        "verify",
+        "--vault",
+        &kept,
+        "-i",
+        &runs.id,
+        "--read-data",
+        "--json",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    let (timing, cpu, out) = repeated(runs.reps, |_| verify.clone(), &runs.env());
     assert!(out.contains("\"errors\":0"), "{out}");
     lines.push(Line {
         tool: "dmvault verify --read-data".into(),
@@ -520,8 +573,6 @@ pub fn media_bench(work: &Path, scale: f64, reps: usize) {
         timing,
         cpu,
     });
-    let notes = peers(&runs, &dir, reps, &mut lines);
-    report(&facts, &root, &lines, &notes, judged);
 }
 
 /// restic and borg on the unpacked folder, when installed.
@@ -609,7 +660,7 @@ fn peers(runs: &Path, dir: &str, reps: usize, lines: &mut Vec<Line>) -> Vec<Stri
 fn report(facts: &Facts, root: &Path, lines: &[Line], notes: &[String], judged: u64) {
     let zip = fs::metadata(root.join("clean.zip")).unwrap().len();
     println!(
-        "## media: {:.0} MB of media shaped like users' ({} files: {} videos, {} s of them; GIF loops, phone photos, screenshots; {} distinct contents), ZIP of {:.0} MB; a variant with {} files damaged",
+        "## media: {:.0} MB of media shaped like users' ({} files: {} videos, {} s of distinct video; GIF loops, phone photos, screenshots; {} distinct contents), ZIP of {:.0} MB; a variant with {} files damaged",
         facts.bytes as f64 / 1e6,
         facts.files,
         facts.videos,
