@@ -1,5 +1,5 @@
-//! What forgetting a conversation, a person or a message takes away (issue
-//! 12's plan; the catalog compaction that carries it out comes next).
+//! What forgetting a conversation, a person or a message takes away: the
+//! plan that [`crate::forget`] carries out by compacting the catalog.
 //!
 //! The scope, from the index:
 //!
