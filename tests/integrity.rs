@@ -207,8 +207,9 @@ fn object_damage_is_found_named_and_healed_by_importing_again() {
         );
     }
     // Heal again (both are quarantined or mis-sized now).
-    v.import(&["g4-2024.zip"]);
-    assert_eq!(verify(&v, &["--read-data"]).0, 0);
+    let heal = v.import(&["g4-2024.zip"]);
+    let (code_, findings, _) = verify(&v, &["--read-data"]);
+    assert_eq!(code_, 0, "after {heal}: {findings:?}");
 }
 
 #[test]
