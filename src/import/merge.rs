@@ -273,7 +273,6 @@ fn delete(vault: &Vault, key: &str) -> Result<()> {
 pub fn revoke_importer(vault: &mut Vault, id: &str, wait: Duration) -> Result<MergeReport> {
     vault.unlocked().readable()?;
     vault.lock(wait)?;
-    vault.reload()?;
     let Some(state) = vault.index.importers()?.into_iter().find(|i| i.id == id) else {
         return Err(Error::Invalid(format!(
             "no write-only key {id} in this vault; `dmvault key list` shows the keys"

@@ -651,9 +651,10 @@ impl ArchiveImport<'_> {
         let read = self.archive.harvest_names(self.progress);
         self.sum.warnings.extend(read.problems);
         for r in read.harvest.into_records(n) {
-            if self.ledger.has_person(&r.user) {
+            // A forgotten person's names are not taken again.
+            let Some(Record::Name(r)) = self.ledger.admit(Record::Name(r)) else {
                 continue;
-            }
+            };
             if !self.vault.index.has_sighting(&r)? {
                 self.sum.counts.names_new += 1;
                 pending.push(Record::Name(r));

@@ -123,7 +123,6 @@ impl Vault {
     pub fn add_importer(&mut self, wait: Duration) -> Result<importer::ImporterKey> {
         self.unlocked.readable()?;
         self.lock(wait)?;
-        self.reload()?;
         let key = importer::new_key(self.secret())?;
         self.append(&[Record::Importer {
             id: key.id().to_owned(),
@@ -139,18 +138,19 @@ impl Vault {
     }
 
     /// Takes the vault's write lock, waiting at most `wait` (see [`lock`]),
-    /// and removes temp files a killed writer left.
+    /// removes temp files a killed writer left, and loads the catalog again
+    /// (another process may have committed): callers need not reload.
     ///
-    /// With the vault's key, the catalog is then loaded again, and what a
-    /// `forget` cut short left is deleted (see [`compact`]).
+    /// With the vault's key, what a `forget` cut short left is then deleted
+    /// (see [`compact`]).
     pub fn lock(&mut self, wait: Duration) -> Result<()> {
         self.lock = Some(lock(self.place(), wait)?);
         layout::clean_temp(self.place());
         // What this writer appends may be of the kinds the latest format
         // added: an older dmvault must refuse the vault from now on.
         layout::migrate(self.place(), layout::WRITES)?;
+        self.reload()?;
         if !self.is_importer() {
-            self.reload()?;
             self.tidied |= self.tidy_compaction()?;
         }
         Ok(())

@@ -34,6 +34,91 @@ pub(super) fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// A test-pattern video with noise (so that it does not compress), H.264
+/// and AAC, as `ffmpeg` encodes it.
+pub(super) struct Clip<'a> {
+    pub(super) src: &'a str,
+    pub(super) size: &'a str,
+    /// The sound's frequency, Hz.
+    pub(super) tone: u32,
+    pub(super) seconds: u32,
+    pub(super) noise: u32,
+    pub(super) hue: u32,
+    pub(super) bitrate: &'a str,
+}
+
+/// Encodes `clip` to `out` (MP4, its index first).
+pub(super) fn video(out: &Path, clip: &Clip<'_>) {
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("{}=s={}:r=30", clip.src, clip.size),
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=f={}", clip.tone),
+        "-t",
+        &clip.seconds.to_string(),
+        "-vf",
+        &format!("noise=alls={}:allf=t,hue=H=t*{}", clip.noise, clip.hue),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-b:v",
+        clip.bitrate,
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-movflags",
+        "+faststart",
+        "-shortest",
+        out.to_str().unwrap(),
+    ]);
+}
+
+/// A dm_gif-style loop: a short silent MP4 of `secs` seconds.
+pub(super) fn gif_loop(out: &Path, secs: usize, hue: u32, bitrate: &str) {
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc=s=480x270:r=15:d={secs},noise=alls=15:allf=t,hue=H={hue}"),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-b:v",
+        bitrate,
+        "-pix_fmt",
+        "yuv420p",
+        "-an",
+        "-movflags",
+        "+faststart",
+        out.to_str().unwrap(),
+    ]);
+}
+
+/// The bench archives' manifest: one DM file.
+pub(super) const MANIFEST: &[u8] = br#"window.__THAR_CONFIG = { "userInfo" : { "accountId" : "1062514387293179904", "userName" : "bench" }, "dataTypes" : { "directMessages" : { "mediaDirectory" : "data/direct_messages_media", "files" : [ { "fileName" : "data/direct-messages.js", "globalName" : "YTD.direct_messages.part0", "count" : "1" } ] } } }"#;
+
+/// The DM file: one conversation, one message per (media URL, message id).
+pub(super) fn messages_js<'a>(items: impl Iterator<Item = (&'a str, u64)>) -> String {
+    let mut js = String::from("window.YTD.direct_messages.part0 = [\n  {\n    \"dmConversation\" : {\n      \"conversationId\" : \"1000-1062514387293179904\",\n      \"messages\" : [");
+    for (i, (url, id)) in items.enumerate() {
+        js.push_str(&format!(
+            "{}\n        {{\n          \"messageCreate\" : {{\n            \"recipientId\" : \"1000\",\n            \"text\" : \"look\",\n            \"mediaUrls\" : [ \"{url}\" ],\n            \"senderId\" : \"1062514387293179904\",\n            \"id\" : \"{id}\",\n            \"createdAt\" : \"2024-06-14T20:06:32.948Z\"\n          }}\n        }}",
+            if i > 0 { "," } else { "" },
+        ));
+    }
+    js.push_str("\n      ]\n    }\n  }\n]");
+    js
+}
+
 /// Real H.264/AAC videos, GIF-style MP4s and JPEGs, with a fifth of the
 /// bytes duplicated under other names, as an X archive ZIP and unpacked.
 /// Returns (media bytes, video bytes, video seconds).
@@ -65,60 +150,24 @@ fn write_real_corpus(work: &Path, videos: u32, seconds: u32) -> io::Result<(u64,
     for k in 0..videos {
         let it = next("mp4", "video", k);
         let out = tmp.join(&it.name);
-        let src = ["testsrc2", "mandelbrot", "smptehdbars", "rgbtestsrc"][k as usize % 4];
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("{src}=s=1280x720:r=30"),
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=f={}", 300 + 50 * k),
-            "-t",
-            &seconds.to_string(),
-            "-vf",
-            &format!("noise=alls={}:allf=t,hue=H=t*{}", 12 + k % 5, k + 1),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-b:v",
-            "8M",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-movflags",
-            "+faststart",
-            "-shortest",
-            &s(&out),
-        ]);
+        video(
+            &out,
+            &Clip {
+                src: ["testsrc2", "mandelbrot", "smptehdbars", "rgbtestsrc"][k as usize % 4],
+                size: "1280x720",
+                tone: 300 + 50 * k,
+                seconds,
+                noise: 12 + k % 5,
+                hue: k + 1,
+                bitrate: "8M",
+            },
+        );
         items.push((out, it));
     }
     for k in 0..20 {
         let it = next("mp4", "gif", k);
         let out = tmp.join(&it.name);
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc=s=480x270:r=15:d=3,noise=alls=15:allf=t,hue=H={k}"),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-b:v",
-            "2M",
-            "-pix_fmt",
-            "yuv420p",
-            "-an",
-            "-movflags",
-            "+faststart",
-            &s(&out),
-        ]);
+        gif_loop(&out, 3, k, "2M");
         items.push((out, it));
     }
     let frames = tmp.join("frames");
@@ -168,16 +217,7 @@ fn write_real_corpus(work: &Path, videos: u32, seconds: u32) -> io::Result<(u64,
     }
 
     // The archive: a manifest and one message per file.
-    let mut js = String::from("window.YTD.direct_messages.part0 = [\n  {\n    \"dmConversation\" : {\n      \"conversationId\" : \"1000-1062514387293179904\",\n      \"messages\" : [");
-    for (i, (_, it)) in items.iter().enumerate() {
-        js.push_str(&format!(
-            "{}\n        {{\n          \"messageCreate\" : {{\n            \"recipientId\" : \"1000\",\n            \"text\" : \"look\",\n            \"mediaUrls\" : [ \"{}\" ],\n            \"senderId\" : \"1062514387293179904\",\n            \"id\" : \"{}\",\n            \"createdAt\" : \"2024-06-14T20:06:32.948Z\"\n          }}\n        }}",
-            if i > 0 { "," } else { "" },
-            it.url,
-            it.id
-        ));
-    }
-    js.push_str("\n      ]\n    }\n  }\n]");
+    let js = messages_js(items.iter().map(|(_, it)| (it.url.as_str(), it.id)));
     let zip_path = work.join("real-media.zip");
     let mut w = zip::ZipWriter::new(io::BufWriter::new(fs::File::create(
         work.join("real-media.zip.tmp"),
@@ -186,7 +226,7 @@ fn write_real_corpus(work: &Path, videos: u32, seconds: u32) -> io::Result<(u64,
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(true);
     w.start_file("data/manifest.js", deflated)?;
-    w.write_all(br#"window.__THAR_CONFIG = { "userInfo" : { "accountId" : "1062514387293179904", "userName" : "bench" }, "dataTypes" : { "directMessages" : { "mediaDirectory" : "data/direct_messages_media", "files" : [ { "fileName" : "data/direct-messages.js", "globalName" : "YTD.direct_messages.part0", "count" : "1" } ] } } }"#)?;
+    w.write_all(MANIFEST)?;
     w.start_file("data/direct-messages.js", deflated)?;
     w.write_all(js.as_bytes())?;
     let (mut bytes, mut video_bytes, mut video_s) = (0u64, 0u64, 0f64);

@@ -207,12 +207,19 @@ fn measure(cmd: &[&str]) -> (f64, f64, String) {
 
 /// [`measure`] with extra environment variables for the command.
 fn measure_env(cmd: &[&str], env: &[(&str, &str)]) -> (f64, f64, String) {
+    let (wall, rss, _, out) = measure_cpu(cmd, env);
+    (wall, rss, out)
+}
+
+/// [`measure_env`], with the command's CPU seconds (user + system) too.
+fn measure_cpu(cmd: &[&str], env: &[(&str, &str)]) -> (f64, f64, f64, String) {
     let harness = "import resource,subprocess,sys,time\n\
 t=time.perf_counter()\n\
 p=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE)\n\
 dt=time.perf_counter()-t\n\
 if p.returncode: sys.exit('command failed: %d' % p.returncode)\n\
-print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024.0)\n\
+r=resource.getrusage(resource.RUSAGE_CHILDREN)\n\
+print(dt, r.ru_maxrss/1024.0, r.ru_utime+r.ru_stime)\n\
 sys.stdout.write(p.stdout.decode()[:4000])";
     let out = Command::new("python3")
         .arg("-c")
@@ -229,7 +236,8 @@ sys.stdout.write(p.stdout.decode()[:4000])";
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
     let mut it = first.split_whitespace().map(|x| x.parse::<f64>().unwrap());
-    (it.next().unwrap(), it.next().unwrap(), rest.to_owned())
+    let (wall, rss, cpu) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    (wall, rss, cpu, rest.to_owned())
 }
 
 const PY_PARSE: &str = "import json,sys\n\

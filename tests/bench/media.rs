@@ -12,9 +12,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::integrity::ffmpeg;
+use super::integrity::{ffmpeg, gif_loop, messages_js, video, Clip, MANIFEST};
 use super::scale::Timing;
-use super::{import_lines, peer_version, run, warm};
+use super::{import_lines, measure_cpu, peer_version, run, warm};
 
 /// One file of the corpus: its bytes on disk, its archive name and URL.
 struct Item {
@@ -67,40 +67,21 @@ impl Namer {
     }
 }
 
-/// Encodes one video (H.264 with noise, so it does not compress; AAC).
-fn video(out: &Path, k: usize, seconds: u32) {
-    let size = ["1280x720", "720x1280", "1280x720", "960x540"][k % 4];
-    let src = ["testsrc2", "mandelbrot", "smptehdbars", "rgbtestsrc"][k % 4];
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("{src}=s={size}:r=30"),
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("sine=f={}", 300 + 10 * k),
-        "-t",
-        &seconds.to_string(),
-        "-vf",
-        &format!("noise=alls={}:allf=t,hue=H=t*{}", 10 + k % 7, k + 1),
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-b:v",
-        "3M",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "128k",
-        "-movflags",
-        "+faststart",
-        "-shortest",
-        out.to_str().unwrap(),
-    ]);
+/// Encodes one of the corpus's videos.
+fn encode(out: &Path, k: usize, seconds: u32) {
+    let k32 = u32::try_from(k).unwrap_or(0);
+    video(
+        out,
+        &Clip {
+            src: ["testsrc2", "mandelbrot", "smptehdbars", "rgbtestsrc"][k % 4],
+            size: ["1280x720", "720x1280", "1280x720", "960x540"][k % 4],
+            tone: 300 + 10 * k32,
+            seconds,
+            noise: 10 + k32 % 7,
+            hue: k32 + 1,
+            bitrate: "3M",
+        },
+    );
 }
 
 /// Writes the corpus's distinct files into `dir`: videos, GIF loops,
@@ -165,7 +146,7 @@ fn videos(dir: &Path, namer: &mut Namer, count: usize) -> (Vec<Item>, u64) {
         for half in jobs.chunks(jobs.len().div_ceil(2)) {
             s.spawn(move || {
                 for (path, k, seconds) in half {
-                    video(path, *k, *seconds);
+                    encode(path, *k, *seconds);
                 }
             });
         }
@@ -179,25 +160,7 @@ fn gif_loops(dir: &Path, namer: &mut Namer, count: usize) -> Vec<Item> {
     (0..count)
         .map(|k| {
             let it = namer.item(dir, "gif", "mp4", k);
-            let secs = 2 + k % 5;
-            ffmpeg(&[
-                "-f",
-                "lavfi",
-                "-i",
-                &format!("testsrc=s=480x270:r=15:d={secs},noise=alls=15:allf=t,hue=H={k}"),
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-b:v",
-                "1500k",
-                "-pix_fmt",
-                "yuv420p",
-                "-an",
-                "-movflags",
-                "+faststart",
-                it.path.to_str().unwrap(),
-            ]);
+            gif_loop(&it.path, 2 + k % 5, u32::try_from(k).unwrap_or(0), "1500k");
             it
         })
         .collect()
@@ -267,9 +230,9 @@ fn write_zip(items: &[Item], zip: &Path, damaged: bool) -> io::Result<u64> {
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(true);
     w.start_file("data/manifest.js", deflated)?;
-    w.write_all(br#"window.__THAR_CONFIG = { "userInfo" : { "accountId" : "1062514387293179904", "userName" : "bench" }, "dataTypes" : { "directMessages" : { "mediaDirectory" : "data/direct_messages_media", "files" : [ { "fileName" : "data/direct-messages.js", "globalName" : "YTD.direct_messages.part0", "count" : "1" } ] } } }"#)?;
+    w.write_all(MANIFEST)?;
     w.start_file("data/direct-messages.js", deflated)?;
-    w.write_all(messages_js(items).as_bytes())?;
+    w.write_all(messages_js(items.iter().map(|i| (i.url.as_str(), i.id))).as_bytes())?;
     let mut spoiled = 0;
     for (k, it) in items.iter().enumerate() {
         w.start_file(format!("data/direct_messages_media/{}", it.name), deflated)?;
@@ -284,20 +247,6 @@ fn write_zip(items: &[Item], zip: &Path, damaged: bool) -> io::Result<u64> {
     w.finish()?.flush()?;
     fs::rename(&tmp, zip)?;
     Ok(spoiled)
-}
-
-fn messages_js(items: &[Item]) -> String {
-    let mut js = String::from("window.YTD.direct_messages.part0 = [\n  {\n    \"dmConversation\" : {\n      \"conversationId\" : \"1000-1062514387293179904\",\n      \"messages\" : [");
-    for (i, it) in items.iter().enumerate() {
-        js.push_str(&format!(
-            "{}\n        {{\n          \"messageCreate\" : {{\n            \"recipientId\" : \"1000\",\n            \"text\" : \"look\",\n            \"mediaUrls\" : [ \"{}\" ],\n            \"senderId\" : \"1062514387293179904\",\n            \"id\" : \"{}\",\n            \"createdAt\" : \"2024-06-14T20:06:32.948Z\"\n          }}\n        }}",
-            if i > 0 { "," } else { "" },
-            it.url,
-            it.id
-        ));
-    }
-    js.push_str("\n      ]\n    }\n  }\n]");
-    js
 }
 
 /// The corpus in `work/user-media/`: `clean.zip`, `damaged.zip` and
@@ -356,36 +305,6 @@ fn ensure_corpus(work: &Path, scale: f64) -> (PathBuf, Facts) {
     )
     .unwrap();
     (root, facts)
-}
-
-/// Wall seconds, peak RSS (MiB), CPU seconds (user + system) and output of
-/// a command (`getrusage(RUSAGE_CHILDREN)`).
-fn measure_cpu(cmd: &[&str], env: &[(&str, &str)]) -> (f64, f64, f64, String) {
-    let harness = "import resource,subprocess,sys,time\n\
-t=time.perf_counter()\n\
-p=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE)\n\
-dt=time.perf_counter()-t\n\
-if p.returncode: sys.exit('command failed: %d' % p.returncode)\n\
-r=resource.getrusage(resource.RUSAGE_CHILDREN)\n\
-print(dt, r.ru_maxrss/1024.0, r.ru_utime+r.ru_stime)\n\
-sys.stdout.write(p.stdout.decode()[:4000])";
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(harness)
-        .args(cmd)
-        .envs(env.iter().copied())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
-    let mut it = first.split_whitespace().map(|x| x.parse::<f64>().unwrap());
-    let (wall, rss, cpu) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-    (wall, rss, cpu, rest.to_owned())
 }
 
 /// One line of the results: a command run `reps` times.

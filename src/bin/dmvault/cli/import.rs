@@ -48,7 +48,6 @@ pub fn run(args: &ImportArgs, global: &Global) -> Result<Code> {
     let mut vault = unlock::open_for_import(&args.vault, global)?;
     if !args.dry_run {
         vault.lock(Duration::from_secs(args.lock_wait))?;
-        vault.reload()?;
         if !vault.is_importer() {
             unlock::watch_rollback(&mut vault, global.json);
             let merged = dmvault::import::merge_inbox(&vault)?;

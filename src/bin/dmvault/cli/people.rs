@@ -170,7 +170,6 @@ fn run_import(args: &PeopleImportArgs, global: &Global) -> Result<Code> {
     let parsed = userfile::parse(&text);
     let mut vault = unlock::open(&args.vault, global)?;
     vault.lock(Duration::from_secs(args.lock_wait))?;
-    vault.reload()?;
     let name = args
         .file
         .file_name()
@@ -204,7 +203,6 @@ fn run_set(args: &PeopleSetArgs, global: &Global) -> Result<Code> {
     };
     let mut vault = unlock::open(&args.vault, global)?;
     vault.lock(Duration::from_secs(args.lock_wait))?;
-    vault.reload()?;
     if let Some(id) = clean_user_id(&args.user) {
         entry.user = Some(id);
     } else if let Some(h) = args.user.strip_prefix('@').and_then(clean_handle) {

@@ -206,16 +206,22 @@ pub fn merge_waiting(vault: &mut Vault, json: bool) {
     if !dmvault::import::inbox_waiting(vault.place()).unwrap_or(false) {
         return;
     }
-    if vault.lock(MERGE_LOCK_WAIT).is_err() {
-        crate::report_warning(
-            "write-only imports wait in the vault's inbox, and another writer holds the lock: they are merged by the next command",
-            json,
-        );
-        return;
+    match vault.lock(MERGE_LOCK_WAIT) {
+        Ok(()) => {}
+        Err(e) if e.kind() == dmvault::ErrorKind::Locked => {
+            crate::report_warning(
+                "write-only imports wait in the vault's inbox, and another writer holds the lock: they are merged by the next command",
+                json,
+            );
+            return;
+        }
+        Err(e) => {
+            vault.release_lock();
+            crate::report_lib_error(&e, json);
+            return;
+        }
     }
-    let merged = vault
-        .reload()
-        .and_then(|()| dmvault::import::merge_inbox(vault));
+    let merged = dmvault::import::merge_inbox(vault);
     vault.release_lock();
     match merged {
         Ok(r) => report_merge(&r, json),
