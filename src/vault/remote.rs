@@ -1,13 +1,17 @@
 //! What a vault in object storage needs beyond its files: creating it,
-//! and the writers' lock object.
+//! and the writers' lock.
 //!
-//! **The lock object** `locks/writer.json` names its owner (a random id, a
-//! hash of the machine, the process id) and when it expires (30 minutes
-//! ahead, pushed on every 5 minutes while the writer runs; restic's rule). It is created with put-if-absent; on a store
-//! that ignores conditional puts the writer reads it back a moment later
-//! and goes on only if it is still its own. A lock past its expiry was
-//! left by a writer that died, and is taken over, as is one of this
-//! machine whose process is gone.
+//! **The lock** is restic's: each writer puts its own lock object
+//! `locks/writer-<owner>.json`, naming its owner (a random id), a hash of
+//! the machine, the process id and when it expires (30 minutes ahead,
+//! pushed on every 5 minutes while the writer runs), then lists `locks/`.
+//! If another writer's lock is there, it deletes its own and tries again a
+//! random moment later. On a store with read-after-write and list-after-
+//! write consistency (S3 since 2020, Garage, MinIO) two writers can never
+//! both go on: the one that lists second sees the other. Nothing rests on
+//! conditional puts, which some stores ignore and some check before they
+//! write, not atomically. A lock past its expiry was left by a writer that
+//! died, and is deleted, as is one of this machine whose process is gone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,12 +19,15 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::backend::{Conditional, Payload, Put};
+use super::backend::Payload;
 use super::keys::{self, NewKey, VaultSecret};
 use super::place::Place;
 use crate::error::{Error, Result};
 
-const LOCK_KEY: &str = "locks/writer.json";
+/// Every writer's lock object starts so: `locks/writer-<owner>.json`, and
+/// `locks/writer.json`, the one lock object earlier versions wrote, which is
+/// honoured too.
+const LOCK_PREFIX: &str = "locks/writer";
 const STALE: Duration = Duration::from_secs(30 * 60);
 const REFRESH: Duration = Duration::from_secs(5 * 60);
 
@@ -68,62 +75,51 @@ fn body(owner: &str) -> Vec<u8> {
 /// A writer's lock object, released when dropped.
 pub struct RemoteLock {
     place: Place,
-    owner: String,
+    key: String,
     stop: Arc<AtomicBool>,
     refresher: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RemoteLock {
-    /// Takes the lock object, waiting at most `wait` for another writer.
+    /// Takes the writers' lock, waiting at most `wait` for another writer.
     ///
     /// # Errors
     /// [`Error::Locked`] when another writer holds it that long; the
     /// store's errors.
     pub fn take(place: &Place, wait: Duration) -> Result<RemoteLock> {
         let files = place.files();
-        let io = |e| Error::write(place.name_of(LOCK_KEY), e);
-        let mut r = [0u8; 12];
-        getrandom::fill(&mut r).map_err(|e| Error::Random(e.to_string()))?;
-        let owner = keys::hex(&r);
+        let owner = keys::hex(&random::<12>()?);
+        let mine = format!("{LOCK_PREFIX}-{owner}.json");
+        let io = |e| Error::write(place.name_of(&mine), e);
         let start = Instant::now();
         loop {
-            if files
-                .put_if_absent(LOCK_KEY, Payload::Bytes(&body(&owner)))
-                .map_err(io)?
-                == Put::Created
-                && still_ours(place, &owner)?
-            {
-                return Ok(RemoteLock::hold(place, owner));
+            files.put_replace(&mine, &body(&owner)).map_err(io)?;
+            if !others_hold(place, &mine)? {
+                return Ok(RemoteLock::hold(place, owner, mine));
             }
-            let held: Option<LockBody> = files
-                .get(LOCK_KEY)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            if held.as_ref().is_some_and(stale) {
-                // Left by a writer that died.
-                files.delete(LOCK_KEY).map_err(io)?;
-                continue;
-            }
+            files.delete(&mine).map_err(io)?;
             if start.elapsed() >= wait {
                 return Err(Error::Locked {
                     path: place.describe().into(),
                     waited_s: wait.as_secs(),
                 });
             }
-            std::thread::sleep(Duration::from_millis(500));
+            // Two writers that met back off for different times.
+            let jitter = u64::from(u16::from_le_bytes(random::<2>()?) % 700);
+            std::thread::sleep(Duration::from_millis(300 + jitter));
         }
     }
 
-    fn hold(place: &Place, owner: String) -> RemoteLock {
+    fn hold(place: &Place, owner: String, key: String) -> RemoteLock {
         let stop = Arc::new(AtomicBool::new(false));
         let refresher = {
-            let (place, owner, stop) = (place.clone(), owner.clone(), stop.clone());
+            let (place, key, stop) = (place.clone(), key.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut last = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(200));
                     if last.elapsed() >= REFRESH {
-                        let _ = place.files().put_replace(LOCK_KEY, &body(&owner));
+                        let _ = place.files().put_replace(&key, &body(&owner));
                         last = Instant::now();
                     }
                 }
@@ -131,30 +127,48 @@ impl RemoteLock {
         };
         RemoteLock {
             place: place.clone(),
-            owner,
+            key,
             stop,
             refresher: Some(refresher),
         }
     }
 }
 
-/// On a store that ignores conditional puts, two writers may both have
-/// "created" the lock: the one whose body is there a moment later has it.
-fn still_ours(place: &Place, owner: &str) -> Result<bool> {
-    let conditional = place
-        .files()
-        .conditional_puts()
-        .map_err(|e| Error::write(place.name_of("locks"), e))?;
-    if conditional == Conditional::Honoured {
-        return Ok(true);
+fn random<const N: usize>() -> Result<[u8; N]> {
+    let mut r = [0u8; N];
+    getrandom::fill(&mut r).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(r)
+}
+
+/// Whether a writer other than the one whose lock is `mine` holds the
+/// lock. Stale locks are deleted on the way; one that cannot be read is
+/// held (it may be a lock being written).
+fn others_hold(place: &Place, mine: &str) -> Result<bool> {
+    let files = place.files();
+    let listed = files
+        .list(LOCK_PREFIX)
+        .map_err(|e| Error::read(place.name_of("locks/"), e))?;
+    let mut held = false;
+    for (key, _) in listed {
+        if key == mine {
+            continue;
+        }
+        let body = match files.get(&key) {
+            Ok(b) => serde_json::from_slice::<LockBody>(&b).ok(),
+            // Released between the listing and now.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::read(place.name_of(&key), e)),
+        };
+        if body.as_ref().is_some_and(stale) {
+            // Left by a writer that died.
+            files
+                .delete(&key)
+                .map_err(|e| Error::write(place.name_of(&key), e))?;
+        } else {
+            held = true;
+        }
     }
-    std::thread::sleep(Duration::from_secs(1));
-    let held: Option<LockBody> = place
-        .files()
-        .get(LOCK_KEY)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    Ok(held.is_some_and(|h| h.owner == owner))
+    Ok(held)
 }
 
 impl Drop for RemoteLock {
@@ -163,18 +177,10 @@ impl Drop for RemoteLock {
         if let Some(t) = self.refresher.take() {
             let _ = t.join();
         }
-        let held: Option<LockBody> = self
-            .place
-            .files()
-            .get(LOCK_KEY)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        if held.is_some_and(|h| h.owner == self.owner) {
-            // Parts of a killed run's uploads that landed after the first
-            // abort go now.
-            let _ = self.place.files().abort_stale_uploads(true);
-            let _ = self.place.files().delete(LOCK_KEY);
-        }
+        // Parts of a killed run's uploads that landed after the first
+        // abort go now.
+        let _ = self.place.files().abort_stale_uploads(true);
+        let _ = self.place.files().delete(&self.key);
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::{Backend, Conditional, Payload, Put};
+use super::{Backend, Payload, Put};
 use crate::vault::fsutil;
 
 /// A vault's folder.
@@ -124,9 +124,5 @@ impl Backend for LocalBackend {
 
     fn make_durable(&self, prefix: &str) -> io::Result<()> {
         fsutil::sync_dir(&self.root.join(prefix.trim_end_matches('/')))
-    }
-
-    fn conditional_puts(&self) -> io::Result<Conditional> {
-        Ok(Conditional::Honoured)
     }
 }

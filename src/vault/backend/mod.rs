@@ -10,10 +10,10 @@
 //! **Put-if-absent** never replaces a file. The local folder does it
 //! atomically (a temp file renamed with `RENAME_NOREPLACE`). On S3 a
 //! conditional put (`If-None-Match: *`) does it where the store honours
-//! that header; some stores (Garage) ignore it and overwrite, so the S3
-//! backend looks first (a HEAD) and [`Backend::conditional_puts`] says
-//! which kind of store this is, measured once: the catalog then takes a
-//! lock object before it writes a segment.
+//! that header; some stores (Garage) ignore it and overwrite, and some
+//! check it before they write, not atomically (s3s-fs), so the S3 backend
+//! looks first (a HEAD), and writers hold the vault's lock (see
+//! `vault/remote.rs`), which rests on listing, not on conditional puts.
 
 #[cfg(feature = "s3")]
 mod awsconfig;
@@ -47,15 +47,6 @@ pub enum Put {
     Created,
     /// A file was there already; it was left alone.
     Existed,
-}
-
-/// Whether a store refuses a second put-if-absent of one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conditional {
-    /// Atomically: two writers can never both create one key.
-    Honoured,
-    /// Not at all (the second put overwrites): writers must hold a lock.
-    Ignored,
 }
 
 /// A place that holds a vault's files. Keys are `/`-separated paths
@@ -130,12 +121,6 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn abort_stale_uploads(&self, _forget: bool) -> io::Result<usize> {
         Ok(0)
     }
-
-    /// Whether this store honours put-if-absent atomically.
-    ///
-    /// # Errors
-    /// I/O or the store's errors while finding out.
-    fn conditional_puts(&self) -> io::Result<Conditional>;
 }
 
 /// A vault's location as the user writes it: `s3://BUCKET[/PREFIX]` is

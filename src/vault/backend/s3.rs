@@ -12,7 +12,7 @@
 
 use std::io::{self, Read};
 use std::ops::Range;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -22,7 +22,7 @@ use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
 
-use super::{Backend, Conditional, Payload, Put};
+use super::{Backend, Payload, Put};
 
 /// Files larger than twice this are uploaded in parts of this size.
 const PART: usize = 8 << 20;
@@ -33,7 +33,6 @@ pub struct S3Backend {
     bucket: String,
     prefix: String,
     runtime: tokio::runtime::Runtime,
-    conditional: OnceLock<Conditional>,
     journal: Journal,
 }
 
@@ -111,7 +110,6 @@ impl S3Backend {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
             runtime,
-            conditional: OnceLock::new(),
             journal,
         })
     }
@@ -334,26 +332,6 @@ impl Backend for S3Backend {
             }
         }
         Ok(aborted)
-    }
-
-    /// Measured once: a probe key is created twice; a store that lets the
-    /// second through ignores conditional puts.
-    fn conditional_puts(&self) -> io::Result<Conditional> {
-        if let Some(c) = self.conditional.get() {
-            return Ok(*c);
-        }
-        let mut r = [0u8; 12];
-        getrandom::fill(&mut r).map_err(|e| io::Error::other(e.to_string()))?;
-        let key = format!("locks/probe-{}", crate::vault::keys::hex(&r));
-        self.create(&key, b"1".to_vec())?;
-        let second = self.create(&key, b"2".to_vec());
-        let _ = self.delete(&key);
-        let c = match second? {
-            Put::Existed => Conditional::Honoured,
-            Put::Created => Conditional::Ignored,
-        };
-        let _ = self.conditional.set(c);
-        Ok(c)
     }
 }
 
