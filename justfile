@@ -66,6 +66,7 @@ demo:
 # run the whole test suite (unit, property, integration, CLI)
 test:
     cargo test --all-targets --quiet
+    cargo test --doc --quiet
 
 alias t := test
 

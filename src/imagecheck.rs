@@ -116,8 +116,9 @@ fn jpeg(d: &[u8]) -> ImageFacts {
         if m == 0xDA {
             // Entropy-coded data follows; a 0xFF in it is stuffed (FF 00) or
             // a restart marker, so FF D9 is the end of the image.
+            // It is looked for from the end, where it normally is.
             let rest = &d[end..];
-            if !rest.windows(2).any(|w| w == [0xFF, 0xD9]) {
+            if memchr::memmem::rfind(rest, &[0xFF, 0xD9]).is_none() {
                 f.problem = Some("cut short: no end-of-image marker".into());
             } else if f.width.is_none() || f.height.is_none() {
                 f.problem = Some("corrupt: no picture size in its headers".into());

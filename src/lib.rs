@@ -39,7 +39,7 @@
 //! let archives = [PathBuf::from("twitter-2024.zip")];
 //! let opts = import::ImportOptions::default();
 //! import::import(&mut v, &archives, &opts, &Quiet, &cancel, |_| {}, |_, _| {})?;
-//! let summary = verify::verify(v.path(), v.secret(), &Default::default(), &Quiet, |_| {})?;
+//! let summary = verify::verify(v.place(), v.secret(), &Default::default(), &Quiet, |_| {})?;
 //! assert_eq!(summary.errors, 0);
 //! # Ok::<(), dmvault::Error>(())
 //! ```

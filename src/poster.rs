@@ -1,9 +1,17 @@
 //! Posters: a small JPEG of a video's first picture (its first key frame)
-//! or of a large image, made by FFmpeg in memory when the content is
-//! imported: about 15 ms for a 10 MB 720p H.264 clip. The viewer shows it
-//! before a video is played and in place of a large image; the vault keeps it as an encrypted
-//! derived object (a `poster` record names it), so nothing is written in
-//! plaintext and `verify` checks it like any object.
+//! or of a large image, made by FFmpeg in memory.
+//!
+//! - **Videos** get theirs when the content is imported (about 7 ms for a
+//!   10 MB 720p H.264 clip): the vault keeps it as an encrypted derived
+//!   object (a `poster` record names it), so nothing is written in
+//!   plaintext and `verify` checks it like any object. A browser cannot
+//!   show a video's picture without loading the video.
+//! - **Large images** get theirs when the viewer shows them
+//!   ([`on_demand`]), in memory, never stored: a browser can show the
+//!   image itself, and decoding a 5 MB phone photo costs 45-65 ms, which
+//!   at import doubled the CPU time of photo-heavy archives (see
+//!   `docs/benchmarks.md`, *media*). Image posters an earlier release
+//!   stored are still served.
 //!
 //! `unsafe` sets fields of a decoder context before it is opened, as
 //! `probe` does for its pixel budget.
@@ -20,20 +28,40 @@ use crate::probe::{budgeted_context, init, next_packet, open_input};
 
 /// A poster's longer side, in pixels.
 pub const EDGE: u32 = 320;
-/// Images smaller than this get no poster: they are small already.
+/// Images smaller than this get no poster in the viewer: they are small
+/// already.
 pub const LARGE_IMAGE: u64 = 512 << 10;
 /// Packets fed to the decoder before it must have given a picture.
 const MAX_PACKETS: u32 = 64;
 
-/// Whether a file gets a poster, by its name and size: every video (GIFs
-/// are MP4 files too, and get one), and images of [`LARGE_IMAGE`] or more.
-pub fn wanted(name: &str, size: u64) -> bool {
+/// Whether an import makes a file's poster, by its name: every video
+/// (GIFs are MP4 files too, and get one).
+pub fn wanted(name: &str) -> bool {
     let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("mp4" | "m4v" | "mov" | "webm" | "mkv") => true,
-        Some("jpg" | "jpeg" | "png" | "webp" | "gif" | "bmp") => size >= LARGE_IMAGE,
-        _ => false,
-    }
+    matches!(ext.as_deref(), Some("mp4" | "m4v" | "mov" | "webm" | "mkv"))
+}
+
+/// Whether the viewer makes a file's poster when a page shows it: images
+/// of [`LARGE_IMAGE`] or more.
+pub fn on_demand(name: &str, size: u64) -> bool {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    matches!(
+        ext.as_deref(),
+        Some("jpg" | "jpeg" | "png" | "webp" | "gif" | "bmp")
+    ) && size >= LARGE_IMAGE
+}
+
+/// The poster of a stored object, decrypted as FFmpeg reads it.
+pub fn of_object(
+    vault: &crate::vault::Vault,
+    id: &crate::vault::store::ObjectId,
+    name: &str,
+) -> Option<Vec<u8>> {
+    let reader = vault
+        .store()
+        .open_seekable(id, vault.secret().identity())
+        .ok()?;
+    make(reader, name)
 }
 
 /// A JPEG of at most [`EDGE`] pixels a side, or `None` when FFmpeg cannot
@@ -207,10 +235,11 @@ mod tests {
     }
 
     #[test]
-    fn videos_and_large_images_want_posters() {
-        assert!(wanted("a.mp4", 1) && wanted("b.MOV", 1));
-        assert!(wanted("c.jpg", LARGE_IMAGE) && !wanted("d.jpg", LARGE_IMAGE - 1));
-        assert!(!wanted("e.txt", 1 << 30));
+    fn videos_get_posters_at_import_and_large_images_in_the_viewer() {
+        assert!(wanted("a.mp4") && wanted("b.MOV"));
+        assert!(!wanted("c.jpg") && !wanted("e.txt"));
+        assert!(on_demand("c.jpg", LARGE_IMAGE) && !on_demand("d.jpg", LARGE_IMAGE - 1));
+        assert!(!on_demand("a.mp4", 1 << 30) && !on_demand("e.txt", 1 << 30));
     }
 
     #[test]

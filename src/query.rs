@@ -33,7 +33,8 @@ pub struct Filter {
     pub until: Option<Timestamp>,
     /// Media kind.
     pub kind: Option<MediaKind>,
-    /// Seen in this archive: its number, file name, or a SHA-256 prefix.
+    /// Seen in this archive: its number, file name, or a BLAKE3 (or, for
+    /// archives imported before issue 13, SHA-256) prefix.
     pub archive: Option<String>,
     /// Only references whose file no archive had.
     pub missing: bool,
@@ -149,13 +150,17 @@ impl Row {
     }
 }
 
-fn archive_matches(archives: &[(u32, String, String)], set: &[u8], want: &str) -> bool {
+/// An archive as `--archive` may name it: number, file name, and the hex
+/// of its BLAKE3 and (recorded before issue 13) SHA-256.
+type ArchiveNames = (u32, String, String, String);
+
+fn archive_matches(archives: &[ArchiveNames], set: &[u8], want: &str) -> bool {
     let want_hash = want.to_ascii_lowercase();
-    archives.iter().any(|(n, name, sha256)| {
+    let prefix_of =
+        |hash: &str| want.len() >= 8 && !hash.is_empty() && hash.starts_with(&want_hash);
+    archives.iter().any(|(n, name, blake3, sha256)| {
         bits::has(set, *n)
-            && (name == want
-                || n.to_string() == want
-                || (want.len() >= 8 && sha256.starts_with(&want_hash)))
+            && (name == want || n.to_string() == want || prefix_of(blake3) || prefix_of(sha256))
     })
 }
 
@@ -210,10 +215,10 @@ pub fn for_each_row(
     filter: &Filter,
     mut f: impl FnMut(Row) -> Result<()>,
 ) -> Result<()> {
-    let archives: Vec<(u32, String, String)> = index
+    let archives: Vec<ArchiveNames> = index
         .archives()?
         .into_iter()
-        .map(|(a, _)| (a.n, a.name, a.sha256))
+        .map(|(a, _)| (a.n, a.name, a.blake3, a.sha256))
         .collect();
     let dir = Directory::load(index)?;
     let conversation = filter
@@ -331,10 +336,7 @@ pub fn one_user(dir: &Directory, query: &str) -> Result<String> {
     }
 }
 
-fn read_row(
-    r: &rusqlite::Row<'_>,
-    archives: &[(u32, String, String)],
-) -> rusqlite::Result<(Row, Vec<u8>)> {
+fn read_row(r: &rusqlite::Row<'_>, archives: &[ArchiveNames]) -> rusqlite::Result<(Row, Vec<u8>)> {
     let orphan: bool = r.get(0)?;
     let name: Option<String> = r.get(5)?;
     let kind = match r.get::<_, Option<i64>>(4)? {

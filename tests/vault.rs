@@ -278,6 +278,10 @@ fn ls_filters() {
         g3.len() as u64,
         e3["media_found"].as_u64().unwrap() + e3["media_orphans"].as_u64().unwrap()
     );
+    // and by the first hex digits of its BLAKE3, as `b3sum` prints it
+    let b3 = blake3::hash(&std::fs::read(fixture("g3-2020.zip")).unwrap()).to_hex();
+    assert_eq!(v.ls(&["--archive", &b3[..12]]), g3);
+    assert!(v.ls(&["--archive", "00000000"]).is_empty());
     // --conversation and --sender select exactly the rows with that value
     let some = all
         .iter()

@@ -902,3 +902,107 @@ fn videos_get_posters_that_verify_checks_and_the_viewer_serves() {
         "{briefs:#?}"
     );
 }
+
+/// A large photo is shown by its poster, made by the viewer when a page
+/// asks and never stored: the import keeps only the photo (decoding a phone
+/// photo costs more than the rest of its import). The poster is a JPEG of
+/// at most 320 pixels a side; a small image's `/poster/` is the image
+/// itself; in the browser the poster shows and leads to the whole photo.
+#[test]
+fn a_large_photo_shows_as_a_poster_made_when_a_page_asks() {
+    let v = TestVault::new();
+    let big = v.dir.path().join("big.jpg");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=s=2400x1800,noise=alls=40:allf=t")
+        .args(["-frames:v", "1", "-q:v", "2"])
+        .arg(&big)
+        .output()
+        .expect("the ffmpeg CLI (apt-get install ffmpeg)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let photo = std::fs::read(&big).unwrap();
+    assert!(photo.len() >= 512 << 10, "{} bytes", photo.len());
+    let archive = ArchiveBuilder::new(v.dir.path(), "photos");
+    let (large, small) = ("1300000000000000001", "1300000000000000002");
+    archive.conversations(&[conversation(
+        "1-2",
+        &[
+            message(large, "1", "\"2021-05-01T10:00:00.000Z\"", Some("big.jpg")),
+            message(
+                small,
+                "2",
+                "\"2021-05-01T10:01:00.000Z\"",
+                Some("small.jpg"),
+            ),
+        ],
+    )]);
+    archive.media(&format!("{large}-big.jpg"), &photo);
+    archive.media(&format!("{small}-small.jpg"), &jpeg("image-life.jpg"));
+    let o = v.run(["import".as_ref(), archive.zip().as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows = json_lines(&v.run(["ls", "--json"]));
+    let object = |id: &str| -> String {
+        let r = rows.iter().find(|r| r["message_id"] == id).unwrap();
+        assert!(r.get("poster").is_none(), "no poster stored: {r}");
+        r["object"].as_str().unwrap().to_owned()
+    };
+    let (large_obj, small_obj) = (object(large), object(small));
+    let stats = json_lines(&v.run(["stats", "--json"]));
+    assert_eq!(
+        stats[0]["objects"], 2,
+        "the vault holds the two images only"
+    );
+
+    let view = start_view(&v);
+    let (status, hs, body) = get(&view, &format!("/poster/{large_obj}"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&hs, "content-type"), Some("image/jpeg"));
+    let (w, h) = jpeg_size(&body).expect("the poster is a JPEG");
+    assert!(w == 320 && h <= 320 && h > 200, "{w}x{h}");
+    assert!(body.len() * 20 < photo.len(), "{} bytes", body.len());
+    let (status, _, body) = get(&view, &format!("/poster/{small_obj}"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(body, jpeg("image-life.jpg"), "a small image is itself");
+    let (status, _, _) = get(&view, "/poster/00ff", &[]);
+    assert_eq!(status, 404);
+
+    let b = Browser::start(&v.dir.path().join("chrome"));
+    let base = format!("http://127.0.0.1:{}", view.port);
+    b.go(&format!("{base}/?token={}#/c/1-2", view.token));
+    b.ready("/c/1-2");
+    let shown = b.eval(
+        "const imgs = [...document.querySelectorAll('#messages img')];
+         for (const i of imgs) { i.scrollIntoView({block: 'center'}); }
+         await new Promise(ok => setTimeout(ok, 100));
+         for (const i of imgs) { if (i.dataset.src) { i.src = i.dataset.src; } await i.decode(); }
+         done(imgs.map(i => ({w: i.naturalWidth, link: i.parentElement.getAttribute('href')})))",
+    );
+    let shown = shown.as_array().unwrap();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert!(
+        shown.iter().any(|i| i["w"] == 320
+            && i["link"]
+                .as_str()
+                .is_some_and(|l| l.starts_with(&format!("/media/{large_obj}")))),
+        "{shown:?}"
+    );
+}
+
+/// A JPEG's width and height, from its frame header (SOF0-SOF2).
+fn jpeg_size(b: &[u8]) -> Option<(u16, u16)> {
+    let mut i = 2;
+    while i + 9 < b.len() && b[i] == 0xFF {
+        let (marker, len) = (b[i + 1], u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize);
+        if (0xC0..=0xC2).contains(&marker) {
+            let h = u16::from_be_bytes([b[i + 5], b[i + 6]]);
+            let w = u16::from_be_bytes([b[i + 7], b[i + 8]]);
+            return Some((w, h));
+        }
+        i += 2 + len;
+    }
+    None
+}

@@ -1066,6 +1066,26 @@ impl MediaReader {
     }
 }
 
+impl MediaReader {
+    /// Reads one media file whole (it must be small enough for memory),
+    /// with the checks of [`Self::open`].
+    pub fn read(&mut self, file: &MediaFile) -> Result<Vec<u8>> {
+        if let MediaLocation::Entry(e) = &file.location {
+            return self.container.read_entry(&self.path, e);
+        }
+        let archive = self.path.clone();
+        let mut data = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+        self.open(file)?
+            .read_to_end(&mut data)
+            .map_err(|e| Error::Entry {
+                archive,
+                entry: file.name.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(data)
+    }
+}
+
 /// Counts bytes read for progress.
 struct Counting<'a, R> {
     inner: R,

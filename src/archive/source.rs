@@ -105,6 +105,27 @@ impl Container {
         }
     }
 
+    /// Reads one entry whole, with the checks of [`Self::open_entry`] (a
+    /// Deflated ZIP entry is inflated in one call).
+    pub fn read_entry(&mut self, archive: &Path, entry: &Entry) -> Result<Vec<u8>> {
+        if let (Container::Zip(zip), At::Zip(at, _)) = (&mut *self, entry.at) {
+            return zip.read_all(at, entry.size).map_err(|e| Error::Entry {
+                archive: archive.to_path_buf(),
+                entry: entry.path.clone(),
+                detail: e.to_string(),
+            });
+        }
+        let mut data = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
+        self.open_entry(archive, entry)?
+            .read_to_end(&mut data)
+            .map_err(|e| Error::Entry {
+                archive: archive.to_path_buf(),
+                entry: entry.path.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(data)
+    }
+
     /// Makes a ZIP stored inside the archive (2019 media ZIPs) readable by
     /// any number of readers (see [`NestedSource`]); a compressed one is
     /// inflated once, into memory while it fits in `memory`, otherwise into

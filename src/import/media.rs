@@ -220,28 +220,27 @@ impl MediaWorker<'_> {
     /// Hashes one media file, stores it unless its content is stored, and
     /// checks new contents with FFmpeg.
     pub fn store_file(&self, reader: &mut MediaReader, file: &MediaFile) -> FileOutcome {
-        let r = match reader.open(file) {
-            Ok(r) => r,
-            Err(e) => {
-                // The location is named by whoever reports the failure.
-                let detail = match e {
-                    crate::Error::Entry { detail, .. } => detail,
-                    other => other.to_string(),
-                };
-                return FileOutcome::Failed(Failure {
-                    step: Step::Read,
-                    error: io::Error::other(detail),
-                });
-            }
+        // The location is named by whoever reports the failure.
+        let read_failure = |e: crate::Error| {
+            let detail = match e {
+                crate::Error::Entry { detail, .. } => detail,
+                other => other.to_string(),
+            };
+            FileOutcome::Failed(Failure {
+                step: Step::Read,
+                error: io::Error::other(detail),
+            })
         };
-        let mut r = Source(r);
         if file.size <= SMALL_FILE {
-            let mut data = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
-            return match r.read_to_end(&mut data) {
-                Ok(_) => self.store_small(data, &file.name),
-                Err(e) => FileOutcome::Failed(failure(e)),
+            return match reader.read(file) {
+                Ok(data) => self.store_small(data, &file.name),
+                Err(e) => read_failure(e),
             };
         }
+        let mut r = match reader.open(file) {
+            Ok(r) => Source(r),
+            Err(e) => return read_failure(e),
+        };
         if self.opts.dry_run {
             return self.hash_only(&mut r);
         }
@@ -373,7 +372,7 @@ impl MediaWorker<'_> {
         let wanted = !self.opts.dry_run
             && self.opts.probe
             && !unreadable
-            && posters_wanted(name, s.digests.size)
+            && posters_wanted(name)
             && !self.vault.index.has_poster(&of).unwrap_or(true)
             && self
                 .posters_tried
@@ -499,12 +498,12 @@ fn probe_bytes(_: bool, _: Arc<Vec<u8>>, _: &str) -> Option<ProbeReport> {
 }
 
 #[cfg(feature = "ffmpeg")]
-fn posters_wanted(name: &str, size: u64) -> bool {
-    crate::poster::wanted(name, size)
+fn posters_wanted(name: &str) -> bool {
+    crate::poster::wanted(name)
 }
 
 #[cfg(not(feature = "ffmpeg"))]
-fn posters_wanted(_: &str, _: u64) -> bool {
+fn posters_wanted(_: &str) -> bool {
     false
 }
 
@@ -520,11 +519,7 @@ fn poster_of_bytes(_: Arc<Vec<u8>>, _: &str) -> Option<Vec<u8>> {
 
 #[cfg(feature = "ffmpeg")]
 fn poster_of_object(vault: &Vault, id: &ObjectId, name: &str) -> Option<Vec<u8>> {
-    let reader = vault
-        .store()
-        .open_seekable(id, vault.secret().identity())
-        .ok()?;
-    crate::poster::make(reader, name)
+    crate::poster::of_object(vault, id, name)
 }
 
 #[cfg(not(feature = "ffmpeg"))]

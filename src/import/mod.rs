@@ -392,12 +392,12 @@ impl ArchiveImport<'_> {
             }
         }
         let reread = r.known.as_ref().is_some_and(|(rec, _)| rec.reader < READER);
-        let needs_hashes = r
+        let needs_hash = r
             .known
             .as_ref()
-            .is_none_or(|(rec, _)| rec.sha256.is_empty() || rec.blake3.is_empty());
-        let hashes = (needs_hashes && !self.opts.dry_run)
-            .then(|| fingerprint::spawn_archive_hashes(self.path.to_owned()));
+            .is_none_or(|(rec, _)| rec.blake3.is_empty());
+        let hash = (needs_hash && !self.opts.dry_run)
+            .then(|| fingerprint::spawn_archive_hash(self.path.to_owned()));
         let mut pending = Vec::new();
         let n = match &r.known {
             Some((rec, _)) => rec.n,
@@ -429,14 +429,11 @@ impl ArchiveImport<'_> {
             pending.push(Record::ArchiveRead { n, reader: READER });
         }
         if complete && !done_before {
-            let (blake3, sha256) = match hashes.and_then(|h| h.join().ok()) {
-                Some(Ok((b, s))) => (Some(b), Some(s)),
-                _ => (None, None),
-            };
+            let blake3 = hash.and_then(|h| h.join().ok()).and_then(Result::ok);
             pending.push(Record::ArchiveDone {
                 n,
                 at: Timestamp::now(),
-                sha256,
+                sha256: None,
                 blake3,
             });
         }

@@ -1,6 +1,9 @@
 //! `/media/<object>`: a stored file (or a poster), decrypted as it is sent, with HTTP
 //! ranges. A seek decrypts only the 64 KiB chunks it lands in (age's
 //! `StreamReader` seeks); sizes come from the catalog.
+//!
+//! `/poster/<object>`: a large image's poster, made in memory when a page
+//! asks (see [`crate::poster`]); any other file itself.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -96,6 +99,43 @@ pub(super) fn answer(ctx: &Context<'_>, req: &Request, id: &str) -> Reply {
         r = r.with_header("Content-Range", &format!("bytes {first}-{last}/{size}"));
     }
     r
+}
+
+/// A large image's poster, made now (never written anywhere), or for any
+/// other file (or without FFmpeg) the file itself.
+pub(super) fn poster(ctx: &Context<'_>, req: &Request, id: &str) -> Reply {
+    #[cfg(feature = "ffmpeg")]
+    if let Some(jpeg) = ObjectId::parse(id).and_then(|o| poster_now(ctx, &o)) {
+        let len = jpeg.len() as u64;
+        return Reply::new(200, Box::new(std::io::Cursor::new(jpeg)), len)
+            .with_header("Content-Type", "image/jpeg");
+    }
+    answer(ctx, req, id)
+}
+
+/// Decodes at most as many images at once as there are cores: a page of
+/// photos asks for all of theirs together.
+#[cfg(feature = "ffmpeg")]
+fn poster_now(ctx: &Context<'_>, id: &ObjectId) -> Option<Vec<u8>> {
+    use std::sync::{Condvar, Mutex};
+    static BUSY: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+    let index = &ctx.vault.index;
+    let (size, name) = (index.object(id).ok()??.size, index.object_name(id).ok()??);
+    if !crate::poster::on_demand(&name, size) {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let (busy, freed) = &BUSY;
+    let mut n = busy.lock().unwrap_or_else(|e| e.into_inner());
+    while *n >= cores {
+        n = freed.wait(n).unwrap_or_else(|e| e.into_inner());
+    }
+    *n += 1;
+    drop(n);
+    let jpeg = crate::poster::of_object(ctx.vault, id, &name);
+    *busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+    freed.notify_one();
+    jpeg
 }
 
 #[cfg(test)]

@@ -160,6 +160,7 @@ impl Context<'_> {
             "/style.css" => asset("text/css; charset=utf-8", include_str!("assets/style.css")),
             p if p.starts_with("/api/") => api::answer(self, &p[5..], &query),
             p if p.starts_with("/media/") => media::answer(self, req, &p[7..]),
+            p if p.starts_with("/poster/") => media::poster(self, req, &p[8..]),
             _ => text(404, "not found"),
         }
     }

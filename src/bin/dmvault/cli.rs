@@ -121,7 +121,8 @@ pub struct FilterArgs {
     /// Only this kind of media.
     #[arg(long, value_parser = ["image", "gif", "video"])]
     pub kind: Option<String>,
-    /// Only media seen in this archive (its file name, number, or SHA-256 prefix).
+    /// Only media seen in this archive (its file name, number, or the first 8 or more hex digits
+    /// of its BLAKE3, as `b3sum` prints it).
     #[arg(long, value_name = "ARCHIVE")]
     pub archive: Option<String>,
     /// Only media with this FFmpeg verdict.

@@ -161,9 +161,11 @@ function mediaNode(m, x) {
   const src = SITE ? x.file + at : "/media/" + x.object + at;
   const poster = x.poster ? (SITE ? x.poster : "/media/" + x.poster) + at : null;
   if (x.kind === "image") {
-    // A large image shows its small poster, which leads to the whole.
-    const img = lazy(el("img", { "data-src": poster || src, alt: x.original_name || "image", "data-object": x.object }));
-    box.append(poster ? el("a", { href: src, target: "_blank", rel: "noopener" }, img) : img);
+    // A large image shows its small poster, which leads to the whole. The
+    // server makes it when asked (/poster/), or gives a small image itself.
+    const thumb = poster || (SITE ? null : "/poster/" + x.object + at);
+    const img = lazy(el("img", { "data-src": thumb || src, alt: x.original_name || "image", "data-object": x.object }));
+    box.append(thumb ? el("a", { href: src, target: "_blank", rel: "noopener" }, img) : img);
   }
   else if (x.kind === "gif") {
     const gif = el("video", { src, muted: true, loop: true, autoplay: true, playsinline: true, "data-object": x.object });
