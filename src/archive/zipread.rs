@@ -159,8 +159,12 @@ impl<R: Read + Seek> ZipReader<R> {
         let cap = usize::try_from(size).map_err(|_| io::Error::other("too large for memory"))?;
         if let ZipAt::Index(i) = at {
             let raw = self.zip.by_index_raw(i).map_err(zip_io)?;
-            if raw.compression() == zip::CompressionMethod::Deflated && !raw.encrypted() {
-                let (crc, compressed) = (raw.crc32(), raw.compressed_size());
+            let compressed = raw.compressed_size();
+            if raw.compression() == zip::CompressionMethod::Deflated
+                && !raw.encrypted()
+                && plausible(compressed, size)
+            {
+                let crc = raw.crc32();
                 let mut input = Vec::with_capacity(usize::try_from(compressed).unwrap_or(0));
                 raw.take(compressed).read_to_end(&mut input)?;
                 return inflate_whole(&input, cap, crc);
@@ -170,6 +174,14 @@ impl<R: Read + Seek> ZipReader<R> {
         self.open(at, size)?.read_to_end(&mut data)?;
         Ok(data)
     }
+}
+
+/// Whether a Deflate stream said to be `compressed` bytes can hold `size`
+/// bytes: Deflate grows what it cannot compress by a few bytes per 64 KiB
+/// block. A header that says more is not trusted with memory (the entry
+/// is streamed).
+fn plausible(compressed: u64, size: u64) -> bool {
+    compressed <= size + size / 64 + 4096
 }
 
 /// Inflates a whole Deflate stream that must give at most `size` bytes
@@ -365,5 +377,49 @@ mod tests {
         );
         let bad = inflate_whole(&[0xFF; 64], data.len(), crc).unwrap_err();
         assert!(bad.to_string().contains("does not inflate"), "{bad}");
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::{ZipAt, ZipReader};
+    use std::io::{Cursor, Write};
+
+    /// A Deflated entry whose central directory claims 2 GiB of compressed
+    /// data: no 2 GiB buffer, and the entry is read or refused, never a
+    /// crash.
+    #[test]
+    fn a_lying_compressed_size_is_not_trusted_with_memory() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 7) as u8).collect();
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("a.jpg", opts).unwrap();
+        w.write_all(&data).unwrap();
+        let mut bytes = w.finish().unwrap().into_inner();
+        // The central directory's compressed size (offset 20 of its entry).
+        let cd = bytes
+            .windows(4)
+            .rposition(|s| s == [0x50, 0x4b, 0x01, 0x02])
+            .unwrap();
+        bytes[cd + 20..cd + 24].copy_from_slice(&0x7FFF_FFF0u32.to_le_bytes());
+        let mut z = ZipReader::new(Cursor::new(bytes.clone()), || {
+            Ok(Cursor::new(bytes.clone()))
+        })
+        .unwrap();
+        let (entries, _) = z.entries().unwrap();
+        let e = entries.iter().find(|e| e.name == "a.jpg").unwrap();
+        assert!(matches!(e.at, ZipAt::Index(_)));
+        assert!(!super::plausible(0x7FFF_FFF0, e.size), "streamed");
+        // Streamed, it is read whole all the same.
+        assert_eq!(z.read_all(e.at, e.size).unwrap(), data);
+    }
+
+    #[test]
+    fn deflate_may_grow_a_little_and_no_more() {
+        assert!(super::plausible(0, 0) && super::plausible(4096, 0));
+        assert!(super::plausible(1 << 20, 1 << 20));
+        assert!(super::plausible((24 << 20) + (24 << 20) / 64, 24 << 20));
+        assert!(!super::plausible(2 << 20, 1 << 20));
     }
 }

@@ -379,29 +379,65 @@ impl Runs {
         c
     }
 
-    /// `reps` first imports of `path`, each into a new vault `name`; the
-    /// last run's summary.
+    /// The first-import lines, each run into new vaults of its own name,
+    /// in turns (one run of each line, `reps` times over), so that the
+    /// machine's drift during the bench weighs on every line alike; the
+    /// last run's summary of each.
     fn first_imports(
         &self,
-        name: &str,
-        (tool, input): (&str, &'static str),
-        extra: &[&str],
-        path: &str,
+        spec: &[FirstImport<'_>],
         lines: &mut Vec<Line>,
-    ) -> serde_json::Value {
-        let (timing, cpu, out) = repeated(
-            self.reps,
-            |_| self.import(&self.new_vault(name), extra, path),
-            &self.env(),
-        );
-        lines.push(Line {
-            tool: tool.to_owned(),
-            input,
-            timing,
-            cpu,
-        });
-        import_lines(&out).1
+    ) -> Vec<serde_json::Value> {
+        let mut got: Vec<(Timing, Vec<f64>, String)> = spec
+            .iter()
+            .map(|_| {
+                (
+                    Timing {
+                        walls: Vec::new(),
+                        rss: 0.0,
+                    },
+                    Vec::new(),
+                    String::new(),
+                )
+            })
+            .collect();
+        for _ in 0..self.reps {
+            for (f, (timing, cpus, last)) in spec.iter().zip(&mut got) {
+                let (one, cpu, out) = repeated(
+                    1,
+                    |_| self.import(&self.new_vault(f.vault), f.extra, f.path),
+                    &self.env(),
+                );
+                timing.walls.extend(one.walls);
+                timing.rss = timing.rss.max(one.rss);
+                cpus.push(cpu);
+                *last = out;
+            }
+        }
+        spec.iter()
+            .zip(got)
+            .map(|(f, (timing, mut cpus, out))| {
+                cpus.sort_by(f64::total_cmp);
+                lines.push(Line {
+                    tool: f.tool.to_owned(),
+                    input: f.input,
+                    timing,
+                    cpu: cpus[cpus.len() / 2],
+                });
+                import_lines(&out).1
+            })
+            .collect()
     }
+}
+
+/// A line of first imports: its vaults' name, what the table says, the
+/// options and the input.
+struct FirstImport<'a> {
+    vault: &'a str,
+    tool: &'a str,
+    input: &'static str,
+    extra: &'a [&'a str],
+    path: &'a str,
 }
 
 pub fn media_bench(work: &Path, scale: f64, reps: usize) {
@@ -427,13 +463,35 @@ pub fn media_bench(work: &Path, scale: f64, reps: usize) {
     let mut lines: Vec<Line> = Vec::new();
     // Each line its own vaults; the clean ZIP's last is imported again and
     // verified after.
-    let sum = runs.first_imports(
-        "zip",
-        ("dmvault import", "deflated ZIP"),
-        &[],
-        &zip,
+    let line = |vault, tool, input, extra, path| FirstImport {
+        vault,
+        tool,
+        input,
+        extra,
+        path,
+    };
+    let sums = runs.first_imports(
+        &[
+            line("zip", "dmvault import", "deflated ZIP", &[], &zip),
+            line(
+                "damaged",
+                "dmvault import",
+                "ZIP, a tenth damaged",
+                &[],
+                &damaged_zip,
+            ),
+            line("folder", "dmvault import", "unpacked folder", &[], &folder),
+            line(
+                "no-probe",
+                "dmvault import --no-probe",
+                "deflated ZIP",
+                &["--no-probe"],
+                &zip,
+            ),
+        ],
         &mut lines,
     );
+    let sum = &sums[0];
     assert_eq!(sum["media_seen"].as_u64(), Some(facts.files), "{sum}");
     assert_eq!(sum["media_new"].as_u64(), Some(facts.distinct), "{sum}");
     assert_eq!(
@@ -442,13 +500,10 @@ pub fn media_bench(work: &Path, scale: f64, reps: usize) {
         "real media are whole: {sum}"
     );
     assert_eq!(sum["media_unreadable"].as_u64(), Some(0), "{sum}");
-    let tool = ("dmvault import", "unpacked folder");
-    let sum = runs.first_imports("folder", tool, &[], &folder, &mut lines);
-    assert_eq!(sum["media_new"].as_u64(), Some(facts.distinct), "{sum}");
-    let tool = ("dmvault import --no-probe", "deflated ZIP");
-    runs.first_imports("no-probe", tool, &["--no-probe"], &zip, &mut lines);
-    let tool = ("dmvault import", "ZIP, a tenth damaged");
-    let sum = runs.first_imports("damaged", tool, &[], &damaged_zip, &mut lines);
+    for sum in &sums[2..] {
+        assert_eq!(sum["media_new"].as_u64(), Some(facts.distinct), "{sum}");
+    }
+    let sum = &sums[1];
     let judged =
         sum["media_damaged"].as_u64().unwrap_or(0) + sum["media_unreadable"].as_u64().unwrap_or(0);
     assert!(
