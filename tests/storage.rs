@@ -346,6 +346,21 @@ fn the_s3_writers_lock_never_lets_two_in() {
         server.backend("locked").list("locks/").unwrap().is_empty(),
         "every lock is released"
     );
+    // A writer that gives up waiting leaves no lock object behind.
+    let place = |dir: &Path| {
+        dmvault::vault::place::Place::remote(std::sync::Arc::new(server.backend("locked")))
+            .with_local(dir.to_owned())
+    };
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let held = dmvault::vault::lock(&place(one.path()), Duration::from_secs(5)).unwrap();
+    let waited = dmvault::vault::lock(&place(two.path()), Duration::from_secs(1));
+    assert_eq!(
+        waited.err().map(|e| e.kind()),
+        Some(dmvault::ErrorKind::Locked)
+    );
+    assert_eq!(server.backend("locked").list("locks/").unwrap().len(), 1);
+    drop(held);
+    assert!(server.backend("locked").list("locks/").unwrap().is_empty());
 }
 
 /// A run killed while it uploads (after an object, and in the middle of an

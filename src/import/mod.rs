@@ -392,11 +392,14 @@ impl ArchiveImport<'_> {
             }
         }
         let reread = r.known.as_ref().is_some_and(|(rec, _)| rec.reader < READER);
-        let needs_hash = r
-            .known
-            .as_ref()
-            .is_none_or(|(rec, _)| rec.blake3.is_empty());
-        let hash = (needs_hash && !self.opts.dry_run)
+        // The archive's BLAKE3, unless it is known already (computed up
+        // front, or recorded by an earlier import of it).
+        let known_hash = r
+            .blake3
+            .clone()
+            .or_else(|| r.known.as_ref().map(|(rec, _)| rec.blake3.clone()))
+            .filter(|b| !b.is_empty());
+        let hash = (known_hash.is_none() && !self.opts.dry_run)
             .then(|| fingerprint::spawn_archive_hash(self.path.to_owned()));
         let mut pending = Vec::new();
         let n = match &r.known {
@@ -429,7 +432,8 @@ impl ArchiveImport<'_> {
             pending.push(Record::ArchiveRead { n, reader: READER });
         }
         if complete && !done_before {
-            let blake3 = hash.and_then(|h| h.join().ok()).and_then(Result::ok);
+            let blake3 =
+                known_hash.or_else(|| hash.and_then(|h| h.join().ok()).and_then(Result::ok));
             pending.push(Record::ArchiveDone {
                 n,
                 at: Timestamp::now(),
@@ -445,8 +449,7 @@ impl ArchiveImport<'_> {
     /// imported is the same file, unchanged (any write changes its ctime),
     /// and is not read again; otherwise an archive of the size of one
     /// imported before is recognised by its BLAKE3. Any other is new, and
-    /// its BLAKE3 is computed on the side (with its SHA-256) while it is
-    /// imported.
+    /// its BLAKE3 is computed on the side while it is imported.
     fn recognise(&mut self) -> Result<Recognised> {
         let archives = self.vault.index.archives()?;
         let stat = fingerprint::file_stat(self.archive);

@@ -6,7 +6,9 @@
 //! the machine, the process id and when it expires (30 minutes ahead,
 //! pushed on every 5 minutes while the writer runs), then lists `locks/`.
 //! If another writer's lock is there, it deletes its own and tries again a
-//! random moment later. On a store with read-after-write and list-after-
+//! random moment later. While it only tries, its lock object expires in 10
+//! minutes (one left by a writer killed while waiting stops others that
+//! long at most); once it holds the lock, in 30. On a store with read-after-write and list-after-
 //! write consistency (S3 since 2020, Garage, MinIO) two writers can never
 //! both go on: the one that lists second sees the other. Nothing rests on
 //! conditional puts, which some stores ignore and some check before they
@@ -29,6 +31,14 @@ use crate::error::{Error, Result};
 /// honoured too.
 const LOCK_PREFIX: &str = "locks/writer";
 const STALE: Duration = Duration::from_secs(30 * 60);
+/// The life of a lock object while its writer only tries for the lock: one
+/// that a waiting writer left (killed between its put and its delete)
+/// stops others for this long at most.
+const TRYING: Duration = Duration::from_secs(10 * 60);
+/// A writer that took longer than this from its put to the end of its
+/// listing tries again: its lock object must not have come near its
+/// expiry (another writer's clock may be ahead) before it is renewed.
+const DECIDE: Duration = Duration::from_secs(60);
 const REFRESH: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Serialize, Deserialize)]
@@ -62,12 +72,12 @@ fn now_ms() -> i64 {
     crate::time::Timestamp::now().millis()
 }
 
-fn body(owner: &str) -> Vec<u8> {
+fn body(owner: &str, life: Duration) -> Vec<u8> {
     let b = LockBody {
         owner: owner.to_owned(),
         host: hostname(),
         pid: std::process::id(),
-        expires_ms: now_ms() + i64::try_from(STALE.as_millis()).unwrap_or(i64::MAX),
+        expires_ms: now_ms() + i64::try_from(life.as_millis()).unwrap_or(i64::MAX),
     };
     serde_json::to_vec(&b).expect("serialisable")
 }
@@ -93,11 +103,29 @@ impl RemoteLock {
         let io = |e| Error::write(place.name_of(&mine), e);
         let start = Instant::now();
         loop {
-            files.put_replace(&mine, &body(&owner)).map_err(io)?;
-            if !others_hold(place, &mine)? {
-                return Ok(RemoteLock::hold(place, owner, mine));
+            let put = Instant::now();
+            files
+                .put_replace(&mine, &body(&owner, TRYING))
+                .map_err(io)?;
+            // Whatever happens now, the lock object goes unless it is held.
+            let free = others_hold(place, &mine).map(|held| !held && put.elapsed() < DECIDE);
+            let held = match free {
+                Ok(true) => files
+                    .put_replace(&mine, &body(&owner, STALE))
+                    .map_err(|e| Some(io(e))),
+                Ok(false) => Err(None),
+                Err(e) => Err(Some(e)),
+            };
+            match held {
+                Ok(()) => return Ok(RemoteLock::hold(place, owner, mine)),
+                Err(e) => {
+                    let gone = files.delete(&mine).map_err(io);
+                    if let Some(e) = e {
+                        return Err(e);
+                    }
+                    gone?;
+                }
             }
-            files.delete(&mine).map_err(io)?;
             if start.elapsed() >= wait {
                 return Err(Error::Locked {
                     path: place.describe().into(),
@@ -119,7 +147,7 @@ impl RemoteLock {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(200));
                     if last.elapsed() >= REFRESH {
-                        let _ = place.files().put_replace(&key, &body(&owner));
+                        let _ = place.files().put_replace(&key, &body(&owner, STALE));
                         last = Instant::now();
                     }
                 }

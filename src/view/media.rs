@@ -124,6 +124,14 @@ fn poster_now(ctx: &Context<'_>, id: &ObjectId) -> Option<Vec<u8>> {
     if !crate::poster::on_demand(&name, size) {
         return None;
     }
+    /// A decode's place, given back however the decode ends.
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            *BUSY.0.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+            BUSY.1.notify_one();
+        }
+    }
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let (busy, freed) = &BUSY;
     let mut n = busy.lock().unwrap_or_else(|e| e.into_inner());
@@ -132,10 +140,8 @@ fn poster_now(ctx: &Context<'_>, id: &ObjectId) -> Option<Vec<u8>> {
     }
     *n += 1;
     drop(n);
-    let jpeg = crate::poster::of_object(ctx.vault, id, &name);
-    *busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-    freed.notify_one();
-    jpeg
+    let _slot = Slot;
+    crate::poster::of_object(ctx.vault, id, &name)
 }
 
 #[cfg(test)]

@@ -161,9 +161,10 @@ function mediaNode(m, x) {
   const src = SITE ? x.file + at : "/media/" + x.object + at;
   const poster = x.poster ? (SITE ? x.poster : "/media/" + x.poster) + at : null;
   if (x.kind === "image") {
-    // A large image shows its small poster, which leads to the whole. The
-    // server makes it when asked (/poster/), or gives a small image itself.
-    const thumb = poster || (SITE ? null : "/poster/" + x.object + at);
+    // A large image shows its small poster, which leads to the whole; the
+    // server makes it when asked (/poster/; 512 KiB is poster::LARGE_IMAGE).
+    const large = (x.size || 0) >= 512 * 1024;
+    const thumb = poster || (SITE || !large ? null : "/poster/" + x.object + at);
     const img = lazy(el("img", { "data-src": thumb || src, alt: x.original_name || "image", "data-object": x.object }));
     box.append(thumb ? el("a", { href: src, target: "_blank", rel: "noopener" }, img) : img);
   }
@@ -348,7 +349,7 @@ async function gallery(params) {
   const grid = el("div", { class: "grid", id: "gallery" },
     ...rows.filter((r) => r.object).map((r) =>
       el("div", { class: "cell" },
-        mediaNode(r, { kind: r.kind, object: r.object, file: r.file, poster: r.poster, integrity: r.integrity, integrity_detail: r.integrity_detail, original_name: r.original_name, ordinal: r.ordinal }),
+        mediaNode(r, { kind: r.kind, object: r.object, file: r.file, poster: r.poster, integrity: r.integrity, integrity_detail: r.integrity_detail, original_name: r.original_name, ordinal: r.ordinal, size: r.size }),
         r.conversation_id
           ? link(when(r.created_at) + " · " + (r.sender_name || r.sender_handle || r.sender_id || ""), messageHref(r.conversation_id, r.message_id, r.page))
           : el("span", { class: "meta", text: "orphan file " + (r.original_name || "") }))));
