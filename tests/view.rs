@@ -964,6 +964,9 @@ fn a_large_photo_shows_as_a_poster_made_when_a_page_asks() {
     let (w, h) = jpeg_size(&body).expect("the poster is a JPEG");
     assert!(w == 320 && h <= 320 && h > 200, "{w}x{h}");
     assert!(body.len() * 20 < photo.len(), "{} bytes", body.len());
+    // Asked again, the same poster (kept in memory by the server).
+    let (_, _, again) = get(&view, &format!("/poster/{large_obj}"), &[]);
+    assert_eq!(again, body);
     let (status, _, body) = get(&view, &format!("/poster/{small_obj}"), &[]);
     assert_eq!(status, 200);
     assert_eq!(body, jpeg("image-life.jpg"), "a small image is itself");

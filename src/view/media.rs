@@ -113,35 +113,74 @@ pub(super) fn poster(ctx: &Context<'_>, req: &Request, id: &str) -> Reply {
     answer(ctx, req, id)
 }
 
-/// Decodes at most as many images at once as there are cores: a page of
-/// photos asks for all of theirs together.
+/// Posters made while the server runs, in memory (never on disk), up to
+/// [`Made::BYTES`]: a page shown again is not decoded again.
+#[cfg(feature = "ffmpeg")]
+#[derive(Default)]
+struct Made {
+    posters: std::collections::HashMap<ObjectId, Vec<u8>>,
+    bytes: usize,
+}
+
+#[cfg(feature = "ffmpeg")]
+impl Made {
+    /// About 1,500 posters.
+    const BYTES: usize = 32 << 20;
+
+    fn keep(&mut self, id: ObjectId, jpeg: &[u8]) {
+        if self.bytes + jpeg.len() > Self::BYTES {
+            *self = Made::default();
+        }
+        self.bytes += jpeg.len();
+        self.posters.insert(id, jpeg.to_vec());
+    }
+}
+
+/// A large image's poster: made before in this run, or made now. At most
+/// as many images are decoded at once as there are cores: a page of photos
+/// asks for all of theirs together.
 #[cfg(feature = "ffmpeg")]
 fn poster_now(ctx: &Context<'_>, id: &ObjectId) -> Option<Vec<u8>> {
-    use std::sync::{Condvar, Mutex};
+    use std::sync::{Condvar, LazyLock, Mutex};
     static BUSY: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+    static MADE: LazyLock<Mutex<Made>> = LazyLock::new(Mutex::default);
     let index = &ctx.vault.index;
     let (size, name) = (index.object(id).ok()??.size, index.object_name(id).ok()??);
     if !crate::poster::on_demand(&name, size) {
         return None;
     }
+    let made = || MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(jpeg) = made().posters.get(id) {
+        return Some(jpeg.clone());
+    }
+    let jpeg = decode_one(&BUSY, || crate::poster::of_object(ctx.vault, id, &name))?;
+    made().keep(*id, &jpeg);
+    Some(jpeg)
+}
+
+/// Runs `decode` once fewer than as many as there are cores run.
+#[cfg(feature = "ffmpeg")]
+fn decode_one<T>(
+    busy: &'static (std::sync::Mutex<usize>, std::sync::Condvar),
+    decode: impl FnOnce() -> T,
+) -> T {
     /// A decode's place, given back however the decode ends.
-    struct Slot;
+    struct Slot(&'static (std::sync::Mutex<usize>, std::sync::Condvar));
     impl Drop for Slot {
         fn drop(&mut self) {
-            *BUSY.0.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-            BUSY.1.notify_one();
+            *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+            self.0 .1.notify_one();
         }
     }
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let (busy, freed) = &BUSY;
-    let mut n = busy.lock().unwrap_or_else(|e| e.into_inner());
+    let mut n = busy.0.lock().unwrap_or_else(|e| e.into_inner());
     while *n >= cores {
-        n = freed.wait(n).unwrap_or_else(|e| e.into_inner());
+        n = busy.1.wait(n).unwrap_or_else(|e| e.into_inner());
     }
     *n += 1;
     drop(n);
-    let _slot = Slot;
-    crate::poster::of_object(ctx.vault, id, &name)
+    let _slot = Slot(busy);
+    decode()
 }
 
 #[cfg(test)]
