@@ -907,7 +907,8 @@ fn videos_get_posters_that_verify_checks_and_the_viewer_serves() {
 /// asks and never stored: the import keeps only the photo (decoding a phone
 /// photo costs more than the rest of its import). The poster is a JPEG of
 /// at most 320 pixels a side; a small image's `/poster/` is the image
-/// itself; in the browser the poster shows and leads to the whole photo.
+/// itself; in the browser the poster shows and leads to the whole photo,
+/// served and in an `export --html` site (whose export made the poster).
 #[test]
 fn a_large_photo_shows_as_a_poster_made_when_a_page_asks() {
     let v = TestVault::new();
@@ -973,26 +974,41 @@ fn a_large_photo_shows_as_a_poster_made_when_a_page_asks() {
     let (status, _, _) = get(&view, "/poster/00ff", &[]);
     assert_eq!(status, 404);
 
+    // A static site has no server: the export makes the poster.
+    let site = v.dir.path().join("site");
+    let o = v.run(["export".as_ref(), "--html".as_ref(), site.as_os_str()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let made = std::fs::read(site.join(format!("media/{large_obj}.poster.jpg"))).unwrap();
+    assert_eq!(jpeg_size(&made).map(|s| s.0), Some(320));
+    assert!(!site.join(format!("media/{small_obj}.poster.jpg")).exists());
+
     let b = Browser::start(&v.dir.path().join("chrome"));
     let base = format!("http://127.0.0.1:{}", view.port);
-    b.go(&format!("{base}/?token={}#/c/1-2", view.token));
-    b.ready("/c/1-2");
-    let shown = b.eval(
-        "const imgs = [...document.querySelectorAll('#messages img')];
-         for (const i of imgs) { i.scrollIntoView({block: 'center'}); }
-         await new Promise(ok => setTimeout(ok, 100));
-         for (const i of imgs) { if (i.dataset.src) { i.src = i.dataset.src; } await i.decode(); }
-         done(imgs.map(i => ({w: i.naturalWidth, link: i.parentElement.getAttribute('href')})))",
-    );
-    let shown = shown.as_array().unwrap();
-    assert_eq!(shown.len(), 2, "{shown:?}");
-    assert!(
-        shown.iter().any(|i| i["w"] == 320
-            && i["link"]
-                .as_str()
-                .is_some_and(|l| l.starts_with(&format!("/media/{large_obj}")))),
-        "{shown:?}"
-    );
+    b.go(&format!("{base}/?token={}#/", view.token));
+    b.ready("/");
+    let static_page = format!("file://{}", site.join("index.html").display());
+    for (page, link) in [
+        (base.as_str(), format!("/media/{large_obj}")),
+        (static_page.as_str(), format!("media/{large_obj}")),
+    ] {
+        b.go(&format!("{page}#/c/1-2"));
+        b.ready("/c/1-2");
+        let shown = b.eval(
+            "const imgs = [...document.querySelectorAll('#messages img')];
+             for (const i of imgs) { i.scrollIntoView({block: 'center'}); }
+             await new Promise(ok => setTimeout(ok, 100));
+             for (const i of imgs) { if (i.dataset.src) { i.src = i.dataset.src; } await i.decode(); }
+             done(imgs.map(i => ({w: i.naturalWidth, link: i.parentElement.getAttribute('href')})))",
+        );
+        let shown = shown.as_array().unwrap();
+        assert_eq!(shown.len(), 2, "{page}: {shown:?}");
+        assert!(
+            shown
+                .iter()
+                .any(|i| i["w"] == 320 && i["link"].as_str().is_some_and(|l| l.starts_with(&link))),
+            "{page}: the poster, leading to the whole: {shown:?}"
+        );
+    }
 }
 
 /// A JPEG's width and height, from its frame header (SOF0-SOF2).

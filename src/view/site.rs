@@ -164,8 +164,53 @@ fn copy_media(
             }
             progress.advance(facts.size);
         }
+        if let Some(rel) = made_poster(vault, out, vault_in_out, row)? {
+            files.insert(made_key(row.object.as_deref().unwrap_or_default()), rel);
+        }
     }
     Ok(files)
+}
+
+/// Where [`copy_media`] notes the poster made for an object.
+fn made_key(object: &str) -> String {
+    format!("poster-of:{object}")
+}
+
+/// A large image without a stored poster gets one made now, as the server
+/// of `dmvault view` makes it when asked (a static site has no server):
+/// `media/<object>.poster.jpg`, kept from an earlier export. Its path, or
+/// `None` for any other row.
+#[cfg(feature = "ffmpeg")]
+fn made_poster(vault: &Vault, out: &Path, vault_in_out: bool, row: &Row) -> Result<Option<String>> {
+    let (Some(object), Some(size), None) = (row.object.as_deref(), row.size, &row.poster) else {
+        return Ok(None);
+    };
+    let Some(id) = ObjectId::parse(object) else {
+        return Ok(None);
+    };
+    let Some(name) = vault.index.object_name(&id)? else {
+        return Ok(None);
+    };
+    if !crate::poster::on_demand(&name, size) {
+        return Ok(None);
+    }
+    let rel = format!("media/{object}.poster.jpg");
+    let dest = out.join(&rel);
+    if vault_in_out && crate::vault::ensure_outside(vault.path(), &dest).is_err() {
+        return Ok(None);
+    }
+    if !dest.is_file() {
+        let Some(jpeg) = crate::poster::of_object(vault, &id, &name) else {
+            return Ok(None);
+        };
+        write(out, &rel, &jpeg)?;
+    }
+    Ok(Some(rel))
+}
+
+#[cfg(not(feature = "ffmpeg"))]
+fn made_poster(_: &Vault, _: &Path, _: bool, _: &Row) -> Result<Option<String>> {
+    Ok(None)
 }
 
 /// A row for a row's poster (a JPEG), to copy it as a file.
@@ -211,8 +256,11 @@ fn write_conversation(
                 messages += 1;
             }
             for media in item["media"].as_array_mut().into_iter().flatten() {
-                let file = |k: &str| json!(media[k].as_str().and_then(|o| files.get(o)));
-                let (f, p) = (file("object"), file("poster"));
+                let file = |k: &str| media[k].as_str().and_then(|o| files.get(o));
+                let made = media["object"]
+                    .as_str()
+                    .and_then(|o| files.get(&made_key(o)));
+                let (f, p) = (json!(file("object")), json!(file("poster").or(made)));
                 media["file"] = f;
                 media["poster"] = p;
             }
@@ -248,7 +296,8 @@ fn write_gallery(
     for r in selected.iter().rev() {
         let mut v = serde_json::to_value(r).map_err(json_err)?;
         v["file"] = json!(r.object.as_deref().and_then(|o| files.get(o)));
-        v["poster"] = json!(r.poster.as_deref().and_then(|o| files.get(o)));
+        let made = r.object.as_deref().and_then(|o| files.get(&made_key(o)));
+        v["poster"] = json!(r.poster.as_deref().and_then(|o| files.get(o)).or(made));
         let at = match (&r.conversation_id, &r.message_id) {
             (Some(c), Some(m)) => pages_of.get(&format!("{c}/{m}")),
             _ => None,
