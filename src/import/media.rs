@@ -177,7 +177,11 @@ impl MediaWorker<'_> {
             .flatten()
             .and_then(|o| o.stored);
         if self.made_sha(id).is_some() {
-            return Some(recorded.or_else(|| self.stored_size(id)).unwrap_or(0));
+            // Put by this run: its file is the truth. The catalog may still
+            // name the size of the file this run replaced (a damaged one
+            // healed), until the committer applies the new record, and age
+            // headers differ in length from one encryption to the next.
+            return Some(self.stored_size(id).or(recorded).unwrap_or(0));
         }
         match recorded {
             Some(want) => {
