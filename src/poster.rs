@@ -1,7 +1,7 @@
 //! Posters: a small JPEG of a video's first picture (its first key frame)
 //! or of a large image, made by FFmpeg in memory.
 //!
-//! - **Videos** get theirs when the content is imported (about 7 ms for a
+//! - **Videos** get theirs when the content is imported (about 8 ms for a
 //!   10 MB 720p H.264 clip): the vault keeps it as an encrypted derived
 //!   object (a `poster` record names it), so nothing is written in
 //!   plaintext and `verify` checks it like any object. A browser cannot
