@@ -158,7 +158,7 @@ fn poster_now(ctx: &Context<'_>, id: &ObjectId) -> Option<Vec<u8>> {
     Some(jpeg)
 }
 
-/// Runs `decode` once fewer than as many as there are cores run.
+/// Runs `decode` once fewer decodes than there are cores are running.
 #[cfg(feature = "ffmpeg")]
 fn decode_one<T>(
     busy: &'static (std::sync::Mutex<usize>, std::sync::Condvar),

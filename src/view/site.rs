@@ -164,8 +164,12 @@ fn copy_media(
             }
             progress.advance(facts.size);
         }
-        if let Some(rel) = made_poster(vault, out, vault_in_out, row)? {
-            files.insert(made_key(row.object.as_deref().unwrap_or_default()), rel);
+        // Only for an image that is there: its poster leads to it.
+        let copied = row.object.as_deref().filter(|o| files.contains_key(*o));
+        if let Some(object) = copied {
+            if let Some(rel) = made_poster(vault, out, vault_in_out, row)? {
+                files.insert(made_key(object), rel);
+            }
         }
     }
     Ok(files)
