@@ -7,7 +7,9 @@
 //!   plaintext and `verify` checks it like any object. A browser cannot
 //!   show a video's picture without loading the video.
 //! - **Large images** get theirs when the viewer shows them
-//!   ([`on_demand`]), in memory, never stored: a browser can show the
+//!   ([`on_demand`]), in memory, never in the vault (`export --html`
+//!   writes them into its folder, a static site having no server): a
+//!   browser can show the
 //!   image itself, and decoding a 5 MB phone photo costs 45-65 ms, which
 //!   at import doubled the CPU time of photo-heavy archives (see
 //!   `docs/benchmarks.md`, *media*). Image posters an earlier release

@@ -1074,15 +1074,11 @@ impl MediaReader {
             return self.container.read_entry(&self.path, e);
         }
         let archive = self.path.clone();
-        let mut data = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
-        self.open(file)?
-            .read_to_end(&mut data)
-            .map_err(|e| Error::Entry {
-                archive,
-                entry: file.name.clone(),
-                detail: e.to_string(),
-            })?;
-        Ok(data)
+        source::read_whole(self.open(file)?, file.size).map_err(|e| Error::Entry {
+            archive,
+            entry: file.name.clone(),
+            detail: e.to_string(),
+        })
     }
 }
 

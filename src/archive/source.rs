@@ -108,22 +108,15 @@ impl Container {
     /// Reads one entry whole, with the checks of [`Self::open_entry`] (a
     /// Deflated ZIP entry is inflated in one call).
     pub fn read_entry(&mut self, archive: &Path, entry: &Entry) -> Result<Vec<u8>> {
+        let entry_err = |e: io::Error| Error::Entry {
+            archive: archive.to_path_buf(),
+            entry: entry.path.clone(),
+            detail: e.to_string(),
+        };
         if let (Container::Zip(zip), At::Zip(at, _)) = (&mut *self, entry.at) {
-            return zip.read_all(at, entry.size).map_err(|e| Error::Entry {
-                archive: archive.to_path_buf(),
-                entry: entry.path.clone(),
-                detail: e.to_string(),
-            });
+            return zip.read_all(at, entry.size).map_err(entry_err);
         }
-        let mut data = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
-        self.open_entry(archive, entry)?
-            .read_to_end(&mut data)
-            .map_err(|e| Error::Entry {
-                archive: archive.to_path_buf(),
-                entry: entry.path.clone(),
-                detail: e.to_string(),
-            })?;
-        Ok(data)
+        read_whole(self.open_entry(archive, entry)?, entry.size).map_err(entry_err)
     }
 
     /// Makes a ZIP stored inside the archive (2019 media ZIPs) readable by
@@ -292,6 +285,13 @@ fn list_dir(root: &Path) -> Result<Listing> {
         }
     }
     Ok(listing)
+}
+
+/// Everything `r` gives, `size` bytes expected.
+pub(crate) fn read_whole(mut r: impl Read, size: u64) -> io::Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    r.read_to_end(&mut data)?;
+    Ok(data)
 }
 
 #[cfg(test)]

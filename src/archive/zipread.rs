@@ -170,9 +170,7 @@ impl<R: Read + Seek> ZipReader<R> {
                 return inflate_whole(&input, cap, crc);
             }
         }
-        let mut data = Vec::with_capacity(cap);
-        self.open(at, size)?.read_to_end(&mut data)?;
-        Ok(data)
+        super::source::read_whole(self.open(at, size)?, size)
     }
 }
 

@@ -269,19 +269,10 @@ fn numbers(conn: &Connection) -> Result<Vec<u64>> {
 
 /// The deleted contents' BLAKE3.
 fn digests(conn: &Connection) -> Result<Vec<[u8; 32]>> {
-    let mut st = conn
-        .prepare("SELECT blake3 FROM objects WHERE id IN (SELECT id FROM f_object) AND blake3 IS NOT NULL")
-        .map_err(sql_err)?;
-    let rows = st
-        .query_map([], |r| r.get::<_, Vec<u8>>(0))
-        .map_err(sql_err)?;
-    let mut out = Vec::new();
-    for r in rows {
-        if let Ok(b) = <[u8; 32]>::try_from(r.map_err(sql_err)?) {
-            out.push(b);
-        }
-    }
-    Ok(out)
+    hashes(
+        conn,
+        "SELECT blake3 FROM objects WHERE id IN (SELECT id FROM f_object) AND blake3 IS NOT NULL",
+    )
 }
 
 fn count(conn: &Connection, sql: &str) -> Result<u64> {
@@ -290,14 +281,19 @@ fn count(conn: &Connection, sql: &str) -> Result<u64> {
 }
 
 fn ids(conn: &Connection, sql: &str) -> Result<Vec<ObjectId>> {
+    Ok(hashes(conn, sql)?.into_iter().map(ObjectId).collect())
+}
+
+/// The 32-byte values the first column of `sql` gives (others are skipped).
+fn hashes(conn: &Connection, sql: &str) -> Result<Vec<[u8; 32]>> {
     let mut st = conn.prepare(sql).map_err(sql_err)?;
     let rows = st
         .query_map([], |r| r.get::<_, Vec<u8>>(0))
         .map_err(sql_err)?;
     let mut out = Vec::new();
     for r in rows {
-        if let Ok(id) = <[u8; 32]>::try_from(r.map_err(sql_err)?) {
-            out.push(ObjectId(id));
+        if let Ok(h) = <[u8; 32]>::try_from(r.map_err(sql_err)?) {
+            out.push(h);
         }
     }
     Ok(out)

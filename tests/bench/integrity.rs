@@ -21,6 +21,27 @@ struct Item {
     id: u64,
 }
 
+/// A DM media file's name in the archive and its URL in the message, as X
+/// writes them for message `id` (videos' URLs carry `video_size`, such as
+/// `1280x720/`, or nothing).
+pub(super) fn dm_media_names(
+    id: u64,
+    kind: &str,
+    token: &str,
+    ext: &str,
+    video_size: &str,
+) -> (String, String) {
+    let media_id = id - 9;
+    let url = match kind {
+        "video" => format!(
+            "https://video.twimg.com/dm_video/{media_id}/vid/avc1/{video_size}{token}.{ext}?tag=1"
+        ),
+        "gif" => format!("https://video.twimg.com/dm_gif/{media_id}/{token}.{ext}"),
+        _ => format!("https://ton.twitter.com/dm/{id}/{media_id}/{token}.{ext}"),
+    };
+    (format!("{id}-{token}.{ext}"), url)
+}
+
 pub(super) fn ffmpeg(args: &[&str]) {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
@@ -132,19 +153,8 @@ fn write_real_corpus(work: &Path, videos: u32, seconds: u32) -> io::Result<(u64,
     let mut next = |ext: &str, kind: &str, k: u32| {
         id += 1_000_003;
         let token = format!("real{kind}{k:04}");
-        let url = match kind {
-            "video" => format!(
-                "https://video.twimg.com/dm_video/{}/vid/avc1/1280x720/{token}.{ext}?tag=1",
-                id - 9
-            ),
-            "gif" => format!("https://video.twimg.com/dm_gif/{}/{token}.{ext}", id - 9),
-            _ => format!("https://ton.twitter.com/dm/{id}/{}/{token}.{ext}", id - 9),
-        };
-        Item {
-            name: format!("{id}-{token}.{ext}"),
-            url,
-            id,
-        }
+        let (name, url) = dm_media_names(id, kind, &token, ext, "1280x720/");
+        Item { name, url, id }
     };
     let s = |p: &Path| p.to_str().unwrap().to_owned();
     for k in 0..videos {

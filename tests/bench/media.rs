@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::integrity::{ffmpeg, gif_loop, messages_js, video, Clip, MANIFEST};
+use super::integrity::{dm_media_names, ffmpeg, gif_loop, messages_js, video, Clip, MANIFEST};
 use super::scale::Timing;
 use super::{import_lines, measure_cpu, peer_version, run, warm};
 
@@ -55,15 +55,8 @@ impl Namer {
         self.id += 1_000_003;
         let id = self.id;
         let token = format!("user{kind}{k:04}");
-        let url = match kind {
-            "video" => format!(
-                "https://video.twimg.com/dm_video/{}/vid/avc1/{token}.{ext}?tag=1",
-                id - 9
-            ),
-            "gif" => format!("https://video.twimg.com/dm_gif/{}/{token}.{ext}", id - 9),
-            _ => format!("https://ton.twitter.com/dm/{id}/{}/{token}.{ext}", id - 9),
-        };
-        (format!("{id}-{token}.{ext}"), url, id)
+        let (name, url) = dm_media_names(id, kind, &token, ext, "");
+        (name, url, id)
     }
 }
 
